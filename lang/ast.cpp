@@ -1,0 +1,18 @@
+#include "lang/ast.hpp"
+
+namespace vaec::ast {
+
+namespace {
+struct span_visitor {
+  using result_type = vaec::span;
+  template <typename Node>
+  vaec::span operator()(const Node& n) const { return n.where; }
+  template <typename Node>
+  vaec::span operator()(const x3::forward_ast<Node>& n) const { return n.get().where; }
+};
+}  // namespace
+
+vaec::span span_of(const expr& e) { return boost::apply_visitor(span_visitor{}, e); }
+vaec::span span_of(const declaration& d) { return boost::apply_visitor(span_visitor{}, d); }
+
+}  // namespace vaec::ast

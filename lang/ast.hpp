@@ -1,0 +1,153 @@
+// The abstract syntax tree of a .vae file: plain structs, each carrying the byte span
+// of the text it came from. No behaviour beyond span lookup.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/fusion/include/adapt_struct.hpp>
+#include <boost/spirit/home/x3/support/ast/variant.hpp>
+
+#include "lang/source.hpp"
+
+namespace vaec::ast {
+
+namespace x3 = boost::spirit::x3;
+
+// Every node an error can point at derives from located; the parser fills `where`.
+struct located {
+  vaec::span where;
+};
+
+struct identifier : located {
+  std::string name;
+};
+
+// A numeric literal, kept as written; the checker converts it and reports range errors.
+struct number : located {
+  std::string text;
+};
+
+struct call;
+struct list;
+struct negate;
+struct chain;
+
+struct expr : x3::variant<number, identifier, x3::forward_ast<call>, x3::forward_ast<list>,
+                          x3::forward_ast<negate>, x3::forward_ast<chain>> {
+  using base_type::base_type;
+  using base_type::operator=;
+};
+
+// `name = value` or a positional `value`.
+struct argument : located {
+  std::optional<identifier> name;
+  expr value;
+};
+
+// `callee(args...)`: a builtin function or a distribution; the checker decides which.
+struct call : located {
+  identifier callee;
+  std::vector<argument> args;
+};
+
+// `[a, b, ...]`
+struct list : located {
+  std::vector<expr> items;
+};
+
+// `-x`, `--x`: `count` negations, kept flat so that a long run of '-' does not nest.
+struct negate : located {
+  int count = 0;
+  expr operand;
+};
+
+// An operator token: '+', '-', '*' or '/'.
+struct op_token : located {
+  char op = 0;
+};
+
+struct operation {
+  op_token op;
+  expr operand;
+};
+
+// `first op1 operand1 op2 operand2 ...`, all of one precedence level, left to right.
+// Kept flat so that `1 + 1 + ... + 1` does not nest.
+struct chain : located {
+  expr first;
+  std::vector<operation> rest;
+};
+
+// `real[20]`, `sphere[11]`: the type name is resolved by the checker.
+struct type_ref : located {
+  identifier name;
+  number size;
+};
+
+// `model NAME`
+struct model_decl : located {
+  identifier name;
+};
+
+// `data x : TYPE` or `latent z : TYPE`; `keyword` is "data" or "latent".
+struct variable_decl : located {
+  std::string keyword;
+  identifier name;
+  type_ref type;
+};
+
+// `target = value` or `target ~ value`; `op` is '=' or '~'.
+struct statement : located {
+  identifier target;
+  char op = '=';
+  expr value;
+};
+
+// `p(v | a, b) = DIST` or `p(v | a, b) { statements }`. A one-line factor is stored as
+// a body of one `v ~ DIST` statement with `block` false.
+struct factor : located {
+  char side = 'p';  // 'p' or 'q'
+  identifier variable;
+  std::vector<identifier> given;
+  bool block = false;
+  std::vector<statement> body;
+  vaec::span header;  // `p(v | a, b)`
+};
+
+// `key = value` inside `train { ... }`
+struct train_entry : located {
+  identifier key;
+  expr value;
+};
+
+struct train_block : located {
+  std::vector<train_entry> entries;
+};
+
+struct declaration : x3::variant<model_decl, variable_decl, factor, train_block> {
+  using base_type::base_type;
+  using base_type::operator=;
+};
+
+struct model {
+  std::vector<declaration> declarations;
+};
+
+// The span of any expression node.
+vaec::span span_of(const expr& e);
+vaec::span span_of(const declaration& d);
+
+}  // namespace vaec::ast
+
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::argument, name, value)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::call, callee, args)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::list, items)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::operation, op, operand)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::type_ref, name, size)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::model_decl, name)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::variable_decl, keyword, name, type)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::statement, target, op, value)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::train_entry, key, value)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::train_block, entries)

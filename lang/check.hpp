@@ -1,0 +1,151 @@
+// check(ast, diagnostics) → the checked model: names resolved, sizes and supports
+// checked, the factor structure validated, and the objective derived.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lang/ast.hpp"
+#include "lang/builtins.hpp"
+#include "lang/diagnostic.hpp"
+
+namespace vaec {
+
+// The largest size a vector may have.
+inline constexpr std::int64_t max_vector_size = 10'000'000;
+
+struct var_type {
+  type_kind kind = type_kind::real;
+  int size = 1;
+};
+std::string to_string(var_type t);
+
+// The data variable or a latent.
+struct variable {
+  std::string name;
+  var_type type;
+  bool is_data = false;
+  span where;
+};
+
+// What is known of a value's range without running the model: lo ≤ value ≤ hi
+// elementwise, with lo excluded when lo_strict.
+struct interval {
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
+  bool lo_strict = false;
+  bool positive() const { return lo > 0 || (lo == 0 && lo_strict); }
+  bool nonnegative() const { return lo >= 0; }
+  bool above(double x) const { return lo > x || (lo == x && lo_strict); }
+};
+
+// One node of the checked expression graph (an SSA form: inputs come earlier in
+// model.nodes). A name bound once and used twice is one node used twice.
+enum class node_kind {
+  constant,   // a number; broadcasts
+  variable,   // the value of a model variable (data or latent)
+  call,       // a builtin function
+  add, sub, mul, div,
+  negate,
+};
+
+struct node {
+  node_kind kind = node_kind::constant;
+  int size = 0;                  // vector size; 0 for a scalar constant
+  std::vector<int> inputs;       // node indices
+  double value = 0;              // constant: its value; param: init; leaky_relu: slope
+  int variable = -1;             // variable: index into checked_model::variables
+  function_id function{};        // call
+  int out_size = 0;              // linear: n; param: n
+  std::vector<int> layer_sizes;  // mlp
+  function_id activation = function_id::relu;  // mlp
+  char side = 0;                 // 'p' or 'q': the factor that owns any parameters created here
+  std::int64_t parameter_count = 0;  // parameters this node creates (linear, mlp, param)
+  bool unit = false;             // known to be a unit vector
+  bool learnable = false;        // depends on parameters
+  interval range;
+  span where;
+};
+
+// A distribution with its parameters as node indices, in the family's parameter order;
+// -1 for a parameter not given (defaults are constant nodes; Bernoulli's other of
+// logits/probs is -1).
+struct distribution_use {
+  family_id family{};
+  std::vector<int> params;
+  span where;
+};
+
+struct checked_factor {
+  char side = 'p';
+  int variable = -1;        // index into variables
+  std::vector<int> given;   // indices into variables
+  distribution_use dist;
+  int first_node = 0;       // the factor's nodes are [first_node, end_node)
+  int end_node = 0;
+  std::int64_t parameter_count = 0;
+  span header;
+};
+
+enum class kl_method {
+  closed_form,            // KL(q ‖ p) exactly
+  entropy_plus_mc,        // closed-form entropy of q, Monte Carlo cross-entropy
+  monte_carlo,            // log q(z|x) − log p(z) on the same samples
+  not_used,               // the IWAE objective has no KL terms
+};
+std::string_view to_string(kl_method m);
+
+struct latent_plan {
+  int variable = -1;
+  int p_factor = -1;  // index into factors
+  int q_factor = -1;
+  kl_method method = kl_method::monte_carlo;
+  std::string method_reason;  // why this method, when not the first choice
+  bool kl_is_analytic = true; // false when a p-parent is sampled after this latent in q
+  std::string gradient;       // how the reparameterized gradient flows
+};
+
+enum class objective_kind { elbo, iwae };
+enum class kl_choice { best, mc };
+enum class binarize_mode { none, dynamic, fixed };  // `static` in a model file
+
+// The `train { }` block with defaults for keys it does not set (DESIGN §2 table).
+struct train_settings {
+  int epochs = 10;               // passes over the training split
+  int batch = 128;               // examples per step
+  double lr = 1e-3;              // Adam's learning rate
+  double beta1 = 0.9;            // Adam's first-moment decay
+  double beta2 = 0.999;          // Adam's second-moment decay
+  double eps = 1e-8;             // Adam's denominator offset
+  int samples = 1;               // reparameterized draws per example
+  objective_kind objective = objective_kind::elbo;
+  kl_choice kl = kl_choice::best;
+  double beta = 1;               // weight of the KL terms
+  double kl_warmup = 0;          // epochs over which the KL weight ramps from 0 to beta
+  double free_bits = 0;          // nats per latent below which its KL is not penalized
+  binarize_mode binarize = binarize_mode::none;
+  int eval_samples = 500;        // K of the importance-weighted log-likelihood
+  std::uint64_t seed = 1;        // every random draw follows from it
+  int early_stopping = 0;        // epochs without a better validation ELBO before stopping; 0 = off
+};
+
+struct checked_model {
+  std::string name;
+  std::vector<variable> variables;  // the data first, then the latents in declaration order
+  int data = 0;                     // index of the data variable
+  std::vector<node> nodes;
+  std::vector<checked_factor> factors;  // p factors in generative order, then q factors in inference order
+  std::vector<latent_plan> latents;     // in declaration order
+  train_settings settings;
+  std::int64_t theta_count() const;     // parameters of the p factors
+  std::int64_t phi_count() const;       // parameters of the q factors
+};
+
+// Checks the model. Reports every problem to `diags` and returns nullopt if there
+// was any error. `default_name` names the model when it has no `model` line.
+std::optional<checked_model> check(const ast::model& model, diagnostics& diags, std::string default_name);
+
+}  // namespace vaec

@@ -1,0 +1,183 @@
+#include "lang/parse.hpp"
+
+#include <fmt/format.h>
+
+#include "lang/parser/grammar.hpp"
+
+namespace vaec {
+
+namespace {
+
+using parser::iterator_type;
+
+bool is_word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// Reports the first byte that is not UTF-8. Columns and carets depend on decoding
+// the file, so nothing else is said about a file that is not UTF-8.
+bool check_utf8(const source& src, diagnostics& diags) {
+  auto bad = first_invalid_utf8(src.text());
+  if (!bad) return true;
+  auto byte = static_cast<unsigned char>(src.text()[*bad]);
+  diags.error(diagnostic_kind::invalid_utf8, {*bad, *bad + 1},
+              fmt::format("invalid UTF-8 byte 0x{:02x}; a model file must be UTF-8 text", byte));
+  return false;
+}
+
+// Reports the first bracket that opens deeper than max_nesting_depth.
+bool check_nesting(const source& src, diagnostics& diags) {
+  const std::string& t = src.text();
+  int depth = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    char c = t[i];
+    if (c == '#') {
+      while (i < t.size() && t[i] != '\n') ++i;
+    } else if (c == '(' || c == '[' || c == '{') {
+      if (++depth > max_nesting_depth) {
+        auto at = static_cast<std::uint32_t>(i);
+        diags.error(diagnostic_kind::nesting_too_deep, {at, at + 1},
+                    fmt::format("brackets nested more than {} deep; split the expression into named steps",
+                                max_nesting_depth));
+        return false;
+      }
+    } else if (c == ')' || c == ']' || c == '}') {
+      if (depth > 0) --depth;
+    }
+  }
+  return true;
+}
+
+// The token at `it`, for "found ..." in a message.
+std::string describe_token(iterator_type it, iterator_type end) {
+  if (it == end) return "end of file";
+  if (is_word_char(*it) || *it == '.') {
+    iterator_type e = it;
+    while (e != end && (is_word_char(*e) || *e == '.') && e - it < 40) ++e;
+    return quote_token(std::string_view(it, static_cast<std::size_t>(e - it)));
+  }
+  int n = utf8_sequence_length(std::string_view(it, static_cast<std::size_t>(end - it)));
+  return quote_token(std::string_view(it, static_cast<std::size_t>(n == 0 ? 1 : n)));
+}
+
+// Unicode code point of the (valid) UTF-8 sequence at s.
+std::uint32_t code_point(std::string_view s, int n) {
+  auto b = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(s[static_cast<std::size_t>(i)])); };
+  if (n == 1) return b(0);
+  if (n == 2) return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+  if (n == 3) return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+  return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+}
+
+void report_failure(const source& src, diagnostics& diags, const parser::parse_failure& f) {
+  iterator_type base = src.text().data();
+  iterator_type end = base + src.text().size();
+  auto at = static_cast<std::uint32_t>(f.where - base);
+  std::string_view rest(f.where, static_cast<std::size_t>(end - f.where));
+  if (!rest.empty()) {
+    unsigned char c = static_cast<unsigned char>(rest[0]);
+    int n = utf8_sequence_length(rest);
+    bool printable = c >= 0x20 && c < 0x7F;
+    if (!printable && c != '\t' && c != '\n' && c != '\r') {
+      auto len = static_cast<std::uint32_t>(n == 0 ? 1 : n);
+      std::string what = c >= 0x80 ? fmt::format("unexpected character {} (U+{:04X}); outside comments a model file is ASCII",
+                                                 quote_token(rest.substr(0, len)), code_point(rest, n))
+                                   : fmt::format("unexpected character {}", quote_token(rest.substr(0, 1)));
+      diags.error(diagnostic_kind::unexpected_character, {at, at + len}, what);
+      return;
+    }
+  }
+  std::string found = describe_token(f.where, end);
+  std::string message = fmt::format("expected {}, found {}", f.expected, found);
+  // Help for the commonest slip: a statement written outside any block.
+  if (f.expected.rfind("declaration", 0) == 0 && !rest.empty() && is_word_char(rest[0])) {
+    iterator_type after = f.where;
+    while (after != end && is_word_char(*after)) ++after;
+    after = parser::skip_blank(after, end);
+    if (after != end && (*after == '=' || *after == '~'))
+      message += "; statements belong inside a 'p' or 'q' block";
+  }
+  std::uint32_t width = 1;
+  if (!rest.empty() && is_word_char(rest[0])) {
+    while (width < rest.size() && is_word_char(rest[width])) ++width;
+  }
+  if (rest.empty()) width = 0;
+  diags.error(diagnostic_kind::syntax_error, {at, at + width}, message);
+}
+
+bool starts_declaration(iterator_type it, iterator_type end) {
+  static constexpr std::string_view words[] = {"model", "data", "latent", "p", "q", "train"};
+  for (std::string_view w : words) {
+    if (static_cast<std::size_t>(end - it) < w.size()) continue;
+    if (std::string_view(it, w.size()) != w) continue;
+    if (it + w.size() == end || !is_word_char(it[w.size()])) return true;
+  }
+  return false;
+}
+
+// Whether only blanks stand between the start of its line and `it`.
+bool first_on_line(iterator_type it, iterator_type base) {
+  while (it != base && (it[-1] == ' ' || it[-1] == '\t')) --it;
+  return it == base || it[-1] == '\n';
+}
+
+// Panic mode: from the line after `from`, the first line whose first token starts a
+// declaration.
+iterator_type resync(iterator_type from, iterator_type end) {
+  iterator_type it = from;
+  while (it != end) {
+    while (it != end && *it != '\n') ++it;
+    if (it == end) break;
+    ++it;
+    iterator_type tok = it;
+    while (tok != end && (*tok == ' ' || *tok == '\t' || *tok == '\r')) ++tok;
+    if (tok != end && starts_declaration(tok, end)) return tok;
+  }
+  return end;
+}
+
+}  // namespace
+
+std::optional<ast::model> parse(const source& src, diagnostics& diags) {
+  if (!check_utf8(src, diags) || !check_nesting(src, diags)) return std::nullopt;
+
+  iterator_type base = src.text().data();
+  iterator_type end = base + src.text().size();
+  iterator_type it = parser::skip_blank(base, end);
+  if (it == end) {
+    diags.error(diagnostic_kind::empty_model, {0, 0},
+                "the model file is empty; a model needs a 'data' and a 'latent' declaration and their 'p' and 'q' "
+                "factors (see models/ for examples)");
+    return std::nullopt;
+  }
+
+  ast::model model;
+  int errors = 0;
+  while (true) {
+    it = parser::skip_blank(it, end);
+    if (it == end) break;
+    ast::declaration decl;
+    parser::parse_failure failure;
+    if (parser::parse_declaration(it, end, base, decl, failure)) {
+      model.declarations.push_back(std::move(decl));
+      continue;
+    }
+    report_failure(src, diags, failure);
+    if (++errors >= max_parse_errors) {
+      auto at = static_cast<std::uint32_t>(failure.where - base);
+      diags.error(diagnostic_kind::too_many_errors, {at, at},
+                  fmt::format("too many errors ({}); stopping here", errors));
+      break;
+    }
+    // Resynchronise after the point of failure, but never before where we started,
+    // so the loop always advances.
+    iterator_type from = failure.where > it ? failure.where : it;
+    it = first_on_line(failure.where, base) && failure.where > it && starts_declaration(failure.where, end)
+             ? failure.where  // e.g. a block missing its '}' before the next factor
+             : resync(from, end);
+  }
+  if (errors > 0) return std::nullopt;
+  return model;
+}
+
+}  // namespace vaec

@@ -1,0 +1,137 @@
+#include "lang/report.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace vaec {
+
+std::string group_thousands(std::int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  int count = 0;
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+    if (count > 0 && count % 3 == 0) out += ',';
+    out += *it;
+    ++count;
+  }
+  if (n < 0) out += '-';
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::string factor_text(const checked_model& m, const checked_factor& f) {
+  std::string s = fmt::format("{}({}", f.side, m.variables[static_cast<std::size_t>(f.variable)].name);
+  for (std::size_t i = 0; i < f.given.size(); ++i)
+    s += (i == 0 ? " | " : ", ") + m.variables[static_cast<std::size_t>(f.given[i])].name;
+  return s + ")";
+}
+
+namespace {
+
+std::string type_note(const var_type& t) {
+  switch (t.kind) {
+    case type_kind::real: return fmt::format("(vectors in R^{})", t.size);
+    case type_kind::binary: return fmt::format("({} values in [0, 1])", t.size);
+    case type_kind::sphere: return fmt::format("(unit vectors in R^{}, the sphere S^{})", t.size, t.size - 1);
+  }
+  return "";
+}
+
+std::string format_number(double x) { return fmt::format("{:g}", x); }
+
+// Number of UTF-8 code points, for alignment.
+std::size_t width(const std::string& s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+std::string pad(const std::string& s, std::size_t w) { return s + std::string(w > width(s) ? w - width(s) : 0, ' '); }
+
+}  // namespace
+
+std::string describe(const checked_model& m) {
+  std::string out = fmt::format("model {}\n", m.name);
+  std::size_t name_width = 0;
+  for (const auto& v : m.variables) name_width = std::max(name_width, width(v.name));
+  for (const auto& v : m.variables) {
+    std::string decl = fmt::format("  {:<6} {} : {}", v.is_data ? "data" : "latent", pad(v.name, name_width), to_string(v.type));
+    out += fmt::format("{}   {}\n", decl, type_note(v.type));
+  }
+
+  const std::string theta_label = "θ (generative model p):   ";
+  const std::string phi_label = "φ (variational family q): ";
+  for (char side : {'p', 'q'}) {
+    std::vector<const checked_factor*> fs;
+    for (const auto& f : m.factors)
+      if (f.side == side) fs.push_back(&f);
+    std::size_t text_width = 0, count_width = 0;
+    std::int64_t total = 0;
+    for (const auto* f : fs) {
+      text_width = std::max(text_width, width(factor_text(m, *f)));
+      count_width = std::max(count_width, group_thousands(f->parameter_count).size());
+      total += f->parameter_count;
+    }
+    count_width = std::max(count_width, group_thousands(total).size());
+    const std::string& label = side == 'p' ? theta_label : phi_label;
+    std::string indent(width(label), ' ');
+    for (std::size_t i = 0; i < fs.size(); ++i) {
+      out += fmt::format("{}{}  {:>{}} parameters\n", i == 0 ? label : indent, pad(factor_text(m, *fs[i]), text_width),
+                         group_thousands(fs[i]->parameter_count), count_width);
+    }
+    if (fs.size() > 1)
+      out += fmt::format("{}{}  {:>{}} parameters\n", indent, pad("total", text_width), group_thousands(total), count_width);
+  }
+
+  // The objective.
+  const auto& s = m.settings;
+  const variable& data = m.variables[static_cast<std::size_t>(m.data)];
+  const checked_factor* likelihood = nullptr;
+  for (const auto& f : m.factors)
+    if (f.side == 'p' && f.variable == m.data) likelihood = &f;
+  if (s.objective == objective_kind::iwae) {
+    out += fmt::format("objective: IWAE_K({0}) = E[log (1/K) Σ_k p({0}, z_k) / q(z_k | {0})], K = samples = {1}\n",
+                       data.name, s.samples);
+  } else {
+    std::string line = fmt::format("objective: ELBO({}) = E_q[log {}]", data.name, factor_text(m, *likelihood));
+    std::string beta = s.beta == 1 ? "" : "β·";
+    for (const auto& lp : m.latents) {
+      const auto& qf = m.factors[static_cast<std::size_t>(lp.q_factor)];
+      const auto& pf = m.factors[static_cast<std::size_t>(lp.p_factor)];
+      bool random = false;  // does the term depend on other latents' samples?
+      for (int g : qf.given) random = random || g != m.data;
+      random = random || !pf.given.empty();
+      std::string term = lp.kl_is_analytic
+                             ? fmt::format("KL({} ‖ {})", factor_text(m, qf), factor_text(m, pf))
+                             : fmt::format("(log {} − log {})", factor_text(m, qf), factor_text(m, pf));
+      if (random || !lp.kl_is_analytic) term = fmt::format("E_q[{}]", term);
+      line += fmt::format(" − {}{}", beta, term);
+    }
+    out += line + "\n";
+    if (s.beta != 1) out += fmt::format("  β = {}\n", format_number(s.beta));
+  }
+  for (const auto& lp : m.latents) {
+    const auto& v = m.variables[static_cast<std::size_t>(lp.variable)];
+    const auto& qf = m.factors[static_cast<std::size_t>(lp.q_factor)];
+    const auto& pf = m.factors[static_cast<std::size_t>(lp.p_factor)];
+    std::string pair = fmt::format("KL({} ‖ {})", info(qf.dist.family).name, info(pf.dist.family).name);
+    std::string how(to_string(lp.method));
+    if (!lp.method_reason.empty()) how += fmt::format(" ({})", lp.method_reason);
+    out += fmt::format("  {}: {}: {}\n", v.name, pair, how);
+    out += fmt::format("  {}: {}\n", v.name, lp.gradient);
+  }
+
+  std::string extras;
+  if (s.kl_warmup > 0) extras += fmt::format(", kl_warmup {}", format_number(s.kl_warmup));
+  if (s.free_bits > 0) extras += fmt::format(", free_bits {}", format_number(s.free_bits));
+  if (s.binarize != binarize_mode::none)
+    extras += fmt::format(", binarize {}", s.binarize == binarize_mode::dynamic ? "dynamic" : "static");
+  if (s.early_stopping > 0) extras += fmt::format(", early_stopping {}", s.early_stopping);
+  out += fmt::format(
+      "train: epochs {}, batch {}, adam(lr = {}, beta1 = {}, beta2 = {}, eps = {}), samples {}, kl {}, "
+      "eval_samples {}, seed {}{}\n",
+      s.epochs, s.batch, format_number(s.lr), format_number(s.beta1), format_number(s.beta2), format_number(s.eps),
+      s.samples, s.kl == kl_choice::best ? "best" : "mc", s.eval_samples, s.seed, extras);
+  return out;
+}
+
+}  // namespace vaec
