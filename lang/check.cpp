@@ -148,7 +148,8 @@ bool is_integer_text(double v) { return std::floor(v) == v && std::fabs(v) <= 90
 
 struct value {
   enum class kind { error, number, vector, list, function, distribution } k = kind::error;
-  int node = -1;                   // number or vector
+  int node = -1;                   // number or vector; -1 for a number not yet a node
+  double number = 0;               // a number's value while it has no node
   std::vector<value> items;        // list
   function_id function{};          // function reference
   distribution_use dist;           // distribution
@@ -229,6 +230,20 @@ class checker {
   int add_node(node n, scope* s);
   value make_value(int node_index, span where);
   value constant(double v, span where, scope* s);
+
+  // What is known of a numeric value, whether or not it has a node yet. Constants
+  // fold without nodes, so `1 + 1 + ... + 1` costs no IR.
+  struct facts {
+    node_kind kind = node_kind::constant;
+    int size = 0;
+    double value = 0;
+    interval range;
+    bool learnable = false;
+    bool unit = false;
+  };
+  facts facts_of(const value& v) const;
+  // The node of a numeric value, creating the constant node on first use.
+  int materialize(value& v, scope* s);
   std::optional<int> size_argument(const value& v, std::string_view what);
   bool expect_numeric(const value& v, std::string_view what);
 
@@ -662,13 +677,29 @@ value checker::make_value(int index, span where) {
   return v;
 }
 
-value checker::constant(double x, span where, scope* s) {
+value checker::constant(double x, span where, scope*) {
+  value v;
+  v.k = value::kind::number;
+  v.number = x;
+  v.where = where;
+  return v;
+}
+
+checker::facts checker::facts_of(const value& v) const {
+  if (v.node < 0) return {node_kind::constant, 0, v.number, exact(v.number), false, false};
+  const node& n = model_.nodes[static_cast<std::size_t>(v.node)];
+  return {n.kind, n.size, n.value, n.range, n.learnable, n.unit};
+}
+
+int checker::materialize(value& v, scope* s) {
+  if (v.node >= 0) return v.node;
   node n;
   n.kind = node_kind::constant;
-  n.value = x;
-  n.range = exact(x);
-  n.where = where;
-  return make_value(add_node(std::move(n), s), where);
+  n.value = v.number;
+  n.range = exact(v.number);
+  n.where = v.where;
+  v.node = add_node(std::move(n), s);
+  return v.node;
 }
 
 std::vector<std::string> checker::visible_names(const scope& s) const {
@@ -791,12 +822,12 @@ value checker::negate(const ast::negate& n, scope& s) {
     x.where = n.where;
     return x;
   }
-  const node& in = model_.nodes[static_cast<std::size_t>(x.node)];
+  facts in = facts_of(x);
   if (in.kind == node_kind::constant) return constant(-in.value, n.where, &s);
   node out;
   out.kind = node_kind::negate;
   out.size = in.size;
-  out.inputs = {x.node};
+  out.inputs = {materialize(x, &s)};
   out.learnable = in.learnable;
   out.range = negate_interval(in.range);
   out.where = n.where;
@@ -817,10 +848,13 @@ std::string describe_size(int size) { return size == 0 ? "a number" : fmt::forma
 value checker::arithmetic(char op, value lhs, value rhs, span op_span) {
   span whole{lhs.where.begin, rhs.where.end};
   if (lhs.is_error() || rhs.is_error()) return error_value(whole);
-  std::string what = fmt::format("the operands of '{}'", op);
-  if (!expect_numeric(lhs, what) || !expect_numeric(rhs, what)) return error_value(whole);
-  const node& a = model_.nodes[static_cast<std::size_t>(lhs.node)];
-  const node& b = model_.nodes[static_cast<std::size_t>(rhs.node)];
+  if (!lhs.numeric() || !rhs.numeric()) {  // the message is built only when needed: this is a hot path
+    std::string what = fmt::format("the operands of '{}'", op);
+    expect_numeric(lhs.numeric() ? rhs : lhs, what);
+    return error_value(whole);
+  }
+  facts a = facts_of(lhs);
+  facts b = facts_of(rhs);
   auto size = broadcast(a.size, b.size);
   if (!size) {
     auto* d = error(diagnostic_kind::size_mismatch, op_span,
@@ -837,7 +871,7 @@ value checker::arithmetic(char op, value lhs, value rhs, span op_span) {
   node n;
   n.kind = op == '+' ? node_kind::add : op == '-' ? node_kind::sub : op == '*' ? node_kind::mul : node_kind::div;
   n.size = *size;
-  n.inputs = {lhs.node, rhs.node};
+  n.inputs = {materialize(lhs, nullptr), materialize(rhs, nullptr)};
   n.learnable = a.learnable || b.learnable;
   n.range = op == '+' ? add(a.range, b.range) : op == '-' ? sub(a.range, b.range) : op == '*' ? mul(a.range, b.range) : div(a.range, b.range);
   // A unit vector times a positive [1] is not a unit vector; nothing keeps `unit`.
@@ -926,7 +960,8 @@ checker::bound_args checker::bind(std::string_view callee, std::span<const param
 
 std::optional<int> checker::size_argument(const value& v, std::string_view what) {
   if (v.is_error()) return std::nullopt;
-  const node* n = v.k == value::kind::number ? &model_.nodes[static_cast<std::size_t>(v.node)] : nullptr;
+  std::optional<facts> n;
+  if (v.k == value::kind::number) n = facts_of(v);
   if (!n || n->kind != node_kind::constant || !is_integer_text(n->value) || n->value < 1 ||
       n->value > static_cast<double>(max_vector_size)) {
     error(diagnostic_kind::bad_size, v.where,
@@ -1027,23 +1062,23 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
   n.where = c.where;
   n.side = s.side;
 
-  auto vector_input = [&](const value& v, std::string_view what) -> const node* {
-    if (!expect_numeric(v, what)) return nullptr;
-    const node& in = model_.nodes[static_cast<std::size_t>(v.node)];
+  auto vector_input = [&](const value& v, std::string_view what) -> std::optional<facts> {
+    if (!expect_numeric(v, what)) return std::nullopt;
+    facts in = facts_of(v);
     if (in.size == 0) {
       error(diagnostic_kind::wrong_argument_kind, v.where,
             fmt::format("{} must be a vector, not a number", what));
-      return nullptr;
+      return std::nullopt;
     }
-    return &in;
+    return in;
   };
 
   switch (f.id) {
     case function_id::linear: {
-      const node* in = vector_input(args[0], "the input of linear");
+      auto in = vector_input(args[0], "the input of linear");
       auto out = size_argument(args[1], "the output size of linear");
       if (!in || !out) return error_value(c.where);
-      n.inputs = {args[0].node};
+      n.inputs = {materialize(args[0], &s)};
       n.size = *out;
       n.out_size = *out;
       n.parameter_count = static_cast<std::int64_t>(in->size) * *out + *out;
@@ -1051,7 +1086,7 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
       break;
     }
     case function_id::mlp: {
-      const node* in = vector_input(args[0], "the input of mlp");
+      auto in = vector_input(args[0], "the input of mlp");
       if (!in) return error_value(c.where);
       const value& sizes = args[1];
       if (sizes.k != value::kind::list) {
@@ -1072,7 +1107,7 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
         width = *sz;
       }
       n.activation = b.slot[2] ? args[2].function : function_id::relu;
-      n.inputs = {args[0].node};
+      n.inputs = {materialize(args[0], &s)};
       n.size = n.layer_sizes.back();
       n.learnable = true;
       n.range = apply(n.activation, interval{}, info(n.activation).params.size() > 1 ? 0.01 : 0.0);
@@ -1083,7 +1118,7 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
       if (!sz) return error_value(c.where);
       double init = 0;
       if (b.slot[1]) {
-        const node& in = model_.nodes[static_cast<std::size_t>(args[1].node)];
+        facts in = facts_of(args[1]);
         if (!args[1].numeric() || in.kind != node_kind::constant) {
           error(diagnostic_kind::wrong_argument_kind, args[1].where, "init of param must be a number");
           return error_value(c.where);
@@ -1098,9 +1133,9 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
       break;
     }
     case function_id::normalize: {
-      const node* in = vector_input(args[0], "the input of normalize");
+      auto in = vector_input(args[0], "the input of normalize");
       if (!in) return error_value(c.where);
-      n.inputs = {args[0].node};
+      n.inputs = {materialize(args[0], &s)};
       n.size = in->size;
       n.unit = true;
       n.learnable = in->learnable;
@@ -1114,10 +1149,10 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
       }
       std::int64_t total = 0;
       bool first = true;
-      for (const auto& v : extra) {
-        const node* in = vector_input(v, "an input of concat");
+      for (auto& v : extra) {
+        auto in = vector_input(v, "an input of concat");
         if (!in) return error_value(c.where);
-        n.inputs.push_back(v.node);
+        n.inputs.push_back(materialize(v, &s));
         total += in->size;
         n.learnable = n.learnable || in->learnable;
         n.range = first ? in->range : interval{std::min(n.range.lo, in->range.lo), std::max(n.range.hi, in->range.hi),
@@ -1133,9 +1168,9 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
     }
     case function_id::sum:
     case function_id::norm: {
-      const node* in = vector_input(args[0], fmt::format("the input of {}", f.name));
+      auto in = vector_input(args[0], fmt::format("the input of {}", f.name));
       if (!in) return error_value(c.where);
-      n.inputs = {args[0].node};
+      n.inputs = {materialize(args[0], &s)};
       n.size = 1;
       n.learnable = in->learnable;
       if (f.id == function_id::norm) n.range = in->unit ? exact(1) : interval{0, inf, false};
@@ -1144,10 +1179,10 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
     }
     default: {  // elementwise
       if (!expect_numeric(args[0], fmt::format("the input of {}", f.name))) return error_value(c.where);
-      const node& in = model_.nodes[static_cast<std::size_t>(args[0].node)];
+      facts in = facts_of(args[0]);
       double slope = 0.01;
       if (f.id == function_id::leaky_relu && b.slot[1]) {
-        const node& sn = model_.nodes[static_cast<std::size_t>(args[1].node)];
+        facts sn = facts_of(args[1]);
         if (!args[1].numeric() || sn.kind != node_kind::constant) {
           error(diagnostic_kind::wrong_argument_kind, args[1].where, "slope of leaky_relu must be a number");
           return error_value(c.where);
@@ -1163,7 +1198,7 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
         }
         return constant(x, c.where, &s);
       }
-      n.inputs = {args[0].node};
+      n.inputs = {materialize(args[0], &s)};
       n.size = in.size;
       n.value = slope;
       n.learnable = in.learnable;
@@ -1204,7 +1239,10 @@ value checker::distribution_call(const family_info& f, const ast::call& c, scope
               fmt::format("{} is missing its parameter '{}': {}", f.name, p.name, f.signature));
         return error_value(c.where);
       }
-      if (!f.exactly_one_param) out.dist.params[i] = constant(p.default_value, c.callee.where, &s).node;
+      if (!f.exactly_one_param) {
+        value d = constant(p.default_value, c.callee.where, &s);
+        out.dist.params[i] = materialize(d, &s);
+      }
       continue;
     }
     value v = expr(a->value, s);
@@ -1212,7 +1250,7 @@ value checker::distribution_call(const family_info& f, const ast::call& c, scope
       ok = false;
       continue;
     }
-    out.dist.params[i] = v.node;
+    out.dist.params[i] = materialize(v, &s);
     out.param_spans[i] = span_of(a->value);
   }
   if (!ok) return error_value(c.where);

@@ -28,7 +28,8 @@ bool parse_declaration(iterator_type& it, iterator_type end, iterator_type base,
     failure.where = skip_blank(start, end);
     failure.expected = declaration.name;
   } catch (const x3::expectation_failure<iterator_type>& e) {
-    failure.where = e.where();
+    // X3 reports the position before the skipper ran; point at the token instead.
+    failure.where = skip_blank(e.where(), end);
     failure.expected = e.which();
   }
   it = start;
