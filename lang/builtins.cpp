@@ -40,8 +40,14 @@ const std::vector<function_info>& function_table() {
                  "concat(a, b, ...): [m], [n] → [m + n]"});
     t.push_back({"sum", function_id::sum, {{"h", a::vector}}, false, false, false, "sum(h): [n] → [1]"});
     t.push_back({"norm", function_id::norm, {{"h", a::vector}}, false, false, false, "norm(h): [n] → [1]"});
+    // Elementwise signatures name their function: "relu(h): [n] → [n], elementwise".
+    static std::vector<std::string> texts;
+    texts.reserve(t.size());
     for (auto& f : t)
-      if (f.signature.empty()) f.signature = "elementwise: [n] → [n]";
+      if (f.signature.empty()) {
+        texts.push_back(std::string(f.name) + "(h): [n] → [n], elementwise");
+        f.signature = texts.back();
+      }
     return t;
   }();
   return table;

@@ -172,6 +172,7 @@ struct scope {
   int variable = -1;                       // the factor's own variable
   std::unordered_set<int> given;           // conditioning variables
   std::unordered_set<std::string> given_unknown;  // undeclared names in the '|' list (already reported)
+  bool header_incomplete = false;          // the '|' list had an error: don't second-guess uses
   std::unordered_map<std::string, value> locals;
   std::unordered_map<int, int> variable_nodes;    // variable → its node in this factor
   std::string header_text;                 // "p(x | z)"
@@ -191,7 +192,12 @@ class checker {
 
   std::unordered_map<std::string, int> variable_index_;
   std::vector<const ast::factor*> p_of_, q_of_;  // per variable: its factor (first one)
-  std::vector<bool> header_ok_;                   // per variable's factors: usable headers
+  // Per variable, the variables its p (q) factor conditions on: declared, not itself,
+  // and for p not the data (each of those was reported in the header).
+  std::vector<std::vector<int>> p_inputs_, q_inputs_;
+  // False once a factor header had an error: the factor graph is then incomplete, and
+  // what depends on all of it (missing factors, reachability) would only cascade.
+  bool headers_ok_ = true;
 
   // -- reporting
   diagnostic* error(diagnostic_kind kind, span where, std::string message);
@@ -345,10 +351,10 @@ void checker::declare(const ast::model& m) {
     } else if (const auto* vd = boost::get<ast::variable_decl>(&d)) {
       const std::string& nm = vd->name.name;
       if (is_builtin(nm)) {
+        // Reported, then declared all the same, so that its uses say nothing more.
         error(diagnostic_kind::rebind_builtin, vd->name.where,
               fmt::format("'{}' is a builtin {} and cannot name a variable", nm,
                           find_function(nm) ? "function" : "distribution"));
-        continue;
       }
       if (auto it = first_decl.find(nm); it != first_decl.end()) {
         add_note(error(diagnostic_kind::duplicate_variable, vd->name.where, fmt::format("'{}' is declared twice", nm)),
@@ -435,6 +441,9 @@ std::vector<std::string> keys_of(const std::unordered_map<std::string, int>& m) 
 
 void checker::check_headers(const std::vector<const ast::factor*>& factors) {
   std::vector<std::string> names = keys_of(variable_index_);
+  p_inputs_.assign(model_.variables.size(), {});
+  q_inputs_.assign(model_.variables.size(), {});
+  std::size_t errors_before = errors_;
   for (const ast::factor* f : factors) {
     auto it = variable_index_.find(f->variable.name);
     if (it == variable_index_.end()) {
@@ -476,10 +485,15 @@ void checker::check_headers(const std::vector<const ast::factor*>& factors) {
                           "did you mean q({} | {})?",
                           g.name, var.name, g.name));
       }
+      else {
+        auto& inputs = f->side == 'p' ? p_inputs_ : q_inputs_;
+        inputs[static_cast<std::size_t>(v)].push_back(gi->second);
+      }
       seen.emplace(g.name, &g);
     }
     slot = f;
   }
+  headers_ok_ = errors_ == errors_before;
 }
 
 // Variables in an order where every factor of `side` comes after the factors of the
@@ -487,15 +501,12 @@ void checker::check_headers(const std::vector<const ast::factor*>& factors) {
 // Variables on a cycle come last, in declaration order.
 std::vector<int> checker::order(char side) {
   const std::size_t n = model_.variables.size();
-  const auto& of = side == 'p' ? p_of_ : q_of_;
+  const auto& inputs = side == 'p' ? p_inputs_ : q_inputs_;
   std::vector<std::vector<int>> out_edges(n);
   std::vector<int> indegree(n, 0);
   for (std::size_t v = 0; v < n; ++v) {
-    if (!of[v]) continue;
-    for (const auto& g : of[v]->given) {
-      auto it = variable_index_.find(g.name);
-      if (it == variable_index_.end() || static_cast<std::size_t>(it->second) == v) continue;
-      out_edges[static_cast<std::size_t>(it->second)].push_back(static_cast<int>(v));
+    for (int g : inputs[v]) {
+      out_edges[static_cast<std::size_t>(g)].push_back(static_cast<int>(v));
       ++indegree[v];
     }
   }
@@ -519,58 +530,59 @@ std::vector<int> checker::order(char side) {
 
 void checker::check_structure() {
   const std::size_t n = model_.variables.size();
-  // Every variable has its factors.
-  for (std::size_t v = 0; v < n; ++v) {
-    const variable& var = model_.variables[v];
-    if (var.type.size == 0) continue;  // its declaration was already reported
-    if (!p_of_[v]) {
-      error(diagnostic_kind::missing_p_factor, var.where,
-            var.is_data ? fmt::format("the data '{}' has no p factor; add one such as 'p({} | z) {{ ... }}'",
-                                      var.name, var.name)
-                        : fmt::format("latent '{}' has no p factor (its prior); add one such as 'p({}) = {}'",
-                                      var.name, var.name,
-                                      var.type.kind == type_kind::sphere ? "HypersphericalUniform()" : "Normal(0, 1)"));
-    }
-    if (!var.is_data && !q_of_[v]) {
-      error(diagnostic_kind::missing_q_factor, var.where,
-            fmt::format("latent '{}' has no q factor (its variational posterior); add one such as "
-                        "'q({} | {}) {{ ... }}'",
-                        var.name, var.name, model_.variables[0].name));
+  // Every variable has its factors. When a header named an unknown variable (a typo,
+  // reported with a suggestion), a "missing factor" here would be the same mistake again.
+  if (headers_ok_) {
+    for (std::size_t v = 0; v < n; ++v) {
+      const variable& var = model_.variables[v];
+      if (var.type.size == 0) continue;  // its declaration was already reported
+      if (!p_of_[v]) {
+        error(diagnostic_kind::missing_p_factor, var.where,
+              var.is_data ? fmt::format("the data '{}' has no p factor; add one such as 'p({} | z) {{ ... }}'",
+                                        var.name, var.name)
+                          : fmt::format("latent '{}' has no p factor (its prior); add one such as 'p({}) = {}'",
+                                        var.name, var.name,
+                                        var.type.kind == type_kind::sphere ? "HypersphericalUniform()" : "Normal(0, 1)"));
+      }
+      if (!var.is_data && !q_of_[v]) {
+        error(diagnostic_kind::missing_q_factor, var.where,
+              fmt::format("latent '{}' has no q factor (its variational posterior); add one such as "
+                          "'q({} | {}) {{ ... }}'",
+                          var.name, var.name, model_.variables[0].name));
+      }
     }
   }
 
-  // No cycles among the p factors, nor among the q factors.
+  // No cycles among the p factors, nor among the q factors. Kahn's algorithm (in order())
+  // places every variable not on or behind a cycle; from any unplaced one, following
+  // unplaced inputs must come back to a variable already seen.
   for (char side : {'p', 'q'}) {
     const auto& of = side == 'p' ? p_of_ : q_of_;
+    const auto& inputs = side == 'p' ? p_inputs_ : q_inputs_;
     std::vector<int> ord = order(side);
     std::vector<bool> placed(n, false);
-    // The tail of `order` past the last variable whose inputs were all placed is on or
-    // behind a cycle; walk back along inputs from one of them until a variable repeats.
-    std::vector<int> pos(n, -1);
-    std::size_t acyclic = 0;
+    std::vector<int> indegree(n, 0);
+    for (std::size_t v = 0; v < n; ++v) indegree[v] = static_cast<int>(inputs[v].size());
+    // Replay Kahn's algorithm to learn which variables it placed.
     {
-      // recompute how many were placed by Kahn: those whose inputs all come before them
-      for (std::size_t i = 0; i < ord.size(); ++i) pos[static_cast<std::size_t>(ord[i])] = static_cast<int>(i);
-      acyclic = ord.size();
-      for (std::size_t i = 0; i < ord.size(); ++i) {
-        auto v = static_cast<std::size_t>(ord[i]);
-        bool ok = true;
-        if (of[v])
-          for (const auto& g : of[v]->given) {
-            auto it = variable_index_.find(g.name);
-            if (it != variable_index_.end() && static_cast<std::size_t>(it->second) != v &&
-                pos[static_cast<std::size_t>(it->second)] >= static_cast<int>(i))
-              ok = false;
-          }
-        if (!ok) {
-          acyclic = i;
-          break;
-        }
+      std::vector<std::vector<int>> out(n);
+      for (std::size_t v = 0; v < n; ++v)
+        for (int g : inputs[v]) out[static_cast<std::size_t>(g)].push_back(static_cast<int>(v));
+      std::deque<int> ready;
+      for (std::size_t v = 0; v < n; ++v)
+        if (indegree[v] == 0) ready.push_back(static_cast<int>(v));
+      while (!ready.empty()) {
+        auto v = static_cast<std::size_t>(ready.front());
+        ready.pop_front();
+        placed[v] = true;
+        for (int w : out[v])
+          if (--indegree[static_cast<std::size_t>(w)] == 0) ready.push_back(w);
       }
     }
-    if (acyclic == ord.size()) continue;
-    // Walk inputs that are themselves not placed until we revisit one.
-    int start = ord[acyclic];
+    int start = -1;
+    for (std::size_t v = 0; v < n && start < 0; ++v)
+      if (!placed[v]) start = static_cast<int>(v);
+    if (start < 0) continue;
     std::vector<int> path;
     std::vector<int> seen_at(n, -1);
     int v = start;
@@ -578,48 +590,39 @@ void checker::check_structure() {
       seen_at[static_cast<std::size_t>(v)] = static_cast<int>(path.size());
       path.push_back(v);
       int next = -1;
-      for (const auto& g : of[static_cast<std::size_t>(v)]->given) {
-        auto it = variable_index_.find(g.name);
-        if (it != variable_index_.end() && pos[static_cast<std::size_t>(it->second)] >= static_cast<int>(acyclic) &&
-            of[static_cast<std::size_t>(it->second)]) {
-          next = it->second;
+      for (int g : inputs[static_cast<std::size_t>(v)])
+        if (!placed[static_cast<std::size_t>(g)]) {
+          next = g;
           break;
         }
-      }
-      if (next < 0) break;
-      v = next;
+      v = next;  // an unplaced variable always has an unplaced input
     }
-    if (seen_at[static_cast<std::size_t>(v)] < 0) continue;  // cannot happen for a real cycle
     std::vector<int> cycle(path.begin() + seen_at[static_cast<std::size_t>(v)], path.end());
+    // Edges run from input to output; the path runs from output to input.
     std::string text;
-    // Edges run from input to output; path runs from output to input.
-    for (auto it = cycle.rbegin(); it != cycle.rend(); ++it)
-      text += model_.variables[static_cast<std::size_t>(*it)].name + " → ";
+    for (auto it = cycle.rbegin(); it != cycle.rend(); ++it) text += model_.variables[static_cast<std::size_t>(*it)].name + " → ";
     text += model_.variables[static_cast<std::size_t>(cycle.back())].name;
     auto* d = error(diagnostic_kind::cycle, of[static_cast<std::size_t>(cycle.front())]->header,
-                    fmt::format("the {} factors form a cycle: {}; the {} form a directed acyclic graph", side, text,
-                                side == 'p' ? "generative factors must" : "variational factors must"));
+                    fmt::format("the {} factors form a cycle: {}; they must form a directed acyclic graph", side, text));
     for (std::size_t i = 1; i < cycle.size(); ++i)
       add_note(d, of[static_cast<std::size_t>(cycle[i])]->header, "part of the cycle");
   }
 
+  // What follows depends on every edge of the factor graph.
+  if (!headers_ok_) return;
+
   // The q factors start from the data: every latent is reached from it along q factors.
   {
     std::vector<std::vector<int>> q_out(n);
-    for (std::size_t v = 0; v < n; ++v) {
-      if (!q_of_[v]) continue;
-      for (const auto& g : q_of_[v]->given) {
-        auto it = variable_index_.find(g.name);
-        if (it != variable_index_.end()) q_out[static_cast<std::size_t>(it->second)].push_back(static_cast<int>(v));
-      }
-    }
+    for (std::size_t v = 0; v < n; ++v)
+      for (int g : q_inputs_[v]) q_out[static_cast<std::size_t>(g)].push_back(static_cast<int>(v));
     std::vector<bool> reached(n, false);
     std::deque<int> todo{model_.data};
     reached[static_cast<std::size_t>(model_.data)] = true;
     while (!todo.empty()) {
-      int v = todo.front();
+      auto v = static_cast<std::size_t>(todo.front());
       todo.pop_front();
-      for (int w : q_out[static_cast<std::size_t>(v)])
+      for (int w : q_out[v])
         if (!reached[static_cast<std::size_t>(w)]) {
           reached[static_cast<std::size_t>(w)] = true;
           todo.push_back(w);
@@ -642,14 +645,11 @@ void checker::check_structure() {
     while (!todo.empty()) {
       auto v = static_cast<std::size_t>(todo.front());
       todo.pop_front();
-      if (!p_of_[v]) continue;
-      for (const auto& g : p_of_[v]->given) {
-        auto it = variable_index_.find(g.name);
-        if (it != variable_index_.end() && !ancestor[static_cast<std::size_t>(it->second)]) {
-          ancestor[static_cast<std::size_t>(it->second)] = true;
-          todo.push_back(it->second);
+      for (int g : p_inputs_[v])
+        if (!ancestor[static_cast<std::size_t>(g)]) {
+          ancestor[static_cast<std::size_t>(g)] = true;
+          todo.push_back(g);
         }
-      }
     }
     for (std::size_t v = 1; v < n; ++v)
       if (p_of_[v] && p_of_[0] && !ancestor[v])
@@ -753,6 +753,7 @@ value checker::name(const ast::identifier& id, scope& s) {
       return error_value(id.where);
     }
     if (!s.given.count(vi)) {
+      if (s.header_incomplete) return error_value(id.where);  // the '|' list was already reported
       std::string fixed = s.header_text;
       fixed.insert(fixed.size() - 1, (fixed.find('|') == std::string::npos ? " | " : ", ") + id.name);
       error(diagnostic_kind::not_in_conditioning, id.where,
@@ -965,7 +966,8 @@ std::optional<int> checker::size_argument(const value& v, std::string_view what)
   if (!n || n->kind != node_kind::constant || !is_integer_text(n->value) || n->value < 1 ||
       n->value > static_cast<double>(max_vector_size)) {
     error(diagnostic_kind::bad_size, v.where,
-          fmt::format("{} must be a whole number from 1 to {}", what, max_vector_size));
+          n ? fmt::format("{} must be a whole number from 1 to {}, not {:g}", what, max_vector_size, n->value)
+            : fmt::format("{} must be a whole number from 1 to {}", what, max_vector_size));
     return std::nullopt;
   }
   return static_cast<int>(n->value);
@@ -1358,10 +1360,15 @@ void checker::check_factor(const ast::factor& f) {
   cf.first_node = static_cast<int>(model_.nodes.size());
   for (const auto& g : f.given) {
     auto it = variable_index_.find(g.name);
-    if (it == variable_index_.end()) s.given_unknown.insert(g.name);
+    if (it == variable_index_.end()) {
+      s.given_unknown.insert(g.name);
+      s.header_incomplete = true;
+    }
     else if (it->second != s.variable) {
       if (!s.given.count(it->second)) cf.given.push_back(it->second);
       s.given.insert(it->second);
+    } else {
+      s.header_incomplete = true;
     }
   }
   const variable& var = model_.variables[static_cast<std::size_t>(s.variable)];
@@ -1389,6 +1396,7 @@ void checker::check_factor(const ast::factor& f) {
               fmt::format("'{}' is a builtin {} and cannot be rebound", target,
                           find_function(target) ? "function" : "distribution"));
         ok = false;
+        s.locals[target] = error_value(st.target.where);  // later uses say nothing more
         continue;
       }
       value v = expr(st.value, s);
@@ -1563,8 +1571,6 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
 // ---- the objective ------------------------------------------------------------------
 
 void checker::plan() {
-  // Factors in order: p generative, then q inference.
-  std::vector<checked_factor> ordered;
   auto index_of = [&](char side, int v) {
     for (std::size_t i = 0; i < model_.factors.size(); ++i)
       if (model_.factors[i].side == side && model_.factors[i].variable == v) return static_cast<int>(i);
@@ -1654,7 +1660,6 @@ void checker::plan() {
     }
     model_.latents.push_back(std::move(lp));
   }
-  (void)ordered;
 }
 
 std::optional<checked_model> checker::run(const ast::model& m) {

@@ -1,5 +1,7 @@
 #include "lang/parse.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "lang/parser/grammar.hpp"
@@ -69,6 +71,26 @@ std::uint32_t code_point(std::string_view s, int n) {
   return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
 }
 
+// When `it` is the first token on its line, the end of the previous token (on an
+// earlier line; comments are not tokens). Otherwise nullptr.
+iterator_type previous_token_end(iterator_type base, iterator_type it) {
+  iterator_type line = it;
+  while (line != base && (line[-1] == ' ' || line[-1] == '\t' || line[-1] == '\r')) --line;
+  if (line != base && line[-1] != '\n') return nullptr;  // something precedes it on its line
+  while (line != base) {
+    iterator_type line_end = line - 1;  // the '\n' ending the previous line
+    iterator_type line_start = line_end;
+    while (line_start != base && line_start[-1] != '\n') --line_start;
+    // In this language a '#' always starts a comment (there are no strings).
+    iterator_type code_end = std::find(line_start, line_end, '#');
+    while (code_end != line_start && (code_end[-1] == ' ' || code_end[-1] == '\t' || code_end[-1] == '\r'))
+      --code_end;
+    if (code_end != line_start) return code_end;
+    line = line_start;
+  }
+  return nullptr;
+}
+
 void report_failure(const source& src, diagnostics& diags, const parser::parse_failure& f) {
   iterator_type base = src.text().data();
   iterator_type end = base + src.text().size();
@@ -88,6 +110,18 @@ void report_failure(const source& src, diagnostics& diags, const parser::parse_f
     }
   }
   std::string found = describe_token(f.where, end);
+  // A closing bracket missing at the end of a line is reported there, where it belongs,
+  // rather than at the first token of the next line.
+  if ((f.expected == "')'" || f.expected == "']'") && !rest.empty()) {
+    if (iterator_type prev = previous_token_end(base, f.where); prev != nullptr) {
+      auto at_prev = static_cast<std::uint32_t>(prev - base);
+      position next = src.position_of(at);
+      diags.error(diagnostic_kind::syntax_error, {at_prev, at_prev},
+                  fmt::format("expected {} at the end of this line (the next token is {}, on line {})", f.expected,
+                              found, next.line));
+      return;
+    }
+  }
   std::string message = fmt::format("expected {}, found {}", f.expected, found);
   // Help for the commonest slip: a statement written outside any block.
   if (f.expected.rfind("declaration", 0) == 0 && !rest.empty() && is_word_char(rest[0])) {

@@ -7,12 +7,14 @@
 //   names what was missing at the right column; the expectation_failure is caught in
 //   grammar.cpp.
 // - Boost 1.74's annotate_on_success skips nodes held inside an x3::variant, so spans
-//   are set by this file's own success handler (for structs parsed whole) and by
-//   semantic actions (for nodes built by hand), never by annotate_on_success.
+//   are set by this file's own success handler annotate_span (which sees the rule's
+//   match) and by raw[] in semantic actions, never by annotate_on_success.
 // - Chains of binary operators and runs of unary minus are built flat (ast::chain,
 //   ast::negate), so input length never becomes recursion depth; only brackets nest,
 //   and parse.cpp bounds their depth before the grammar runs.
 #pragma once
+
+#include <algorithm>
 
 #include <boost/spirit/home/x3.hpp>
 
@@ -43,14 +45,11 @@ struct annotate_span {
   }
 };
 
-// _where() in an action includes the white space skipped before the match.
-iterator_type skip_blank(iterator_type it, iterator_type end);
-
-template <typename Context>
-vaec::span action_span(const Context& ctx) {
-  auto range = x3::_where(ctx);
-  return make_span(ctx, skip_blank(range.begin(), range.end()), range.end());
-}
+// Never take a span from x3::_where() in an action: in Boost 1.74 it is the range
+// from the end of the match to the end of the input, not the match. Spans come from
+// annotate_span (the rule's own match, blanks skipped) or from raw[]. And in 1.74 a
+// rule whose right side has an action calls on_success with `unused`, not its node:
+// such rules are wrapped (`list = list_built`), the outer rule annotating the node.
 
 // ---- lexical -----------------------------------------------------------------------
 
@@ -76,37 +75,42 @@ struct expr_class;
 struct add_chain_class;
 struct mul_chain_class;
 struct unary_class;
+struct minus_run_class;
 struct primary_class;
 struct paren_class;
 struct call_class : annotate_span {};
 struct argument_class;
 struct argument_list_class;
-struct list_class;
+struct list_class : annotate_span {};
 struct list_items_class;
+struct list_built_class;
+struct model_decl_built_class;
+struct header_built_class;
+struct factor_built_class;
+struct train_block_built_class;
 struct add_op_class;
 struct mul_op_class;
 struct operation_add_class;
 struct operation_mul_class;
 struct type_class : annotate_span {};
-struct model_decl_class;
+struct model_decl_class : annotate_span {};
 struct variable_decl_class : annotate_span {};
 struct decl_keyword_class;
 struct assign_op_class;
 struct statement_class : annotate_span {};
 struct given_class;
-struct header_class;
+struct header_class : annotate_span {};
 struct factor_body_class;
-struct factor_class;
+struct factor_class : annotate_span {};
 struct train_entry_class : annotate_span {};
-struct train_block_class;
+struct train_block_class : annotate_span {};
 struct declaration_class;
 
 // A factor's header and body while the factor is being built.
-struct factor_header {
+struct factor_header : ast::located {
   char side = 'p';
   ast::identifier variable;
   std::vector<ast::identifier> given;
-  vaec::span where;
 };
 struct factor_body {
   bool block = false;
@@ -120,12 +124,16 @@ const x3::rule<expr_class, ast::expr> expr = "expression";
 const x3::rule<add_chain_class, ast::expr> add_chain = "expression";
 const x3::rule<mul_chain_class, ast::expr> mul_chain = "expression";
 const x3::rule<unary_class, ast::expr> unary = "expression";
+// The run of '-' before an operand, as a range (raw[] inside a sequence has no range
+// attribute in Boost 1.74; a rule of this type gives it one).
+const x3::rule<minus_run_class, boost::iterator_range<iterator_type>> minus_run = "'-'";
 const x3::rule<primary_class, ast::expr> primary = "expression";
 const x3::rule<paren_class, ast::expr> paren = "expression";
 const x3::rule<call_class, ast::call> call = "call";
 const x3::rule<argument_class, ast::argument> argument = "argument";
 const x3::rule<argument_list_class, std::vector<ast::argument>> argument_list = "arguments";
 const x3::rule<list_class, ast::list> list = "list";
+const x3::rule<list_built_class, ast::list> list_built = "list";
 const x3::rule<list_items_class, std::vector<ast::expr>> list_items = "list items";
 const x3::rule<add_op_class, ast::op_token> add_op = "'+' or '-'";
 const x3::rule<mul_op_class, ast::op_token> mul_op = "'*' or '/'";
@@ -133,16 +141,20 @@ const x3::rule<operation_add_class, ast::operation> add_operation = "expression"
 const x3::rule<operation_mul_class, ast::operation> mul_operation = "expression";
 const x3::rule<type_class, ast::type_ref> type = "type such as 'real[20]'";
 const x3::rule<model_decl_class, ast::model_decl> model_decl = "model declaration";
+const x3::rule<model_decl_built_class, ast::model_decl> model_decl_built = "model declaration";
 const x3::rule<decl_keyword_class, std::string> decl_keyword = "'data' or 'latent'";
 const x3::rule<variable_decl_class, ast::variable_decl> variable_decl = "variable declaration";
 const x3::rule<assign_op_class, char> assign_op = "'=' or '~'";
 const x3::rule<statement_class, ast::statement> statement = "statement";
 const x3::rule<given_class, std::vector<ast::identifier>> given = "conditioning variables";
 const x3::rule<header_class, factor_header> header = "factor";
+const x3::rule<header_built_class, factor_header> header_built = "factor";
 const x3::rule<factor_body_class, factor_body> body = "'=' or '{'";
 const x3::rule<factor_class, ast::factor> factor = "factor";
+const x3::rule<factor_built_class, ast::factor> factor_built = "factor";
 const x3::rule<train_entry_class, ast::train_entry> train_entry = "setting";
 const x3::rule<train_block_class, ast::train_block> train_block = "train block";
+const x3::rule<train_block_built_class, ast::train_block> train_block_built = "train block";
 const x3::rule<declaration_class, ast::declaration> declaration =
     "declaration ('model', 'data', 'latent', 'p', 'q' or 'train')";
 
@@ -161,8 +173,9 @@ const auto set_number = [](auto& ctx) {
 };
 
 const auto set_op = [](auto& ctx) {
-  x3::_val(ctx).op = x3::_attr(ctx);
-  x3::_val(ctx).where = action_span(ctx);
+  auto range = x3::_attr(ctx);
+  x3::_val(ctx).op = *range.begin();
+  x3::_val(ctx).where = make_span(ctx, range.begin(), range.end());
 };
 
 // first (op operand)* → first itself when there is no operator, else a flat chain.
@@ -181,15 +194,15 @@ const auto build_chain = [](auto& ctx) {
 };
 
 const auto build_negate = [](auto& ctx) {
-  auto& signs = boost::fusion::at_c<0>(x3::_attr(ctx));
+  auto signs = boost::fusion::at_c<0>(x3::_attr(ctx));  // raw range of the '-' run
   auto& operand = boost::fusion::at_c<1>(x3::_attr(ctx));
   if (signs.empty()) {
     x3::_val(ctx) = std::move(operand);
     return;
   }
   ast::negate n;
-  n.where = action_span(ctx);
-  n.count = static_cast<int>(signs.size());
+  n.where = {make_span(ctx, signs.begin(), signs.end()).begin, ast::span_of(operand).end};
+  n.count = static_cast<int>(std::count(signs.begin(), signs.end(), '-'));
   n.operand = std::move(operand);
   x3::_val(ctx) = std::move(n);
 };
@@ -211,12 +224,10 @@ const auto build_positional_argument = [](auto& ctx) {
 
 const auto build_list = [](auto& ctx) {
   x3::_val(ctx).items = std::move(x3::_attr(ctx));
-  x3::_val(ctx).where = action_span(ctx);
 };
 
 const auto build_model_decl = [](auto& ctx) {
   x3::_val(ctx).name = std::move(x3::_attr(ctx));
-  x3::_val(ctx).where = action_span(ctx);
 };
 
 const auto build_header = [](auto& ctx) {
@@ -224,7 +235,6 @@ const auto build_header = [](auto& ctx) {
   x3::_val(ctx).side = boost::fusion::at_c<0>(attr);
   x3::_val(ctx).variable = std::move(boost::fusion::at_c<1>(attr));
   x3::_val(ctx).given = std::move(boost::fusion::at_c<2>(attr));
-  x3::_val(ctx).where = action_span(ctx);
 };
 
 const auto build_one_line = [](auto& ctx) {
@@ -254,12 +264,10 @@ const auto build_factor = [](auto& ctx) {
   f.body = std::move(b.body);
   // A one-line factor `p(z) = DIST` samples its own variable.
   if (!f.block && !f.body.empty()) f.body.front().target = f.variable;
-  f.where = action_span(ctx);
 };
 
 const auto build_train = [](auto& ctx) {
   x3::_val(ctx).entries = std::move(x3::_attr(ctx));
-  x3::_val(ctx).where = action_span(ctx);
 };
 
 // ---- definitions -------------------------------------------------------------------
@@ -271,13 +279,14 @@ const auto number_def =
                -(char_("eE") >> -char_("+-") >> +digit)]][set_number];
 
 const auto expr_def = add_chain;
-const auto add_op_def = char_("+-")[set_op];
-const auto mul_op_def = char_("*/")[set_op];
+const auto add_op_def = raw[char_("+-")][set_op];
+const auto mul_op_def = raw[char_("*/")][set_op];
 const auto add_operation_def = add_op > mul_chain;
 const auto mul_operation_def = mul_op > unary;
 const auto add_chain_def = (mul_chain >> *add_operation)[build_chain];
 const auto mul_chain_def = (unary >> *mul_operation)[build_chain];
-const auto unary_def = (*char_('-') >> primary)[build_negate];
+const auto minus_run_def = raw[*lit('-')];
+const auto unary_def = (minus_run >> primary)[build_negate];
 const auto primary_def = number | call | identifier | list | paren;
 const auto paren_def = lit('(') > expr > lit(')');
 // Two alternatives built by actions: an optional `name =` prefix would keep the name
@@ -285,29 +294,35 @@ const auto paren_def = lit('(') > expr > lit(')');
 const auto named_argument = (identifier >> lit('=') >> expr)[build_named_argument];
 const auto positional_argument = expr[build_positional_argument];
 const auto argument_def = named_argument | positional_argument;
-const auto argument_list_def = -(argument % ',');
+const auto argument_list_def = -(argument >> *(lit(',') > argument));
 const auto call_def = identifier >> lit('(') > argument_list > lit(')');
-const auto list_items_def = -(expr % ',');
-const auto list_def = (lit('[') > list_items > lit(']'))[build_list];
+const auto list_items_def = -(expr >> *(lit(',') > expr));
+const auto list_built_def = (lit('[') > list_items > lit(']'))[build_list];
+const auto list_def = list_built;
 
 const auto type_def = word > lit('[') > number > lit(']');
-const auto model_decl_def = (keyword("model") > identifier)[build_model_decl];
+const auto model_decl_built_def = (keyword("model") > identifier)[build_model_decl];
+const auto model_decl_def = model_decl_built;
 const auto decl_keyword_def = lexeme[(x3::string("data") | x3::string("latent")) >> !word_char];
 const auto variable_decl_def = decl_keyword > identifier > lit(':') > type;
 const auto assign_op_def = char_("=~");
 const auto statement_def = identifier > assign_op > expr > -lit(';');
-const auto given_def = -(lit('|') > (identifier % ','));
-const auto header_def = (lexeme[char_("pq") >> !word_char] > lit('(') > identifier > given > lit(')'))[build_header];
+const auto given_def = -(lit('|') > identifier >> *(lit(',') > identifier));
+const auto header_built_def =
+    (lexeme[char_("pq") >> !word_char] > lit('(') > identifier > given > lit(')'))[build_header];
+const auto header_def = header_built;
 const auto body_def = (lit('=') > expr)[build_one_line] | (lit('{') > *statement > lit('}'))[build_block];
-const auto factor_def = (header > body)[build_factor];
+const auto factor_built_def = (header > body)[build_factor];
+const auto factor_def = factor_built;
 const auto train_entry_def = identifier > lit('=') > expr > -lit(';');
-const auto train_block_def = (keyword("train") > lit('{') > *train_entry > lit('}'))[build_train];
+const auto train_block_built_def = (keyword("train") > lit('{') > *train_entry > lit('}'))[build_train];
+const auto train_block_def = train_block_built;
 const auto declaration_def = (model_decl | variable_decl | factor | train_block) >> -lit(';');
 
-BOOST_SPIRIT_DEFINE(identifier, word, number, expr, add_chain, mul_chain, unary, primary, paren, call, argument,
-                    argument_list, list, list_items, add_op, mul_op, add_operation, mul_operation, type,
-                    model_decl, decl_keyword, variable_decl, assign_op, statement, given, header, body, factor,
-                    train_entry, train_block, declaration)
+BOOST_SPIRIT_DEFINE(identifier, word, number, expr, add_chain, mul_chain, unary, minus_run, primary, paren, call, argument,
+                    argument_list, list, list_built, list_items, add_op, mul_op, add_operation, mul_operation, type,
+                    model_decl, model_decl_built, decl_keyword, variable_decl, assign_op, statement, given, header,
+                    header_built, body, factor, factor_built, train_entry, train_block, train_block_built, declaration)
 
 }  // namespace vaec::parser
 
