@@ -138,6 +138,8 @@ struct model {
 // The span of any expression node.
 vaec::span span_of(const expr& e);
 vaec::span span_of(const declaration& d);
+// Sets the span of whichever node the expression holds.
+void set_span(expr& e, vaec::span where);
 
 }  // namespace vaec::ast
 

@@ -110,15 +110,16 @@ interval apply(function_id f, const interval& a, double slope) {
     case function_id::relu:
       if (a.positive()) return a;
       return {std::max(a.lo, 0.0), std::max(a.hi, 0.0), false};
+    // For an increasing f, f(lo) is attained when lo is; the limit at −∞ never is.
     case function_id::elu: return {a.lo == -inf ? -1 : elu(a.lo), a.hi, a.lo == -inf || a.lo_strict};
     case function_id::tanh: return {a.lo == -inf ? -1 : std::tanh(a.lo), a.hi == inf ? 1 : std::tanh(a.hi), a.lo == -inf || a.lo_strict};
-    case function_id::sigmoid: return {a.lo == -inf ? 0 : sigmoid(a.lo), a.hi == inf ? 1 : sigmoid(a.hi), true};
-    case function_id::softplus: return {a.lo == -inf ? 0 : softplus(a.lo), a.hi == inf ? inf : softplus(a.hi), true};
-    case function_id::exp: return {a.lo == -inf ? 0 : std::exp(a.lo), a.hi == inf ? inf : std::exp(a.hi), true};
+    case function_id::sigmoid: return {a.lo == -inf ? 0 : sigmoid(a.lo), a.hi == inf ? 1 : sigmoid(a.hi), a.lo == -inf || a.lo_strict};
+    case function_id::softplus: return {a.lo == -inf ? 0 : softplus(a.lo), a.hi == inf ? inf : softplus(a.hi), a.lo == -inf || a.lo_strict};
+    case function_id::exp: return {a.lo == -inf ? 0 : std::exp(a.lo), a.hi == inf ? inf : std::exp(a.hi), a.lo == -inf || a.lo_strict};
     case function_id::log:
       if (a.lo > 0) return {std::log(a.lo), a.hi == inf ? inf : std::log(a.hi), a.lo_strict};
       return {-inf, a.hi == inf ? inf : (a.hi > 0 ? std::log(a.hi) : -inf), false};
-    case function_id::sqrt: return {std::sqrt(std::max(a.lo, 0.0)), a.hi == inf ? inf : std::sqrt(std::max(a.hi, 0.0)), a.positive()};
+    case function_id::sqrt: return {std::sqrt(std::max(a.lo, 0.0)), a.hi == inf ? inf : std::sqrt(std::max(a.hi, 0.0)), a.lo >= 0 && a.lo_strict};
     case function_id::square:
     case function_id::abs: {
       double m = std::max(std::fabs(a.lo), std::fabs(a.hi));

@@ -75,6 +75,8 @@ struct expr_class;
 struct add_chain_class;
 struct mul_chain_class;
 struct unary_class;
+struct open_paren_class;
+struct close_paren_class;
 struct minus_run_class;
 struct primary_class;
 struct paren_class;
@@ -129,6 +131,8 @@ const x3::rule<unary_class, ast::expr> unary = "expression";
 const x3::rule<minus_run_class, boost::iterator_range<iterator_type>> minus_run = "'-'";
 const x3::rule<primary_class, ast::expr> primary = "expression";
 const x3::rule<paren_class, ast::expr> paren = "expression";
+const x3::rule<open_paren_class, boost::iterator_range<iterator_type>> open_paren = "'('";
+const x3::rule<close_paren_class, boost::iterator_range<iterator_type>> close_paren = "')'";
 const x3::rule<call_class, ast::call> call = "call";
 const x3::rule<argument_class, ast::argument> argument = "argument";
 const x3::rule<argument_list_class, std::vector<ast::argument>> argument_list = "arguments";
@@ -222,6 +226,16 @@ const auto build_positional_argument = [](auto& ctx) {
   a.where = ast::span_of(a.value);
 };
 
+// `(e)` is e itself, its span widened to the parentheses.
+const auto build_paren = [](auto& ctx) {
+  auto& attr = x3::_attr(ctx);
+  auto open = boost::fusion::at_c<0>(attr);
+  auto close = boost::fusion::at_c<2>(attr);
+  ast::expr& e = boost::fusion::at_c<1>(attr);
+  ast::set_span(e, {make_span(ctx, open.begin(), open.end()).begin, make_span(ctx, close.begin(), close.end()).end});
+  x3::_val(ctx) = std::move(e);
+};
+
 const auto build_list = [](auto& ctx) {
   x3::_val(ctx).items = std::move(x3::_attr(ctx));
 };
@@ -288,7 +302,9 @@ const auto mul_chain_def = (unary >> *mul_operation)[build_chain];
 const auto minus_run_def = raw[*lit('-')];
 const auto unary_def = (minus_run >> primary)[build_negate];
 const auto primary_def = number | call | identifier | list | paren;
-const auto paren_def = lit('(') > expr > lit(')');
+const auto open_paren_def = raw[lit('(')];
+const auto close_paren_def = raw[lit(')')];
+const auto paren_def = (open_paren > expr > close_paren)[build_paren];
 // Two alternatives built by actions: an optional `name =` prefix would keep the name
 // X3 parsed before backtracking (`f(h, ...)` would read as `f(h = ...)`).
 const auto named_argument = (identifier >> lit('=') >> expr)[build_named_argument];
@@ -306,20 +322,23 @@ const auto model_decl_def = model_decl_built;
 const auto decl_keyword_def = lexeme[(x3::string("data") | x3::string("latent")) >> !word_char];
 const auto variable_decl_def = decl_keyword > identifier > lit(':') > type;
 const auto assign_op_def = char_("=~");
-const auto statement_def = identifier > assign_op > expr > -lit(';');
+// The optional ';' stays outside annotated rules: a failed -lit(';') has already skipped
+// the blanks after the statement, which would end up in its span.
+const auto statement_def = identifier > assign_op > expr;
 const auto given_def = -(lit('|') > identifier >> *(lit(',') > identifier));
 const auto header_built_def =
     (lexeme[char_("pq") >> !word_char] > lit('(') > identifier > given > lit(')'))[build_header];
 const auto header_def = header_built;
-const auto body_def = (lit('=') > expr)[build_one_line] | (lit('{') > *statement > lit('}'))[build_block];
+const auto body_def = (lit('=') > expr)[build_one_line] | (lit('{') > *(statement >> -lit(';')) > lit('}'))[build_block];
 const auto factor_built_def = (header > body)[build_factor];
 const auto factor_def = factor_built;
-const auto train_entry_def = identifier > lit('=') > expr > -lit(';');
-const auto train_block_built_def = (keyword("train") > lit('{') > *train_entry > lit('}'))[build_train];
+const auto train_entry_def = identifier > lit('=') > expr;
+const auto train_block_built_def = (keyword("train") > lit('{') > *(train_entry >> -lit(';')) > lit('}'))[build_train];
 const auto train_block_def = train_block_built;
 const auto declaration_def = (model_decl | variable_decl | factor | train_block) >> -lit(';');
 
-BOOST_SPIRIT_DEFINE(identifier, word, number, expr, add_chain, mul_chain, unary, minus_run, primary, paren, call, argument,
+BOOST_SPIRIT_DEFINE(identifier, word, number, expr, add_chain, mul_chain, unary, minus_run, primary, paren, open_paren,
+                    close_paren, call, argument,
                     argument_list, list, list_built, list_items, add_op, mul_op, add_operation, mul_operation, type,
                     model_decl, model_decl_built, decl_keyword, variable_decl, assign_op, statement, given, header,
                     header_built, body, factor, factor_built, train_entry, train_block, train_block_built, declaration)

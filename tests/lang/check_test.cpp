@@ -1,0 +1,678 @@
+// Tests of lang/check (and lang/report): variables, parameter counts, the KL method of
+// each latent, factor order, training settings, sizes and static range checks, and the
+// text of `vaec check`.
+//
+// Parameter counts are computed here from the layer formula: a linear layer from m to
+// n inputs has an m×n weight and an n bias, m·n + n parameters.
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "lang/check.hpp"
+#include "lang/report.hpp"
+#include "tests/lang/test_util.hpp"
+
+namespace {
+
+using vaec::kl_method;
+using vaec::test::run;
+
+// LINE:COL of a byte offset in an ASCII text, computed independently of lang/source.
+std::string line_col(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, line_start = 0;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i)
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  return fmt::format("{}:{}", line, offset - line_start + 1);
+}
+
+// "kind LINE:COL" for the first occurrence of `needle` (at or after `from`).
+std::string diag_at(std::string_view kind, const std::string& text, std::string_view needle, std::size_t from = 0) {
+  std::size_t at = text.find(needle, from);
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos, "test bug: '" << needle << "' is not in the text");
+  return fmt::format("{} {}", kind, line_col(text, at));
+}
+
+// The kinds of the errors, without positions.
+std::vector<std::string> kinds(const vaec::test::run_result& r) {
+  std::vector<std::string> out;
+  for (const auto& d : r.diags->all())
+    if (d.level == vaec::severity::error) out.emplace_back(vaec::to_string(d.kind));
+  return out;
+}
+
+std::int64_t layer(std::int64_t m, std::int64_t n) { return m * n + n; }
+
+// A model with one latent z, a one-layer decoder and encoder; the parts that tests vary
+// are arguments.
+std::string model_text(std::string_view latent_type, std::string_view prior, std::string_view posterior,
+                       std::string_view train = "",
+                       std::string_view likelihood = "x ~ Bernoulli(logits = linear(h, 784))") {
+  return fmt::format(
+      "model m\n"
+      "data   x : binary[784]\n"
+      "latent z : {}\n"
+      "p(z) = {}\n"
+      "p(x | z) {{\n"
+      "  h = mlp(z, [256], activation = relu)\n"
+      "  {}\n"
+      "}}\n"
+      "q(z | x) {{\n"
+      "  h = mlp(x, [256], activation = relu)\n"
+      "  {}\n"
+      "}}\n"
+      "{}\n",
+      latent_type, prior, likelihood, posterior, train);
+}
+
+const std::string normal_q = "z ~ Normal(loc = linear(h, 20), scale = softplus(linear(h, 20)) + 1e-4)";
+const std::string vmf_q =
+    "z ~ VonMisesFisher(mean = normalize(linear(h, 11)), concentration = softplus(linear(h, 1)) + 1)";
+
+std::string gaussian(std::string_view posterior = normal_q, std::string_view train = "") {
+  return model_text("real[20]", "Normal(0, 1)", posterior, train);
+}
+
+// The model checks without errors; returns it.
+const vaec::checked_model& require_model(const vaec::test::run_result& r) {
+  BOOST_REQUIRE_MESSAGE(r.model.has_value(), "the model does not check:\n" << r.rendered);
+  BOOST_TEST(r.errors().empty());
+  return *r.model;
+}
+
+const vaec::latent_plan& plan_of(const vaec::checked_model& m, std::string_view latent) {
+  for (const auto& lp : m.latents)
+    if (m.variables[static_cast<std::size_t>(lp.variable)].name == latent) return lp;
+  BOOST_FAIL("no latent named " << latent);
+  return m.latents.front();
+}
+
+kl_method kl_of(const std::string& text, std::string_view latent = "z") {
+  auto r = run(text);
+  const auto& m = require_model(r);
+  return plan_of(m, latent).method;
+}
+
+std::string method_name(kl_method k) { return std::string(vaec::to_string(k)); }
+
+std::vector<std::string> factor_texts(const vaec::checked_model& m) {
+  std::vector<std::string> out;
+  for (const auto& f : m.factors) out.push_back(vaec::factor_text(m, f));
+  return out;
+}
+
+// The DESIGN §1 hyperspherical model, with the sphere S^10 = sphere[11].
+const std::string vmf_design_model =
+    "model fashion_vmf\n"
+    "data   x : binary[784]\n"
+    "latent z : sphere[11]\n"
+    "p(z) = HypersphericalUniform()\n"
+    "p(x | z) {\n"
+    "  h = mlp(z, [256, 512], activation = relu)\n"
+    "  x ~ Bernoulli(logits = linear(h, 784))\n"
+    "}\n"
+    "q(z | x) {\n"
+    "  h = mlp(x, [512, 256], activation = relu)\n"
+    "  z ~ VonMisesFisher(mean = normalize(linear(h, 11)),\n"
+    "                     concentration = softplus(linear(h, 1)) + 1)\n"
+    "}\n";
+
+// The hierarchy of DESIGN §2, its factors written in no particular order.
+const std::string hierarchy_model =
+    "model ladder\n"
+    "data   x  : binary[784]\n"
+    "latent z1 : real[16]\n"
+    "latent z2 : real[8]\n"
+    "p(x | z1) {\n"
+    "  x ~ Bernoulli(logits = linear(mlp(z1, [64]), 784))\n"
+    "}\n"
+    "q(z2 | z1) = Normal(linear(z1, 8), exp(linear(z1, 8)))\n"
+    "p(z1 | z2) {\n"
+    "  h = mlp(z2, [32])\n"
+    "  z1 ~ Normal(loc = linear(h, 16), scale = softplus(linear(h, 16)) + 1e-4)\n"
+    "}\n"
+    "q(z1 | x) {\n"
+    "  h = mlp(x, [64])\n"
+    "  z1 ~ Normal(linear(h, 16), softplus(linear(h, 16)) + 1e-4)\n"
+    "}\n"
+    "p(z2) = Normal(0, 1)\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(check)
+
+// ---- variables -------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(variables_and_types) {
+  std::string text(vaec::test::gaussian_model);
+  auto r = run(text);
+  const auto& m = require_model(r);
+  BOOST_TEST(m.name == "m");
+  BOOST_REQUIRE_EQUAL(m.variables.size(), 2u);
+  BOOST_TEST(m.data == 0);
+  BOOST_TEST(m.variables[0].name == "x");
+  BOOST_TEST(m.variables[0].is_data);
+  BOOST_TEST((m.variables[0].type.kind == vaec::type_kind::binary));
+  BOOST_TEST(m.variables[0].type.size == 784);
+  BOOST_TEST(vaec::to_string(m.variables[0].type) == "binary[784]");
+  BOOST_TEST(m.variables[0].where.begin == text.find("x : binary"));
+  BOOST_TEST(m.variables[1].name == "z");
+  BOOST_TEST(!m.variables[1].is_data);
+  BOOST_TEST((m.variables[1].type.kind == vaec::type_kind::real));
+  BOOST_TEST(m.variables[1].type.size == 20);
+  BOOST_TEST(vaec::to_string(m.variables[1].type) == "real[20]");
+  BOOST_REQUIRE_EQUAL(m.latents.size(), 1u);
+  BOOST_TEST(m.latents[0].variable == 1);
+
+  // The data comes first whatever the declaration order; latents keep theirs. Without
+  // a `model` line the model takes the default name.
+  std::string mixed =
+      "latent a : real[2]\n"
+      "latent b : sphere[3]\n"
+      "data x : real[5]\n"
+      "p(a) = Normal(0, 1)\n"
+      "p(b) = HypersphericalUniform()\n"
+      "p(x | a, b) = Normal(loc = linear(concat(a, b), 5), scale = 1)\n"
+      "q(b | x) = VonMisesFisher(mean = normalize(linear(x, 3)), concentration = exp(linear(x, 1)))\n"
+      "q(a | x, b) = Normal(linear(concat(x, b), 2), exp(linear(x, 2)))\n";
+  auto r2 = run(mixed);
+  const auto& m2 = require_model(r2);
+  BOOST_TEST(m2.name == "test");
+  BOOST_REQUIRE_EQUAL(m2.variables.size(), 3u);
+  BOOST_TEST(m2.variables[0].name == "x");
+  BOOST_TEST(m2.variables[0].is_data);
+  BOOST_TEST(vaec::to_string(m2.variables[0].type) == "real[5]");
+  BOOST_TEST(m2.variables[1].name == "a");
+  BOOST_TEST(vaec::to_string(m2.variables[1].type) == "real[2]");
+  BOOST_TEST(m2.variables[2].name == "b");
+  BOOST_TEST(vaec::to_string(m2.variables[2].type) == "sphere[3]");
+  BOOST_REQUIRE_EQUAL(m2.latents.size(), 2u);
+  BOOST_TEST(m2.latents[0].variable == 1);
+  BOOST_TEST(m2.latents[1].variable == 2);
+  // p in generative order; q in inference order (b is sampled before a, which needs it).
+  BOOST_TEST(factor_texts(m2) == (std::vector<std::string>{"p(a)", "p(b)", "p(x | a, b)", "q(b | x)", "q(a | x, b)"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(method_name(plan_of(m2, "a").method) == method_name(kl_method::closed_form));
+  BOOST_TEST(method_name(plan_of(m2, "b").method) == method_name(kl_method::closed_form));
+  // n = 3 has the exact sampler.
+  BOOST_TEST(plan_of(m2, "b").gradient.find("inverse-CDF") != std::string::npos);
+  // θ: linear 5 → 5. φ: linear 5 → 3 and 5 → 1; linear 8 → 2 (concat of [5] and [3]) and 5 → 2.
+  BOOST_TEST(m2.theta_count() == layer(5, 5));
+  BOOST_TEST(m2.phi_count() == layer(5, 3) + layer(5, 1) + layer(8, 2) + layer(5, 2));
+}
+
+// ---- parameter counts ------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(parameter_counts_of_the_design_gaussian_model) {
+  // By hand (DESIGN §1):
+  //   θ = p(x | z): mlp 20 → 256 → 512:  20·256 + 256 =   5,376
+  //                                      256·512 + 512 = 131,584
+  //                 linear 512 → 784:   512·784 + 784 = 402,192
+  //                                                total 539,152
+  //   φ = q(z | x): mlp 784 → 512 → 256: 784·512 + 512 = 401,920
+  //                                      512·256 + 256 = 131,328
+  //                 linear 256 → 20, twice: 2·(256·20 + 20) = 10,280
+  //                                                total 543,528
+  auto r = run(std::string(vaec::test::gaussian_model));
+  const auto& m = require_model(r);
+  const std::int64_t theta = layer(20, 256) + layer(256, 512) + layer(512, 784);
+  const std::int64_t phi = layer(784, 512) + layer(512, 256) + 2 * layer(256, 20);
+  BOOST_TEST(theta == 539'152);
+  BOOST_TEST(phi == 543'528);
+  BOOST_TEST(m.theta_count() == theta);
+  BOOST_TEST(m.phi_count() == phi);
+  BOOST_REQUIRE_EQUAL(m.factors.size(), 3u);
+  BOOST_TEST(factor_texts(m) == (std::vector<std::string>{"p(z)", "p(x | z)", "q(z | x)"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(m.factors[0].parameter_count == 0);
+  BOOST_TEST(m.factors[1].parameter_count == theta);
+  BOOST_TEST(m.factors[2].parameter_count == phi);
+
+  std::string report = vaec::describe(m);
+  BOOST_TEST(report.find("539,152") != std::string::npos, report);
+  BOOST_TEST(report.find("543,528") != std::string::npos, report);
+}
+
+BOOST_AUTO_TEST_CASE(parameter_counts_with_param_and_concat) {
+  std::string text =
+      "data x : real[8]\n"
+      "latent z : real[3]\n"
+      "p(z) = Normal(0, 1)\n"
+      "p(x | z) {\n"
+      "  h = concat(z, param(5))\n"
+      "  x ~ Normal(loc = linear(h, 8), scale = exp(param(8, init = -1)))\n"
+      "}\n"
+      "q(z | x) {\n"
+      "  h = linear(concat(x, x), 4)\n"
+      "  z ~ Normal(loc = linear(h, 3), scale = softplus(param(3)) + 0.01)\n"
+      "}\n";
+  auto r = run(text);
+  const auto& m = require_model(r);
+  // θ: param(5); linear from [3 + 5] to 8; param(8).
+  BOOST_TEST(m.theta_count() == 5 + layer(3 + 5, 8) + 8);
+  // φ: linear from [8 + 8] to 4; linear 4 → 3; param(3).
+  BOOST_TEST(m.phi_count() == layer(8 + 8, 4) + layer(4, 3) + 3);
+
+  // Every parameter-creating node is on the side of its factor.
+  for (const auto& f : m.factors) {
+    std::int64_t sum = 0;
+    for (int i = f.first_node; i < f.end_node; ++i) {
+      const auto& n = m.nodes[static_cast<std::size_t>(i)];
+      if (n.parameter_count > 0) BOOST_TEST(n.side == f.side);
+      sum += n.parameter_count;
+    }
+    BOOST_TEST(sum == f.parameter_count);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(parameter_counts_of_the_hierarchy) {
+  auto r = run(hierarchy_model);
+  const auto& m = require_model(r);
+  // θ: p(z1 | z2): mlp 8 → 32, linear 32 → 16 twice; p(x | z1): mlp 16 → 64, linear 64 → 784.
+  BOOST_TEST(m.theta_count() == layer(8, 32) + 2 * layer(32, 16) + layer(16, 64) + layer(64, 784));
+  // φ: q(z1 | x): mlp 784 → 64, linear 64 → 16 twice; q(z2 | z1): linear 16 → 8 twice.
+  BOOST_TEST(m.phi_count() == layer(784, 64) + 2 * layer(64, 16) + 2 * layer(16, 8));
+}
+
+// ---- KL methods ------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(kl_normal_normal_is_closed_form) {
+  BOOST_TEST(method_name(kl_of(gaussian())) == method_name(kl_method::closed_form));
+  BOOST_TEST(method_name(kl_of(std::string(vaec::test::gaussian_model))) == method_name(kl_method::closed_form));
+}
+
+BOOST_AUTO_TEST_CASE(kl_von_mises_fisher_uniform_is_closed_form) {
+  BOOST_TEST(method_name(kl_of(model_text("sphere[11]", "HypersphericalUniform()", vmf_q))) ==
+             method_name(kl_method::closed_form));
+}
+
+BOOST_AUTO_TEST_CASE(kl_power_spherical_uniform_is_closed_form) {
+  std::string q =
+      "z ~ PowerSpherical(mean = normalize(linear(h, 11)), concentration = softplus(linear(h, 1)) + 1)";
+  BOOST_TEST(method_name(kl_of(model_text("sphere[11]", "HypersphericalUniform()", q))) ==
+             method_name(kl_method::closed_form));
+}
+
+BOOST_AUTO_TEST_CASE(kl_von_mises_fisher_von_mises_fisher_is_closed_form) {
+  std::string prior = "VonMisesFisher(mean = normalize(param(11)), concentration = softplus(param(1)) + 1)";
+  BOOST_TEST(method_name(kl_of(model_text("sphere[11]", prior, vmf_q))) == method_name(kl_method::closed_form));
+}
+
+BOOST_AUTO_TEST_CASE(kl_student_t_normal_depends_on_df) {
+  auto student = [](std::string_view df) {
+    return gaussian(fmt::format("z ~ StudentT(df = {}, loc = linear(h, 20), scale = softplus(linear(h, 20)))", df));
+  };
+  // df known to be above 2: the second moment exists, closed form.
+  BOOST_TEST(method_name(kl_of(student("5"))) == method_name(kl_method::closed_form));
+  BOOST_TEST(method_name(kl_of(student("2.5"))) == method_name(kl_method::closed_form));
+  // softplus > 0, so softplus(·) + 2 > 2 strictly.
+  BOOST_TEST(method_name(kl_of(student("softplus(param(1)) + 2"))) == method_name(kl_method::closed_form));
+  BOOST_TEST(method_name(kl_of(student("exp(linear(h, 20)) + 3"))) == method_name(kl_method::closed_form));
+  // df that may be 2 or less: the closed form may not exist; entropy of q + Monte Carlo.
+  BOOST_TEST(method_name(kl_of(student("softplus(param(1)) + 1"))) == method_name(kl_method::entropy_plus_mc));
+  BOOST_TEST(method_name(kl_of(student("2"))) == method_name(kl_method::entropy_plus_mc));
+  BOOST_TEST(method_name(kl_of(student("1.5"))) == method_name(kl_method::entropy_plus_mc));
+}
+
+BOOST_AUTO_TEST_CASE(kl_without_closed_form_uses_entropy_plus_monte_carlo) {
+  // StudentT ‖ StudentT has no closed form; q's entropy has.
+  std::string q = "z ~ StudentT(df = 5, loc = linear(h, 20), scale = softplus(linear(h, 20)))";
+  BOOST_TEST(method_name(kl_of(model_text("real[20]", "StudentT(df = 3, loc = 0, scale = 1)", q))) ==
+             method_name(kl_method::entropy_plus_mc));
+  // Normal ‖ StudentT likewise.
+  BOOST_TEST(method_name(kl_of(model_text("real[20]", "StudentT(df = 3, loc = 0, scale = 1)", normal_q))) ==
+             method_name(kl_method::entropy_plus_mc));
+}
+
+BOOST_AUTO_TEST_CASE(kl_mc_forces_monte_carlo) {
+  BOOST_TEST(method_name(kl_of(gaussian(normal_q, "train { kl = mc }"))) == method_name(kl_method::monte_carlo));
+  BOOST_TEST(method_name(kl_of(model_text("sphere[11]", "HypersphericalUniform()", vmf_q, "train { kl = mc }"))) ==
+             method_name(kl_method::monte_carlo));
+  BOOST_TEST(method_name(kl_of(gaussian(normal_q, "train { kl = best }"))) == method_name(kl_method::closed_form));
+}
+
+BOOST_AUTO_TEST_CASE(iwae_uses_no_kl) {
+  BOOST_TEST(method_name(kl_of(gaussian(normal_q, "train { objective = iwae }"))) ==
+             method_name(kl_method::not_used));
+  BOOST_TEST(method_name(kl_of(gaussian(normal_q, "train { objective = iwae  kl = mc }"))) ==
+             method_name(kl_method::not_used));
+  BOOST_TEST(method_name(kl_of(gaussian(normal_q, "train { objective = elbo }"))) ==
+             method_name(kl_method::closed_form));
+}
+
+BOOST_AUTO_TEST_CASE(hierarchy_kl_and_factor_order) {
+  auto r = run(hierarchy_model);
+  const auto& m = require_model(r);
+  BOOST_TEST(m.name == "ladder");
+  // z1's prior p(z1 | z2) depends on z2, which q samples after z1 (q(z2 | z1)): the KL
+  // is not a function of q(z1 | x) alone, so log q − log p on the samples.
+  const auto& z1 = plan_of(m, "z1");
+  BOOST_TEST(method_name(z1.method) == method_name(kl_method::monte_carlo));
+  BOOST_TEST(!z1.kl_is_analytic);
+  BOOST_TEST(z1.method_reason.find("z2") != std::string::npos, z1.method_reason);
+  // z2: Normal ‖ Normal with a fixed prior.
+  const auto& z2 = plan_of(m, "z2");
+  BOOST_TEST(method_name(z2.method) == method_name(kl_method::closed_form));
+  BOOST_TEST(z2.kl_is_analytic);
+  // Latents in declaration order.
+  BOOST_REQUIRE_EQUAL(m.latents.size(), 2u);
+  BOOST_TEST(m.variables[static_cast<std::size_t>(m.latents[0].variable)].name == "z1");
+  BOOST_TEST(m.variables[static_cast<std::size_t>(m.latents[1].variable)].name == "z2");
+  // p factors in generative order, then q factors in inference order.
+  BOOST_TEST(factor_texts(m) ==
+                 (std::vector<std::string>{"p(z2)", "p(z1 | z2)", "p(x | z1)", "q(z1 | x)", "q(z2 | z1)"}),
+             boost::test_tools::per_element());
+  // Each plan points at its own factors.
+  for (const auto& lp : m.latents) {
+    BOOST_TEST(m.factors[static_cast<std::size_t>(lp.p_factor)].side == 'p');
+    BOOST_TEST(m.factors[static_cast<std::size_t>(lp.p_factor)].variable == lp.variable);
+    BOOST_TEST(m.factors[static_cast<std::size_t>(lp.q_factor)].side == 'q');
+    BOOST_TEST(m.factors[static_cast<std::size_t>(lp.q_factor)].variable == lp.variable);
+  }
+}
+
+// ---- training settings -----------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(train_defaults) {
+  auto r = run(gaussian());
+  const auto& s = require_model(r).settings;
+  // DESIGN §2, "Training settings".
+  BOOST_TEST(s.epochs == 10);
+  BOOST_TEST(s.batch == 128);
+  BOOST_TEST(s.lr == 1e-3);
+  BOOST_TEST(s.beta1 == 0.9);
+  BOOST_TEST(s.beta2 == 0.999);
+  BOOST_TEST(s.eps == 1e-8);
+  BOOST_TEST(s.samples == 1);
+  BOOST_TEST((s.objective == vaec::objective_kind::elbo));
+  BOOST_TEST((s.kl == vaec::kl_choice::best));
+  BOOST_TEST(s.beta == 1.0);
+  BOOST_TEST(s.kl_warmup == 0.0);
+  BOOST_TEST(s.free_bits == 0.0);
+  BOOST_TEST((s.binarize == vaec::binarize_mode::none));
+  BOOST_TEST(s.eval_samples == 500);
+  BOOST_TEST(s.seed == 1u);
+  BOOST_TEST(s.early_stopping == 0);
+}
+
+BOOST_AUTO_TEST_CASE(train_every_key) {
+  std::string train =
+      "train {\n"
+      "  epochs = 50\n"
+      "  batch = 64\n"
+      "  optimizer = adam(lr = 2e-4, beta1 = 0.5, beta2 = 0.99, eps = 1e-6)\n"
+      "  samples = 4\n"
+      "  objective = iwae\n"
+      "  kl = mc\n"
+      "  beta = 0.5\n"
+      "  kl_warmup = 10\n"
+      "  free_bits = 0.25\n"
+      "  binarize = static\n"
+      "  eval_samples = 1000\n"
+      "  seed = 42\n"
+      "  early_stopping = 5\n"
+      "}";
+  auto r = run(gaussian(normal_q, train));
+  const auto& s = require_model(r).settings;
+  BOOST_TEST(s.epochs == 50);
+  BOOST_TEST(s.batch == 64);
+  BOOST_TEST(s.lr == 2e-4);
+  BOOST_TEST(s.beta1 == 0.5);
+  BOOST_TEST(s.beta2 == 0.99);
+  BOOST_TEST(s.eps == 1e-6);
+  BOOST_TEST(s.samples == 4);
+  BOOST_TEST((s.objective == vaec::objective_kind::iwae));
+  BOOST_TEST((s.kl == vaec::kl_choice::mc));
+  BOOST_TEST(s.beta == 0.5);
+  BOOST_TEST(s.kl_warmup == 10.0);
+  BOOST_TEST(s.free_bits == 0.25);
+  BOOST_TEST((s.binarize == vaec::binarize_mode::fixed));
+  BOOST_TEST(s.eval_samples == 1000);
+  BOOST_TEST(s.seed == 42u);
+  BOOST_TEST(s.early_stopping == 5);
+
+  // The other words; an optimizer with some of its arguments, positional ones too.
+  auto r2 = run(gaussian(normal_q, "train { binarize = dynamic objective = elbo kl = best optimizer = adam(3e-4) }"));
+  const auto& s2 = require_model(r2).settings;
+  BOOST_TEST((s2.binarize == vaec::binarize_mode::dynamic));
+  BOOST_TEST((s2.objective == vaec::objective_kind::elbo));
+  BOOST_TEST((s2.kl == vaec::kl_choice::best));
+  BOOST_TEST(s2.lr == 3e-4);
+  BOOST_TEST(s2.beta1 == 0.9);
+  BOOST_TEST(s2.beta2 == 0.999);
+  BOOST_TEST(s2.eps == 1e-8);
+  auto r3 = run(gaussian(normal_q, "train { binarize = none }"));
+  BOOST_TEST((require_model(r3).settings.binarize == vaec::binarize_mode::none));
+}
+
+BOOST_AUTO_TEST_CASE(train_rejects_negative_numbers) {
+  // Each setting's smallest legal value is accepted; a negative one is not.
+  const std::vector<std::string> bad = {
+      "epochs = -1",         "batch = -128",          "samples = -1",          "eval_samples = -500",
+      "early_stopping = -1", "seed = -1",             "beta = -0.5",           "kl_warmup = -1",
+      "free_bits = -0.5",    "optimizer = adam(lr = -1e-3)", "optimizer = adam(eps = -1e-8)",
+      "optimizer = adam(beta1 = -0.1)", "optimizer = adam(beta2 = -0.5)",
+  };
+  for (const auto& entry : bad) {
+    BOOST_TEST_CONTEXT(entry) {
+      std::string text = gaussian(normal_q, "train {\n  " + entry + "\n}");
+      auto r = run(text);
+      BOOST_TEST(!r.model.has_value());
+      // The error points at the negative value: its '-'.
+      BOOST_TEST(r.errors() == std::vector<std::string>{diag_at("bad_train_value", text, "-", text.find(entry))});
+    }
+  }
+  const std::vector<std::string> good = {
+      "epochs = 1", "batch = 1", "samples = 1", "eval_samples = 1", "early_stopping = 0", "seed = 0",
+      "beta = 0",   "kl_warmup = 0", "free_bits = 0", "optimizer = adam(beta1 = 0, beta2 = 0)",
+  };
+  for (const auto& entry : good) {
+    BOOST_TEST_CONTEXT(entry) {
+      auto r = run(gaussian(normal_q, "train {\n  " + entry + "\n}"));
+      BOOST_TEST(r.model.has_value(), r.rendered);
+    }
+  }
+  // Zero where at least one is needed, fractions where a count is needed, words out of
+  // their lists: the error points at the value.
+  const std::vector<std::pair<std::string, std::string>> wrong = {
+      {"epochs = 0", "0"}, {"batch = 0", "0"}, {"epochs = 2.5", "2.5"}, {"objective = foo", "foo"},
+      {"kl = exact", "exact"}, {"binarize = always", "always"}, {"optimizer = sgd(lr = 1)", "sgd"},
+      {"optimizer = adam(lr = 0)", "0"}, {"optimizer = adam(beta1 = 1)", "1)"}, {"beta = relu", "relu"},
+  };
+  for (const auto& [entry, value] : wrong) {
+    BOOST_TEST_CONTEXT(entry) {
+      std::string text = gaussian(normal_q, "train {\n  " + entry + "\n}");
+      auto r = run(text);
+      BOOST_TEST(r.errors() == std::vector<std::string>{diag_at("bad_train_value", text, value, text.find(entry))});
+    }
+  }
+}
+
+// ---- sizes -----------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(broadcasting) {
+  // [n] + [1], [1] + [n], number with vector: all size [n].
+  std::string q =
+      "z ~ Normal(loc = linear(h, 20) + linear(h, 1) + 2 * linear(h, 20) - 1,\n"
+      "             scale = softplus(linear(h, 1)) + softplus(linear(h, 20)) / 2)";
+  auto r = run(gaussian(q));
+  const auto& m = require_model(r);
+  const auto& qf = m.factors.back();
+  BOOST_TEST(qf.side == 'q');
+  BOOST_REQUIRE_EQUAL(qf.dist.params.size(), 2u);
+  BOOST_TEST(m.nodes[static_cast<std::size_t>(qf.dist.params[0])].size == 20);
+  BOOST_TEST(m.nodes[static_cast<std::size_t>(qf.dist.params[1])].size == 20);
+
+  // A [1] scale broadcasts against a [20] latent.
+  auto r2 = run(gaussian("z ~ Normal(loc = linear(h, 20), scale = exp(param(1)))"));
+  require_model(r2);
+  auto r3 = run(gaussian("z ~ Normal(loc = param(1) + linear(h, 20), scale = 0.5)"));
+  require_model(r3);
+}
+
+BOOST_AUTO_TEST_CASE(sizes_that_do_not_broadcast) {
+  std::string text = gaussian("z ~ Normal(loc = linear(h, 20) + linear(h, 10), scale = exp(linear(h, 20)))");
+  auto r = run(text);
+  BOOST_TEST(!r.model.has_value());
+  // At the operator, with a note on each side.
+  BOOST_TEST(r.errors() == std::vector<std::string>{diag_at("size_mismatch", text, "+ linear(h, 10)")});
+  BOOST_REQUIRE_EQUAL(r.diags->all().size(), 1u);
+  const auto& notes = r.diags->all()[0].notes;
+  BOOST_REQUIRE_EQUAL(notes.size(), 2u);
+  BOOST_TEST(notes[0].where.begin == text.find("linear(h, 20) +"));
+  BOOST_TEST(notes[1].where.begin == text.find("linear(h, 10)"));
+  BOOST_TEST(kinds(r) == std::vector<std::string>{"size_mismatch"});
+
+  std::string text2 = gaussian("z ~ Normal(loc = linear(h, 10), scale = exp(linear(h, 20)))");
+  auto r2 = run(text2);
+  BOOST_TEST(r2.errors() == std::vector<std::string>{diag_at("size_mismatch", text2, "linear(h, 10)")});
+}
+
+// ---- static ranges ---------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(scale_must_be_provably_positive) {
+  for (std::string_view scale : {"exp(linear(h, 20))", "softplus(linear(h, 20)) + 1e-4", "0.5",
+                                 "sigmoid(linear(h, 20))", "exp(linear(h, 20)) * 0.5", "1 / softplus(linear(h, 20))",
+                                 "sqrt(exp(linear(h, 20)))", "elu(linear(h, 20)) + 1", "tanh(linear(h, 20)) + 1",
+                                 "--exp(linear(h, 20))"}) {
+    BOOST_TEST_CONTEXT("scale = " << scale) {
+      auto r = run(gaussian(fmt::format("z ~ Normal(loc = linear(h, 20), scale = {})", scale)));
+      BOOST_TEST(r.model.has_value(), r.rendered);
+    }
+  }
+  // Can be zero or negative: rejected, pointing at the value.
+  for (std::string_view scale : {"relu(linear(h, 20))", "linear(h, 20)", "abs(linear(h, 20))",
+                                 "square(linear(h, 20))", "exp(linear(h, 20)) - 1", "sqrt(relu(linear(h, 20)))",
+                                 "log(exp(linear(h, 20)))", "0"}) {
+    BOOST_TEST_CONTEXT("scale = " << scale) {
+      std::string text = gaussian(fmt::format("z ~ Normal(loc = linear(h, 20), scale = {})", scale));
+      auto r = run(text);
+      BOOST_TEST(r.errors() ==
+                 std::vector<std::string>{diag_at("constraint_violation", text, scale, text.find("scale = "))});
+    }
+  }
+  // Negated values.
+  for (std::string_view scale : {"-1", "-exp(linear(h, 20))", "---softplus(linear(h, 20))"}) {
+    BOOST_TEST_CONTEXT("scale = " << scale) {
+      std::string text = gaussian(fmt::format("z ~ Normal(loc = linear(h, 20), scale = {})", scale));
+      auto neg = run(text);
+      BOOST_TEST(neg.errors() ==
+                 std::vector<std::string>{diag_at("constraint_violation", text, scale, text.find("scale = "))});
+      BOOST_TEST(!neg.model.has_value());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(probs_must_lie_in_the_unit_interval) {
+  auto ok = run(model_text("real[20]", "Normal(0, 1)", normal_q, "",
+                           "x ~ Bernoulli(probs = sigmoid(linear(h, 784)))"));
+  require_model(ok);
+  std::string text = model_text("real[20]", "Normal(0, 1)", normal_q, "", "x ~ Bernoulli(probs = linear(h, 784))");
+  auto bad = run(text);
+  BOOST_TEST(bad.errors() == std::vector<std::string>{diag_at("constraint_violation", text, "linear(h, 784)")});
+  std::string text2 = model_text("real[20]", "Normal(0, 1)", normal_q, "",
+                                 "x ~ Bernoulli(probs = sigmoid(linear(h, 784)) + 0.5)");
+  auto bad2 = run(text2);
+  BOOST_TEST(bad2.errors() ==
+             std::vector<std::string>{diag_at("constraint_violation", text2, "sigmoid(linear(h, 784)) + 0.5")});
+}
+
+BOOST_AUTO_TEST_CASE(von_mises_fisher_mean_must_be_a_unit_vector) {
+  require_model(run(model_text("sphere[11]", "HypersphericalUniform()", vmf_q)));
+  std::string q = "z ~ VonMisesFisher(mean = linear(h, 11), concentration = softplus(linear(h, 1)) + 1)";
+  std::string text = model_text("sphere[11]", "HypersphericalUniform()", q);
+  auto r = run(text);
+  BOOST_TEST(r.errors() == std::vector<std::string>{diag_at("not_unit_vector", text, "linear(h, 11)")});
+  BOOST_REQUIRE(!r.diags->all().empty());
+  BOOST_TEST(r.diags->all()[0].message.find("normalize(") != std::string::npos);
+  // Arithmetic on a unit vector is not a unit vector.
+  std::string q2 = "z ~ VonMisesFisher(mean = 2 * normalize(linear(h, 11)), concentration = exp(linear(h, 1)))";
+  std::string text2 = model_text("sphere[11]", "HypersphericalUniform()", q2);
+  BOOST_TEST(run(text2).errors() ==
+             std::vector<std::string>{diag_at("not_unit_vector", text2, "2 * normalize(linear(h, 11))")});
+}
+
+// ---- the report ------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(describe_the_design_vmf_model) {
+  auto r = run(vmf_design_model);
+  const auto& m = require_model(r);
+  std::string text = vaec::describe(m);
+  std::vector<std::string> lines;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  auto line_with = [&](std::string_view needle) -> std::string {
+    for (const auto& l : lines)
+      if (l.find(needle) != std::string::npos) return l;
+    return {};
+  };
+  std::string latent = line_with("latent z");
+  BOOST_TEST(latent.rfind("  latent z : sphere[11]", 0) == 0u, text);
+  BOOST_TEST(latent.find("(unit vectors in R^11, the sphere S^10)") != std::string::npos, text);
+  BOOST_TEST(line_with("data").find("x : binary[784]") != std::string::npos, text);
+  BOOST_TEST(text.find("KL(VonMisesFisher ‖ HypersphericalUniform): closed form") != std::string::npos, text);
+  BOOST_TEST(text.find("Wood's rejection sampler, with the rejection correction") != std::string::npos, text);
+  // θ: mlp 11 → 256 → 512, linear 512 → 784. φ: mlp 784 → 512 → 256, linear 256 → 11 and 256 → 1.
+  std::int64_t theta = layer(11, 256) + layer(256, 512) + layer(512, 784);
+  std::int64_t phi = layer(784, 512) + layer(512, 256) + layer(256, 11) + layer(256, 1);
+  BOOST_TEST(m.theta_count() == theta);
+  BOOST_TEST(m.phi_count() == phi);
+  BOOST_TEST(text.find(vaec::group_thousands(theta) + " parameters") != std::string::npos, text);
+  BOOST_TEST(line_with("φ").find(vaec::group_thousands(phi) + " parameters") != std::string::npos, text);
+  BOOST_TEST(lines.front() == "model fashion_vmf");
+}
+
+BOOST_AUTO_TEST_CASE(group_thousands) {
+  BOOST_TEST(vaec::group_thousands(407440) == "407,440");
+  BOOST_TEST(vaec::group_thousands(0) == "0");
+  BOOST_TEST(vaec::group_thousands(7) == "7");
+  BOOST_TEST(vaec::group_thousands(999) == "999");
+  BOOST_TEST(vaec::group_thousands(1000) == "1,000");
+  BOOST_TEST(vaec::group_thousands(100000) == "100,000");
+  BOOST_TEST(vaec::group_thousands(1234567) == "1,234,567");
+  BOOST_TEST(vaec::group_thousands(-1) == "-1");
+  BOOST_TEST(vaec::group_thousands(-999) == "-999");
+  BOOST_TEST(vaec::group_thousands(-1000) == "-1,000");
+  BOOST_TEST(vaec::group_thousands(-1234567) == "-1,234,567");
+  BOOST_TEST(vaec::group_thousands(std::numeric_limits<std::int64_t>::max()) == "9,223,372,036,854,775,807");
+  BOOST_TEST(vaec::group_thousands(std::numeric_limits<std::int64_t>::min()) == "-9,223,372,036,854,775,808");
+}
+
+// An increasing function reaches f(lo) when its input reaches lo: exp(relu(·)) is 1 when
+// the linear output is ≤ 0, so exp(relu(·)) − 1 can be 0 and is no scale.
+BOOST_AUTO_TEST_CASE(attained_lower_bounds_are_not_strict) {
+  for (std::string scale : {"exp(relu(linear(h, 20))) + -1", "sigmoid(relu(linear(h, 20))) + -0.5",
+                            "sqrt(relu(linear(h, 20)) + 4) + -2", "softplus(relu(linear(h, 20))) + -0.6931471805599453"}) {
+    BOOST_TEST_CONTEXT(scale) {
+      auto r = run(gaussian("z ~ Normal(loc = linear(h, 20), scale = " + scale + ")"));
+      BOOST_TEST(!r.model.has_value());
+      BOOST_TEST((r.errors().size() == 1u && r.errors()[0].rfind("constraint_violation", 0) == 0), r.rendered);
+    }
+  }
+  // Unbounded inputs never reach the limit: these are positive.
+  for (std::string scale : {"exp(linear(h, 20))", "softplus(linear(h, 20))", "sigmoid(linear(h, 20))",
+                            "exp(relu(linear(h, 20)))"}) {
+    BOOST_TEST_CONTEXT(scale) { require_model(run(gaussian("z ~ Normal(loc = linear(h, 20), scale = " + scale + ")"))); }
+  }
+  // df = exp(relu(param(1))) + 1 is exactly 2 at initialization (param starts at 0): the
+  // StudentT ‖ Normal closed form needs df > 2, so the KL falls back to entropy + MC.
+  BOOST_TEST(method_name(kl_of(gaussian("z ~ StudentT(df = exp(relu(param(1))) + 1, loc = linear(h, 20), "
+                                        "scale = exp(linear(h, 20)))"))) ==
+             method_name(kl_method::entropy_plus_mc));
+  BOOST_TEST(method_name(kl_of(gaussian("z ~ StudentT(df = exp(param(1)) + 2, loc = linear(h, 20), "
+                                        "scale = exp(linear(h, 20)))"))) == method_name(kl_method::closed_form));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
