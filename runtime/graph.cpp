@@ -1,0 +1,252 @@
+#include "runtime/graph.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace vaec::rt {
+
+std::string_view to_string(op_kind op) {
+  switch (op) {
+#define VAEC_OP(name, impl) \
+  case op_kind::name: return #name;
+#include "runtime/ops/ops.def"
+#undef VAEC_OP
+  }
+  return "?";
+}
+
+std::string_view to_string(param_group g) { return g == param_group::theta ? "θ" : "φ"; }
+
+namespace {
+// Parameters start on 64-byte boundaries, so every view is aligned for any vector width.
+constexpr std::size_t param_alignment = 16;
+}  // namespace
+
+const node& graph::at(int i) const {
+  if (i < 0 || static_cast<std::size_t>(i) >= nodes_.size())
+    throw std::invalid_argument(fmt::format("graph: no node {}", i));
+  return nodes_[static_cast<std::size_t>(i)];
+}
+
+int graph::add(node n) {
+  for (int i : n.inputs) {
+    const node& in = at(i);
+    if (in.ext == extent::scalar) throw std::invalid_argument("graph: the objective cannot be an input");
+    n.ext = std::max(n.ext == extent::scalar ? extent::shared : n.ext, in.ext);
+  }
+  nodes_.push_back(std::move(n));
+  return static_cast<int>(nodes_.size() - 1);
+}
+
+int graph::add_param(param_info p) {
+  p.offset = param_storage_;
+  param_storage_ += (p.size() + param_alignment - 1) / param_alignment * param_alignment;
+  params_.push_back(std::move(p));
+  return static_cast<int>(params_.size() - 1);
+}
+
+std::size_t graph::param_count(param_group g) const {
+  std::size_t n = 0;
+  for (const auto& p : params_)
+    if (p.group == g) n += p.size();
+  return n;
+}
+
+// Rows broadcast when they are equal or one of them is 1.
+int graph::broadcast_rows(int a, int b) const {
+  int ra = at(a).rows, rb = at(b).rows;
+  if (ra == rb || rb == 1) return ra;
+  if (ra == 1) return rb;
+  throw std::invalid_argument(fmt::format("graph: rows {} and {} do not broadcast", ra, rb));
+}
+
+int graph::input(int rows, std::string label) {
+  node n;
+  n.op = op_kind::input;
+  n.rows = rows;
+  n.ext = extent::example;
+  n.label = std::move(label);
+  return add(std::move(n));
+}
+
+int graph::constant(double value, int rows) {
+  node n;
+  n.op = op_kind::constant;
+  n.rows = rows;
+  n.attr = value;
+  return add(std::move(n));
+}
+
+int graph::param(int rows, double init, param_group group, std::string name) {
+  param_info p;
+  p.name = name;
+  p.group = group;
+  p.rows = rows;
+  p.cols = 1;
+  p.init = param_info::init_kind::constant;
+  p.init_value = init;
+  node n;
+  n.op = op_kind::param;
+  n.rows = rows;
+  n.params = {add_param(std::move(p))};
+  n.label = std::move(name);
+  return add(std::move(n));
+}
+
+int graph::linear(int x, int out, param_group group, std::string name) {
+  const int in = at(x).rows;
+  param_info w{name + ".weight", group, out, in, param_info::init_kind::uniform_fan_in, 0, in, 0};
+  param_info b{name + ".bias", group, out, 1, param_info::init_kind::uniform_fan_in, 0, in, 0};
+  node n;
+  n.op = op_kind::linear;
+  n.rows = out;
+  n.inputs = {x};
+  n.params = {add_param(std::move(w)), add_param(std::move(b))};
+  n.label = std::move(name);
+  return add(std::move(n));
+}
+
+int graph::unary(op_kind op, int x, double attr) {
+  node n;
+  n.op = op;
+  n.rows = at(x).rows;
+  n.inputs = {x};
+  n.attr = attr;
+  return add(std::move(n));
+}
+
+int graph::binary(op_kind op, int a, int b) {
+  node n;
+  n.op = op;
+  n.rows = broadcast_rows(a, b);
+  n.inputs = {a, b};
+  return add(std::move(n));
+}
+
+int graph::normalize(int x) { return unary(op_kind::normalize, x); }
+
+int graph::concat(const std::vector<int>& xs) {
+  if (xs.empty()) throw std::invalid_argument("graph: concat of nothing");
+  node n;
+  n.op = op_kind::concat;
+  n.rows = 0;
+  for (int x : xs) n.rows += at(x).rows;
+  n.inputs = xs;
+  return add(std::move(n));
+}
+
+int graph::sum(int x) {
+  int i = unary(op_kind::sum, x);
+  nodes_.back().rows = 1;
+  return i;
+}
+
+int graph::norm(int x) {
+  int i = unary(op_kind::norm, x);
+  nodes_.back().rows = 1;
+  return i;
+}
+
+int graph::sample_normal(int loc, int scale, int rows) {
+  node n;
+  n.op = op_kind::sample_normal;
+  n.rows = rows;
+  n.inputs = {loc, scale};
+  n.ext = extent::sample;
+  return add(std::move(n));
+}
+
+namespace {
+node density(op_kind op, std::vector<int> inputs) {
+  node n;
+  n.op = op;
+  n.rows = 1;
+  n.inputs = std::move(inputs);
+  return n;
+}
+}  // namespace
+
+int graph::bernoulli_logits(int x, int logits) {
+  if (at(logits).rows != at(x).rows && at(logits).rows != 1)
+    throw std::invalid_argument("graph: bernoulli logits rows differ from the data's");
+  return add(density(op_kind::bernoulli_logits, {x, logits}));
+}
+
+int graph::bernoulli_probs(int x, int probs) {
+  if (at(probs).rows != at(x).rows && at(probs).rows != 1)
+    throw std::invalid_argument("graph: bernoulli probs rows differ from the data's");
+  return add(density(op_kind::bernoulli_probs, {x, probs}));
+}
+
+int graph::normal_logpdf(int value, int loc, int scale, int rows) {
+  node n = density(op_kind::normal_logpdf, {value, loc, scale});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::normal_entropy(int scale, int rows) {
+  node n = density(op_kind::normal_entropy, {scale});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::kl_normal_normal(int q_loc, int q_scale, int p_loc, int p_scale, int rows) {
+  node n = density(op_kind::kl_normal_normal, {q_loc, q_scale, p_loc, p_scale});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::objective(objective_spec spec) {
+  if (objective_ >= 0) throw std::invalid_argument("graph: a second objective");
+  node n;
+  n.op = op_kind::objective;
+  n.rows = 1;
+  n.inputs.push_back(spec.loglik);
+  for (const auto& l : spec.latents)
+    for (int i : {l.kl, l.entropy, l.logp, l.logq})
+      if (i >= 0) n.inputs.push_back(i);
+  n.objective = std::move(spec);
+  objective_ = add(std::move(n));
+  nodes_.back().ext = extent::scalar;
+  return objective_;
+}
+
+std::string graph::to_text() const {
+  std::string out;
+  static constexpr std::string_view ext_names[] = {"shared", "B", "B·S", "1"};
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const node& n = nodes_[i];
+    std::string args;
+    for (int in : n.inputs) args += (args.empty() ? "%" : ", %") + std::to_string(in);
+    std::string extra;
+    if (n.op == op_kind::constant) extra = fmt::format(" value={}", n.attr);
+    if (n.op == op_kind::leaky_relu) extra = fmt::format(" slope={}", n.attr);
+    for (int p : n.params) {
+      const param_info& pi = params_[static_cast<std::size_t>(p)];
+      extra += fmt::format(" {}:{}[{}×{}]", to_string(pi.group), pi.name, pi.rows, pi.cols);
+    }
+    out += fmt::format("%{:<4} = {}({}) [{} × {}]{}{}\n", i, to_string(n.op), args, n.rows,
+                       ext_names[static_cast<int>(n.ext)], extra, n.label.empty() ? "" : "   # " + n.label);
+  }
+  return out;
+}
+
+std::string graph::to_dot() const {
+  std::string out = "digraph vaec {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n";
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const node& n = nodes_[i];
+    std::string color = "black";
+    if (!n.params.empty())
+      color = params_[static_cast<std::size_t>(n.params[0])].group == param_group::theta ? "blue" : "darkgreen";
+    if (n.op == op_kind::sample_normal) color = "red";
+    std::string label = fmt::format("{} [{}]", to_string(n.op), n.rows);
+    if (!n.label.empty()) label += "\\n" + n.label;
+    out += fmt::format("  n{} [label=\"{}\", color={}];\n", i, label, color);
+    for (int in : n.inputs) out += fmt::format("  n{} -> n{};\n", in, i);
+  }
+  return out + "}\n";
+}
+
+}  // namespace vaec::rt

@@ -1,0 +1,118 @@
+// A static computation graph: nodes appended in topological order, each with its
+// shape, and parameters in two groups, θ (generative) and φ (variational). It only
+// describes; plan<T> (runtime/plan.hpp) allocates and runs. A C++ user can build one
+// by hand; lang/lower builds one from a checked model.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vaec::rt {
+
+enum class op_kind : std::uint8_t {
+#define VAEC_OP(name, impl) name,
+#include "runtime/ops/ops.def"
+#undef VAEC_OP
+};
+std::string_view to_string(op_kind op);
+
+enum class param_group : std::uint8_t { theta, phi };
+std::string_view to_string(param_group g);
+
+// How many columns a node's value has in a plan for batch B with S samples.
+enum class extent : std::uint8_t {
+  shared = 0,   // 1: constants and free parameters
+  example = 1,  // B: the data and what depends on it alone
+  sample = 2,   // B·S: samples and what depends on them
+  scalar = 3,   // the objective, 1 × 1
+};
+
+struct param_info {
+  std::string name;  // e.g. "phi.q(z|x).linear2.weight"
+  param_group group = param_group::theta;
+  int rows = 0, cols = 0;
+  enum class init_kind { uniform_fan_in, constant } init = init_kind::constant;
+  double init_value = 0;  // for constant
+  int fan_in = 1;         // for uniform_fan_in: U(−1/√fan_in, 1/√fan_in), as torch.nn.Linear
+  std::size_t offset = 0; // in the flat parameter vector, in elements (a multiple of 16)
+  std::size_t size() const { return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols); }
+};
+
+// One latent's share of the objective: how its KL(q ‖ p) term is computed.
+struct latent_term {
+  enum class kind {
+    closed_form,      // `kl`: KL(q ‖ p) per column
+    entropy_plus_mc,  // `entropy` of q and `logp` = log p(z): KL ≈ −H[q] − log p(z)
+    monte_carlo,      // `logq` − `logp` on the same samples
+  } method = kind::monte_carlo;
+  std::string name;  // the latent's name, for metrics and messages
+  int kl = -1, entropy = -1, logp = -1, logq = -1;  // nodes, [1 × ·]
+};
+
+struct objective_spec {
+  int loglik = -1;                  // node: log p(x | z) per column
+  std::vector<latent_term> latents;
+  bool iwae = false;                // the importance-weighted bound instead of the ELBO
+};
+
+struct node {
+  op_kind op = op_kind::constant;
+  int rows = 1;
+  extent ext = extent::shared;
+  std::vector<int> inputs;
+  std::vector<int> params;   // linear: {weight, bias}; param: {p}
+  double attr = 0;           // constant: value; leaky_relu: slope
+  std::string label;         // where it came from, for the printer
+  objective_spec objective;  // objective only
+};
+
+class graph {
+ public:
+  int input(int rows, std::string label = "x");
+  int constant(double value, int rows = 1);
+  // A free learnable vector [rows], initialized to `init`.
+  int param(int rows, double init, param_group group, std::string name);
+  // W·x + b with W [out × in] and b [out], initialized U(−1/√in, 1/√in).
+  int linear(int x, int out, param_group group, std::string name);
+  int unary(op_kind op, int x, double attr = 0);
+  int binary(op_kind op, int a, int b);
+  int normalize(int x);
+  int concat(const std::vector<int>& xs);
+  int sum(int x);
+  int norm(int x);
+  // z = loc + scale·ε, ε ~ N(0, I): [rows × B·S]; loc and scale broadcast.
+  int sample_normal(int loc, int scale, int rows);
+  // Σ over rows of log Bernoulli(x | ·) per column; x broadcasts over samples.
+  int bernoulli_logits(int x, int logits);
+  int bernoulli_probs(int x, int probs);
+  int normal_logpdf(int value, int loc, int scale, int rows);
+  int normal_entropy(int scale, int rows);
+  int kl_normal_normal(int q_loc, int q_scale, int p_loc, int p_scale, int rows);
+  int objective(objective_spec spec);
+
+  const std::vector<node>& nodes() const { return nodes_; }
+  const std::vector<param_info>& params() const { return params_; }
+  std::size_t param_storage() const { return param_storage_; }  // elements, with alignment padding
+  std::size_t param_count(param_group g) const;
+  int objective_node() const { return objective_; }
+  void set_label(int node, std::string label) { nodes_.at(static_cast<std::size_t>(node)).label = std::move(label); }
+
+  // The graph as text, one node a line; and as Graphviz.
+  std::string to_text() const;
+  std::string to_dot() const;
+
+ private:
+  int add(node n);
+  int add_param(param_info p);
+  const node& at(int i) const;
+  int broadcast_rows(int a, int b) const;
+  std::vector<node> nodes_;
+  std::vector<param_info> params_;
+  std::size_t param_storage_ = 0;
+  int objective_ = -1;
+};
+
+}  // namespace vaec::rt

@@ -1,0 +1,51 @@
+// Leaves and the affine layer.
+#pragma once
+
+#include "runtime/ops/exec.hpp"
+
+namespace vaec::rt {
+
+// The data: the trainer writes the batch into the value; nothing flows back.
+struct op_input {
+  template <class T> static void forward(exec<T>&, int) {}
+  template <class T> static void backward(exec<T>&, int) {}
+};
+
+// A number: filled when the plan is built.
+struct op_constant {
+  template <class T> static void forward(exec<T>&, int) {}
+  template <class T> static void backward(exec<T>&, int) {}
+};
+
+// A free parameter vector: its value and gradient are views into the parameter store,
+// so consumers write its gradient directly.
+struct op_param {
+  template <class T> static void forward(exec<T>&, int) {}
+  template <class T> static void backward(exec<T>&, int) {}
+};
+
+// y = W·x + b.    dW = dy·xᵀ,  db = Σ_columns dy,  dx = Wᵀ·dy
+struct op_linear {
+  template <class T>
+  static void forward(exec<T>& ex, int self) {
+    const node& nd = ex.n(self);
+    const tensor<T>& w = ex.pval[static_cast<std::size_t>(nd.params[0])];
+    const tensor<T>& b = ex.pval[static_cast<std::size_t>(nd.params[1])];
+    const tensor<T>& y = ex.val[static_cast<std::size_t>(self)];
+    gemm(false, false, T(1), w, ex.in(self, 0), T(0), y);
+    y.m().colwise() += b.m().col(0);
+  }
+  template <class T>
+  static void backward(exec<T>& ex, int self) {
+    const node& nd = ex.n(self);
+    const auto wi = static_cast<std::size_t>(nd.params[0]), bi = static_cast<std::size_t>(nd.params[1]);
+    const tensor<T>& dy = ex.grad[static_cast<std::size_t>(self)];
+    gemm(false, true, T(1), dy, ex.in(self, 0), ex.pfirst[wi] ? T(0) : T(1), ex.pgrad[wi]);
+    acc(ex.pgrad[bi].m().col(0), dy.m().rowwise().sum(), ex.pfirst[bi]);
+    if (ex.wants(self, 0))
+      gemm(true, false, T(1), ex.pval[wi], dy, ex.first[static_cast<std::size_t>(self)][0] ? T(0) : T(1),
+           ex.grad[static_cast<std::size_t>(nd.inputs[0])]);
+  }
+};
+
+}  // namespace vaec::rt

@@ -1,0 +1,105 @@
+// What an op sees while it runs: every node's value, gradient and buffers, the
+// parameters, the noise stream and the step's settings. Plus the two helpers that
+// make broadcasting uniform: bcast (read an input at the output's shape) and give
+// (add a gradient into an input, summing over what was broadcast).
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "runtime/graph.hpp"
+#include "runtime/rng.hpp"
+#include "runtime/tensor.hpp"
+
+namespace vaec::rt {
+
+// The step's objective settings.
+struct step_settings {
+  double beta = 1;       // weight of the KL terms (after warm-up)
+  double free_bits = 0;  // nats per latent below which its KL is not penalized
+};
+
+// What the objective computed on the last forward pass; batch means.
+struct objective_result {
+  double loss = 0;               // what the gradient minimizes
+  double elbo = 0;               // E_q[log p(x|z)] − Σ KL, with β = 1 and no free bits
+  double recon = 0;              // E_q[log p(x | z)]
+  std::vector<double> kl;        // per latent
+  double iwae = 0;               // the importance-weighted bound (iwae objectives)
+  bool finite = true;
+  std::string nonfinite_term;    // "log p(x | z)", "KL of z", ... when !finite
+};
+
+template <class T>
+struct exec {
+  const graph* g = nullptr;
+  int batch = 0;    // B
+  int samples = 1;  // S
+  std::vector<tensor<T>> val, grad, aux, scratch;
+  std::vector<tensor<T>> pval, pgrad;           // per parameter
+  std::vector<std::vector<char>> first;         // [node][slot]: first writer of that input's gradient
+  std::vector<char> pfirst;                     // [param]: first writer of its gradient (set per node use)
+  rng* noise = nullptr;
+  step_settings settings;
+  objective_result result;
+  std::vector<double> per_example;              // ELBO (or IWAE bound) per example, [B]
+
+  const node& n(int i) const { return g->nodes()[static_cast<std::size_t>(i)]; }
+  const tensor<T>& in(int self, int slot) const { return val[static_cast<std::size_t>(n(self).inputs[static_cast<std::size_t>(slot)])]; }
+  bool wants(int self, int slot) const {
+    return grad[static_cast<std::size_t>(n(self).inputs[static_cast<std::size_t>(slot)])].data != nullptr;
+  }
+};
+
+// dst = e, or dst += e when an earlier op already wrote this gradient.
+template <class D, class E>
+inline void acc(D&& dst, const E& e, bool first) {
+  if (first) dst = e;
+  else dst += e;
+}
+
+// An input's value as an array expression of the output's shape [R × C]: rows of 1
+// repeat down, and columns tile (a [· × B] value under [· × B·S] is the same for each
+// sample, column s·B + b reading column b).
+template <class T>
+inline auto bcast(const tensor<T>& t, int R, int C) {
+  return t.a().replicate(R / t.rows, C / t.cols);
+}
+
+// Adds the gradient expression `e` ([R × C], the shape the input was read at) into the
+// gradient of input `slot` of node `self`, summing over broadcast rows and columns.
+template <class T, class E>
+inline void give(exec<T>& ex, int self, int slot, const E& e) {
+  const int input = ex.n(self).inputs[static_cast<std::size_t>(slot)];
+  tensor<T> d = ex.grad[static_cast<std::size_t>(input)];
+  if (!d.data) return;
+  const bool first = ex.first[static_cast<std::size_t>(self)][static_cast<std::size_t>(slot)];
+  const int R = static_cast<int>(e.rows()), C = static_cast<int>(e.cols());
+  if (d.rows == R && d.cols == C) {
+    acc(d.a(), e, first);
+    return;
+  }
+  tensor<T> t = ex.scratch[static_cast<std::size_t>(self)];
+  t.rows = R;
+  t.cols = C;
+  t.a() = e;
+  const int blocks = C / d.cols;
+  for (int s = 0; s < blocks; ++s) {
+    auto block = t.a().middleCols(s * d.cols, d.cols);
+    const bool f = first && s == 0;
+    if (d.rows == R) acc(d.a(), block, f);
+    else acc(d.a(), block.colwise().sum(), f);
+  }
+}
+
+// The upstream gradient of a [1 × C] density, repeated down `rows` rows.
+template <class T>
+inline auto down(const tensor<T>& g, int rows) {
+  return g.a().replicate(rows, 1);
+}
+
+template <class T>
+inline T log_2pi() { return static_cast<T>(1.8378770664093454835606594728112); }
+
+}  // namespace vaec::rt

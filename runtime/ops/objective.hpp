@@ -1,0 +1,157 @@
+// The objective: the negative ELBO (or IWAE bound) averaged over the batch, from the
+// per-column log-likelihood and each latent's KL pieces. Its forward also fills the
+// batch metrics; its backward seeds every piece's gradient.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/ops/exec.hpp"
+
+namespace vaec::rt {
+
+struct op_objective {
+  // Mean over the S sample blocks of a [1 × k·B] piece, per example, added into out[b]·sign.
+  template <class T>
+  static void add_per_example(const tensor<T>& piece, int B, double sign, std::vector<double>& out) {
+    const int blocks = piece.cols / B;
+    for (int s = 0; s < blocks; ++s)
+      for (int b = 0; b < B; ++b) out[static_cast<std::size_t>(b)] += sign * piece.data[s * B + b] / blocks;
+  }
+
+  template <class T>
+  static double mean(const tensor<T>& piece) {
+    double s = 0;
+    for (std::size_t i = 0, n = piece.size(); i < n; ++i) s += piece.data[i];
+    return s / static_cast<double>(piece.size());
+  }
+
+  // The node index of each piece's slot, in input order.
+  static int slot_of(const node& nd, int input) {
+    for (std::size_t i = 0; i < nd.inputs.size(); ++i)
+      if (nd.inputs[i] == input) return static_cast<int>(i);
+    return -1;
+  }
+
+  template <class T>
+  static void forward(exec<T>& ex, int self) {
+    const node& nd = ex.n(self);
+    const objective_spec& spec = nd.objective;
+    const int B = ex.batch;
+    objective_result& r = ex.result;
+    r.finite = true;
+    r.nonfinite_term.clear();
+    const tensor<T>& ll = ex.val[static_cast<std::size_t>(spec.loglik)];
+    auto& per = ex.per_example;
+    std::fill(per.begin(), per.end(), 0.0);
+
+    if (spec.iwae) {
+      // log w = log p(x|z) + Σ_j log p(z_j) − log q(z_j) per column; bound_b = logsumexp_s − log S
+      tensor<T> logw = ex.aux[static_cast<std::size_t>(self)];
+      logw.a() = ll.a();
+      r.recon = mean(ll);
+      for (std::size_t j = 0; j < spec.latents.size(); ++j) {
+        const latent_term& l = spec.latents[j];
+        const tensor<T>& lp = ex.val[static_cast<std::size_t>(l.logp)];
+        const tensor<T>& lq = ex.val[static_cast<std::size_t>(l.logq)];
+        logw.a() += lp.a() - lq.a();
+        r.kl[j] = mean(lq) - mean(lp);
+      }
+      const int S = logw.cols / B;
+      double total = 0;
+      for (int b = 0; b < B; ++b) {
+        double m = -INFINITY;
+        for (int s = 0; s < S; ++s) m = std::max(m, static_cast<double>(logw.data[s * B + b]));
+        double sum = 0;
+        for (int s = 0; s < S; ++s) sum += std::exp(static_cast<double>(logw.data[s * B + b]) - m);
+        per[static_cast<std::size_t>(b)] = m + std::log(sum) - std::log(static_cast<double>(S));
+        total += per[static_cast<std::size_t>(b)];
+      }
+      r.iwae = total / B;
+      r.loss = -r.iwae;
+      r.elbo = mean(logw);
+    } else {
+      add_per_example(ll, B, 1.0, per);
+      r.recon = mean(ll);
+      r.loss = -r.recon;
+      r.elbo = r.recon;
+      for (std::size_t j = 0; j < spec.latents.size(); ++j) {
+        const latent_term& l = spec.latents[j];
+        double kl = 0;
+        auto piece = [&](int node, double sign) {
+          const tensor<T>& t = ex.val[static_cast<std::size_t>(node)];
+          add_per_example(t, B, -sign, per);
+          kl += sign * mean(t);
+        };
+        switch (l.method) {
+          case latent_term::kind::closed_form: piece(l.kl, 1); break;
+          case latent_term::kind::entropy_plus_mc: piece(l.entropy, -1); piece(l.logp, -1); break;
+          case latent_term::kind::monte_carlo: piece(l.logq, 1); piece(l.logp, -1); break;
+        }
+        r.kl[j] = kl;
+        r.elbo -= kl;
+        r.loss += ex.settings.beta * (ex.settings.free_bits > 0 ? std::max(kl, ex.settings.free_bits) : kl);
+      }
+    }
+    if (!std::isfinite(r.recon)) {
+      r.finite = false;
+      r.nonfinite_term = "log p(x | z)";
+    }
+    for (std::size_t j = 0; j < spec.latents.size() && r.finite; ++j)
+      if (!std::isfinite(r.kl[j])) {
+        r.finite = false;
+        r.nonfinite_term = "the KL term of '" + spec.latents[j].name + "'";
+      }
+    if (r.finite && !std::isfinite(r.loss)) {
+      r.finite = false;
+      r.nonfinite_term = "the objective";
+    }
+  }
+
+  template <class T>
+  static void backward(exec<T>& ex, int self) {
+    const node& nd = ex.n(self);
+    const objective_spec& spec = nd.objective;
+    const int B = ex.batch;
+    // Each piece's value is averaged over its columns in the loss.
+    auto seed = [&](int node, double coefficient) {
+      if (node < 0) return;
+      const tensor<T>& t = ex.val[static_cast<std::size_t>(node)];
+      give(ex, self, slot_of(nd, node),
+           Eigen::Array<T, 1, Eigen::Dynamic>::Constant(1, t.cols, static_cast<T>(coefficient / t.cols)));
+    };
+    if (spec.iwae) {
+      // d(−bound_b)/d log w_{s,b} = −softmax_s(log w)_{s,b};  the loss averages over b.
+      const tensor<T>& logw = ex.aux[static_cast<std::size_t>(self)];
+      tensor<T> w = ex.scratch[static_cast<std::size_t>(self)];
+      w.rows = 1;
+      w.cols = logw.cols;
+      const int S = logw.cols / B;
+      const double logS = std::log(static_cast<double>(S));
+      for (int s = 0; s < S; ++s)
+        for (int b = 0; b < B; ++b) {
+          double lse = ex.per_example[static_cast<std::size_t>(b)] + logS;
+          w.data[s * B + b] = static_cast<T>(-std::exp(static_cast<double>(logw.data[s * B + b]) - lse) / B);
+        }
+      give(ex, self, slot_of(nd, spec.loglik), w.a());
+      for (const latent_term& l : spec.latents) {
+        give(ex, self, slot_of(nd, l.logp), w.a());
+        give(ex, self, slot_of(nd, l.logq), -w.a());
+      }
+      return;
+    }
+    seed(spec.loglik, -1.0);
+    for (std::size_t j = 0; j < spec.latents.size(); ++j) {
+      const latent_term& l = spec.latents[j];
+      double c = ex.settings.beta;
+      if (ex.settings.free_bits > 0 && ex.result.kl[j] < ex.settings.free_bits) c = 0;  // under the free nats
+      switch (l.method) {
+        case latent_term::kind::closed_form: seed(l.kl, c); break;
+        case latent_term::kind::entropy_plus_mc: seed(l.entropy, -c); seed(l.logp, -c); break;
+        case latent_term::kind::monte_carlo: seed(l.logq, c); seed(l.logp, -c); break;
+      }
+    }
+  }
+};
+
+}  // namespace vaec::rt

@@ -1,0 +1,34 @@
+#include "runtime/optim.hpp"
+
+#include <cmath>
+
+namespace vaec::rt {
+
+template <class T>
+void adam<T>::step(T* p, const T* g) {
+  ++t;
+  const double bc1 = 1 - std::pow(settings.beta1, static_cast<double>(t));
+  const double bc2 = 1 - std::pow(settings.beta2, static_cast<double>(t));
+  const T b1 = static_cast<T>(settings.beta1), b2 = static_cast<T>(settings.beta2);
+  const T a1 = T(1) - b1, a2 = T(1) - b2;
+  const T step = static_cast<T>(settings.lr / bc1);
+  const T inv_sqrt_bc2 = static_cast<T>(1 / std::sqrt(bc2));
+  const T eps = static_cast<T>(settings.eps);
+  T* __restrict m_ = m.data();
+  T* __restrict v_ = v.data();
+  const auto n = static_cast<std::ptrdiff_t>(m.size());
+#pragma omp parallel for simd schedule(static)
+  for (std::ptrdiff_t i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T mi = b1 * m_[i] + a1 * gi;
+    const T vi = b2 * v_[i] + a2 * gi * gi;
+    m_[i] = mi;
+    v_[i] = vi;
+    p[i] -= step * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
+template class adam<float>;
+template class adam<double>;
+
+}  // namespace vaec::rt

@@ -1,0 +1,32 @@
+// Adam (Kingma & Ba 2015) over the flat parameter vector, in one fused pass.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace vaec::rt {
+
+struct adam_settings {
+  double lr = 1e-3;     // learning rate
+  double beta1 = 0.9;   // decay of the first moment
+  double beta2 = 0.999; // decay of the second moment
+  double eps = 1e-8;    // added to √v̂, as torch.optim.Adam does
+};
+
+template <class T>
+class adam {
+ public:
+  adam(std::size_t n, adam_settings s) : settings(s), m(n, T(0)), v(n, T(0)) {}
+  // p ← p − lr · m̂ / (√v̂ + eps), with m̂, v̂ the bias-corrected moments; same arithmetic
+  // as torch.optim.Adam (denominator √v / √(1 − β2ᵗ) + eps).
+  void step(T* params, const T* grads);
+  adam_settings settings;
+  std::vector<T> m, v;
+  std::int64_t t = 0;  // steps taken
+};
+
+extern template class adam<float>;
+extern template class adam<double>;
+
+}  // namespace vaec::rt

@@ -1,0 +1,231 @@
+#include "runtime/plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "runtime/ops/basic.hpp"
+#include "runtime/ops/bernoulli.hpp"
+#include "runtime/ops/elementwise.hpp"
+#include "runtime/ops/normal.hpp"
+#include "runtime/ops/objective.hpp"
+#include "runtime/ops/vector.hpp"
+
+namespace vaec::rt {
+
+namespace {
+
+constexpr std::size_t alignment = 16;  // elements: every buffer starts 64-byte aligned
+
+std::size_t aligned(std::size_t n) { return (n + alignment - 1) / alignment * alignment; }
+
+template <class T>
+void run_forward(exec<T>& ex, int i) {
+  switch (ex.n(i).op) {
+#define VAEC_OP(name, impl) \
+  case op_kind::name: impl::forward(ex, i); break;
+#include "runtime/ops/ops.def"
+#undef VAEC_OP
+  }
+}
+
+template <class T>
+void run_backward(exec<T>& ex, int i) {
+  switch (ex.n(i).op) {
+#define VAEC_OP(name, impl) \
+  case op_kind::name: impl::backward(ex, i); break;
+#include "runtime/ops/ops.def"
+#undef VAEC_OP
+  }
+}
+
+}  // namespace
+
+// ---- parameters -----------------------------------------------------------------------
+
+template <class T>
+parameters<T>::parameters(const graph& g) : values(g.param_storage(), T(0)), grads(g.param_storage(), T(0)), g_(&g) {}
+
+template <class T>
+void parameters<T>::initialize(std::uint64_t seed) {
+  const auto& ps = g_->params();
+  for (std::size_t p = 0; p < ps.size(); ++p) {
+    const param_info& info = ps[p];
+    T* v = values.data() + info.offset;
+    if (info.init == param_info::init_kind::constant) {
+      std::fill(v, v + info.size(), static_cast<T>(info.init_value));
+      continue;
+    }
+    rng r(seed, stream::init, p);
+    const double bound = 1.0 / std::sqrt(static_cast<double>(info.fan_in));
+    for (std::size_t i = 0; i < info.size(); ++i) v[i] = static_cast<T>((2 * r.uniform() - 1) * bound);
+  }
+}
+
+template <class T>
+tensor<T> parameters<T>::value(int p) const {
+  const param_info& info = g_->params()[static_cast<std::size_t>(p)];
+  return {const_cast<T*>(values.data()) + info.offset, info.rows, info.cols};
+}
+
+template <class T>
+tensor<T> parameters<T>::grad(int p) const {
+  const param_info& info = g_->params()[static_cast<std::size_t>(p)];
+  return {const_cast<T*>(grads.data()) + info.offset, info.rows, info.cols};
+}
+
+// ---- plan -----------------------------------------------------------------------------
+
+template <class T>
+plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples) : g_(&g), params_(&params) {
+  if (batch < 1 || samples < 1) throw std::invalid_argument("plan: batch and samples must be positive");
+  if (&params.source() != &g) throw std::invalid_argument("plan: parameters of another graph");
+  const auto& nodes = g.nodes();
+  const std::size_t N = nodes.size();
+  ex_.g = &g;
+  ex_.batch = batch;
+  ex_.samples = samples;
+  auto cols_of = [&](extent e) {
+    switch (e) {
+      case extent::shared: return 1;
+      case extent::example: return batch;
+      case extent::sample: return batch * samples;
+      case extent::scalar: return 1;
+    }
+    return 1;
+  };
+
+  // Which nodes need a gradient: those that depend on a parameter and feed the objective.
+  std::vector<char> depends(N, 0), reaches(N, 0);
+  for (std::size_t i = 0; i < N; ++i) {
+    const node& n = nodes[i];
+    depends[i] = n.op == op_kind::param || n.op == op_kind::linear;
+    for (int in : n.inputs) depends[i] = depends[i] || depends[static_cast<std::size_t>(in)];
+  }
+  if (g.objective_node() >= 0) reaches[static_cast<std::size_t>(g.objective_node())] = 1;
+  for (std::size_t i = N; i-- > 0;)
+    if (reaches[i])
+      for (int in : nodes[i].inputs) reaches[static_cast<std::size_t>(in)] = 1;
+  std::vector<char> has_grad(N);
+  for (std::size_t i = 0; i < N; ++i)
+    has_grad[i] = depends[i] && reaches[i] && nodes[i].op != op_kind::objective;
+
+  // Sizes, then one arena.
+  struct layout {
+    int rows = 0, cols = 0;
+    std::size_t value = SIZE_MAX, grad = SIZE_MAX, aux = SIZE_MAX, scratch = SIZE_MAX;
+    int aux_rows = 0, aux_cols = 0, scratch_rows = 0, scratch_cols = 0;
+  };
+  std::vector<layout> lay(N);
+  std::size_t total = 0;
+  auto take = [&](std::size_t n) {
+    std::size_t at = total;
+    total += aligned(n);
+    return at;
+  };
+  for (std::size_t i = 0; i < N; ++i) {
+    const node& n = nodes[i];
+    layout& l = lay[i];
+    l.rows = n.rows;
+    l.cols = cols_of(n.ext);
+    const std::size_t size = static_cast<std::size_t>(l.rows) * static_cast<std::size_t>(l.cols);
+    if (n.op != op_kind::param) {
+      l.value = take(size);
+      if (has_grad[i]) l.grad = take(size);
+    }
+    int wide_rows = n.rows, wide_cols = l.cols;
+    for (int in : n.inputs) {
+      wide_rows = std::max(wide_rows, lay[static_cast<std::size_t>(in)].rows);
+      wide_cols = std::max(wide_cols, lay[static_cast<std::size_t>(in)].cols);
+    }
+    switch (n.op) {
+      case op_kind::sample_normal: l.aux_rows = n.rows; l.aux_cols = l.cols; break;
+      case op_kind::normal_logpdf: l.aux_rows = static_cast<int>(n.attr); l.aux_cols = l.cols; break;
+      case op_kind::normalize: l.aux_rows = 1; l.aux_cols = l.cols; break;
+      case op_kind::objective: l.aux_rows = 1; l.aux_cols = batch * samples; break;
+      default: break;
+    }
+    if (n.op == op_kind::normal_logpdf || n.op == op_kind::normal_entropy || n.op == op_kind::kl_normal_normal)
+      wide_rows = std::max(wide_rows, static_cast<int>(n.attr));
+    if (l.aux_rows > 0) l.aux = take(static_cast<std::size_t>(l.aux_rows) * static_cast<std::size_t>(l.aux_cols));
+    if (has_grad[i] || n.op == op_kind::objective) {
+      l.scratch_rows = n.op == op_kind::objective ? 1 : wide_rows;
+      l.scratch_cols = n.op == op_kind::objective ? batch * samples : wide_cols;
+      l.scratch = take(static_cast<std::size_t>(l.scratch_rows) * static_cast<std::size_t>(l.scratch_cols));
+    }
+  }
+  arena_.assign(total, T(0));
+  auto at = [&](std::size_t offset) { return offset == SIZE_MAX ? nullptr : arena_.data() + offset; };
+
+  ex_.val.resize(N);
+  ex_.grad.resize(N);
+  ex_.aux.resize(N);
+  ex_.scratch.resize(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    const node& n = nodes[i];
+    const layout& l = lay[i];
+    if (n.op == op_kind::param) {
+      ex_.val[i] = params.value(n.params[0]);
+      ex_.grad[i] = has_grad[i] ? params.grad(n.params[0]) : tensor<T>{};
+    } else {
+      ex_.val[i] = {at(l.value), l.rows, l.cols};
+      ex_.grad[i] = {at(l.grad), l.rows, l.cols};
+    }
+    ex_.aux[i] = {at(l.aux), l.aux_rows, l.aux_cols};
+    ex_.scratch[i] = {at(l.scratch), l.scratch_rows, l.scratch_cols};
+    if (n.op == op_kind::constant) ex_.val[i].a().setConstant(static_cast<T>(n.attr));
+  }
+  const auto& ps = g.params();
+  ex_.pval.resize(ps.size());
+  ex_.pgrad.resize(ps.size());
+  for (std::size_t p = 0; p < ps.size(); ++p) {
+    ex_.pval[p] = params.value(static_cast<int>(p));
+    ex_.pgrad[p] = params.grad(static_cast<int>(p));
+  }
+
+  // Gradients accumulate: the first op (in reverse order) to write an input's gradient
+  // overwrites it, the others add to it. So no buffer is zeroed each step.
+  std::vector<char> written(N, 0), pwritten(ps.size(), 0);
+  ex_.first.assign(N, {});
+  ex_.pfirst.assign(ps.size(), 0);
+  for (std::size_t i = N; i-- > 0;) {
+    const node& n = nodes[i];
+    ex_.first[i].assign(n.inputs.size(), 0);
+    if (!has_grad[i] && n.op != op_kind::objective) continue;
+    for (std::size_t s = 0; s < n.inputs.size(); ++s) {
+      auto in = static_cast<std::size_t>(n.inputs[s]);
+      if (!has_grad[in] || written[in]) continue;
+      ex_.first[i][s] = 1;
+      written[in] = 1;
+    }
+    if (n.op == op_kind::linear)
+      for (int p : n.params) {
+        if (pwritten[static_cast<std::size_t>(p)]) throw std::invalid_argument("plan: a linear layer's parameters are used twice");
+        ex_.pfirst[static_cast<std::size_t>(p)] = 1;
+        pwritten[static_cast<std::size_t>(p)] = 1;
+      }
+  }
+  ex_.per_example.assign(static_cast<std::size_t>(batch), 0.0);
+  if (g.objective_node() >= 0) ex_.result.kl.assign(nodes[static_cast<std::size_t>(g.objective_node())].objective.latents.size(), 0.0);
+}
+
+template <class T>
+void plan<T>::forward(rng& noise) {
+  ex_.noise = &noise;
+  const int N = static_cast<int>(g_->nodes().size());
+  for (int i = 0; i < N; ++i) run_forward(ex_, i);
+}
+
+template <class T>
+void plan<T>::backward() {
+  const int objective = g_->objective_node();
+  for (int i = static_cast<int>(g_->nodes().size()); i-- > 0;)
+    if (i == objective || ex_.grad[static_cast<std::size_t>(i)].data) run_backward(ex_, i);
+}
+
+template class parameters<float>;
+template class parameters<double>;
+template class plan<float>;
+template class plan<double>;
+
+}  // namespace vaec::rt

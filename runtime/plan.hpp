@@ -1,0 +1,72 @@
+// graph → execution plan (ggml's graph → plan → compute): the order is the graph's,
+// every buffer — values, gradients, noise, scratch — is allocated here, once, for a
+// batch size B and a sample count S, and the nodes that need no gradient are marked.
+// forward() and backward() then allocate nothing.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/graph.hpp"
+#include "runtime/ops/exec.hpp"
+#include "runtime/rng.hpp"
+#include "runtime/tensor.hpp"
+
+namespace vaec::rt {
+
+// The parameters of a graph, flat: θ and φ in the graph's order, each aligned, with a
+// gradient buffer of the same layout (so Adam is one pass over one array).
+template <class T>
+class parameters {
+ public:
+  explicit parameters(const graph& g);
+  // Linear layers U(−1/√fan_in, 1/√fan_in) (torch.nn.Linear's default); param(n, init) constant.
+  void initialize(std::uint64_t seed);
+  tensor<T> value(int p) const;
+  tensor<T> grad(int p) const;
+  const graph& source() const { return *g_; }
+  std::vector<T> values;
+  std::vector<T> grads;
+
+ private:
+  const graph* g_;
+};
+
+template <class T>
+class plan {
+ public:
+  plan(const graph& g, parameters<T>& params, int batch, int samples);
+  plan(const plan&) = delete;
+  plan& operator=(const plan&) = delete;
+
+  int batch() const { return ex_.batch; }
+  int samples() const { return ex_.samples; }
+  // Where the batch of an input node goes: [rows × B], column b = example b.
+  tensor<T> input(int node) const { return ex_.val[static_cast<std::size_t>(node)]; }
+  // Runs every node in order, drawing noise from `noise`.
+  void forward(rng& noise);
+  // Runs every node's vector-Jacobian product in reverse, from the objective.
+  void backward();
+
+  step_settings& settings() { return ex_.settings; }
+  const objective_result& result() const { return ex_.result; }
+  // Per example: the ELBO (or, for an IWAE objective, the bound) of the last forward pass.
+  const std::vector<double>& per_example() const { return ex_.per_example; }
+  tensor<T> value(int node) const { return ex_.val[static_cast<std::size_t>(node)]; }
+  tensor<T> grad(int node) const { return ex_.grad[static_cast<std::size_t>(node)]; }
+  bool needs_grad(int node) const { return ex_.grad[static_cast<std::size_t>(node)].data != nullptr; }
+  std::size_t bytes() const { return arena_.size() * sizeof(T); }
+
+ private:
+  const graph* g_;
+  parameters<T>* params_;
+  std::vector<T> arena_;
+  exec<T> ex_;
+};
+
+extern template class parameters<float>;
+extern template class parameters<double>;
+extern template class plan<float>;
+extern template class plan<double>;
+
+}  // namespace vaec::rt

@@ -1,0 +1,235 @@
+// Gradient checks: every op's vector-Jacobian product against central finite
+// differences, in double precision. Each case builds a small graph whose inputs come
+// from linear layers (so that the check runs through parameters), weights the op's
+// output elementwise by a random data tensor (so that a transposed or permuted gradient
+// cannot pass), and sums it into the objective. A last test asserts that every op of
+// runtime/ops/ops.def was covered.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "runtime/graph.hpp"
+#include "runtime/plan.hpp"
+
+namespace rt = vaec::rt;
+using rt::op_kind;
+
+namespace {
+
+std::set<op_kind>& covered() {
+  static std::set<op_kind> ops;
+  return ops;
+}
+
+struct check_result {
+  double max_abs_error = 0;
+  double max_rel_error = 0;
+  std::size_t checked = 0;
+};
+
+constexpr int B = 3;        // examples
+constexpr int data_rows = 4;
+
+// Builds `body(g, x)` → node, closes it into an objective (unless `body` made one),
+// and compares the analytic gradient of every parameter element with
+// (L(θ + h) − L(θ − h)) / 2h.
+check_result gradient_check(const std::function<int(rt::graph&, int)>& body, int samples = 1,
+                            double beta = 1, double free_bits = 0, bool close = true) {
+  rt::graph g;
+  int x = g.input(data_rows, "x");
+  int out = body(g, x);
+  int weights = -1;
+  if (close) {
+    weights = g.input(g.nodes()[static_cast<std::size_t>(out)].rows, "w");
+    int weighted = g.binary(op_kind::mul, out, weights);
+    int total = g.sum(weighted);
+    rt::objective_spec spec;
+    spec.loglik = total;
+    g.objective(spec);
+  }
+  for (const auto& n : g.nodes()) covered().insert(n.op);
+
+  rt::parameters<double> params(g);
+  params.initialize(7);
+  // Biases start at small random values too, so no ReLU kink sits exactly at a test point.
+  rt::rng r(11, rt::stream::init, 0);
+  for (auto& v : params.values) v += 0.3 * (r.uniform() - 0.5);
+  rt::plan<double> p(g, params, B, samples);
+  p.settings().beta = beta;
+  p.settings().free_bits = free_bits;
+  auto xin = p.input(x);
+  for (std::size_t i = 0; i < xin.size(); ++i) xin.data[i] = 0.05 + 0.9 * r.uniform();
+  if (weights >= 0) {
+    auto w = p.input(weights);
+    for (std::size_t i = 0; i < w.size(); ++i) w.data[i] = 0.5 + r.uniform();
+  }
+  auto loss = [&] {
+    rt::rng noise(3, rt::stream::noise, 0);
+    p.forward(noise);
+    return p.result().loss;
+  };
+  loss();
+  p.backward();
+  std::vector<double> analytic = params.grads;
+
+  check_result res;
+  for (const auto& info : g.params()) {
+    const std::size_t count = std::min<std::size_t>(info.size(), 24);
+    for (std::size_t k = 0; k < count; ++k) {
+      double& theta = params.values[info.offset + k];
+      const double saved = theta;
+      const double h = 1e-6 * std::max(1.0, std::fabs(saved));
+      theta = saved + h;
+      const double up = loss();
+      theta = saved - h;
+      const double down = loss();
+      theta = saved;
+      const double numeric = (up - down) / (2 * h);
+      const double a = analytic[info.offset + k];
+      const double err = std::fabs(a - numeric);
+      res.max_abs_error = std::max(res.max_abs_error, err);
+      res.max_rel_error = std::max(res.max_rel_error, err / std::max(1e-3, std::fabs(numeric)));
+      ++res.checked;
+      BOOST_TEST(err <= 1e-6 + 1e-5 * std::fabs(numeric),
+                 info.name << "[" << k << "]: analytic " << a << ", finite differences " << numeric);
+    }
+  }
+  BOOST_TEST(res.checked > 0u);
+  return res;
+}
+
+// A [rows × B] value that depends on parameters.
+int lin(rt::graph& g, int x, int rows, const char* name = "l") { return g.linear(x, rows, rt::param_group::phi, name); }
+// A positive one: softplus(linear) + 0.2.
+int pos(rt::graph& g, int x, int rows) {
+  return g.binary(op_kind::add, g.unary(op_kind::softplus, lin(g, x, rows, "pos")), g.constant(0.2));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(gradients)
+
+BOOST_AUTO_TEST_CASE(linear_layer) { gradient_check([](rt::graph& g, int x) { return lin(g, x, 5); }); }
+
+BOOST_AUTO_TEST_CASE(elementwise_functions) {
+  for (op_kind op : {op_kind::relu, op_kind::elu, op_kind::tanh, op_kind::sigmoid, op_kind::softplus, op_kind::exp,
+                     op_kind::square, op_kind::abs, op_kind::negate}) {
+    BOOST_TEST_CONTEXT(to_string(op)) { gradient_check([op](rt::graph& g, int x) { return g.unary(op, lin(g, x, 5)); }); }
+  }
+  BOOST_TEST_CONTEXT("leaky_relu") {
+    gradient_check([](rt::graph& g, int x) { return g.unary(op_kind::leaky_relu, lin(g, x, 5), 0.1); });
+  }
+  // log and sqrt on a positive input
+  for (op_kind op : {op_kind::log, op_kind::sqrt}) {
+    BOOST_TEST_CONTEXT(to_string(op)) { gradient_check([op](rt::graph& g, int x) { return g.unary(op, pos(g, x, 5)); }); }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(arithmetic_with_broadcasting) {
+  for (op_kind op : {op_kind::add, op_kind::sub, op_kind::mul, op_kind::div}) {
+    BOOST_TEST_CONTEXT(to_string(op) << " [5] with [5]") {
+      gradient_check([op](rt::graph& g, int x) { return g.binary(op, lin(g, x, 5), pos(g, x, 5)); });
+    }
+    BOOST_TEST_CONTEXT(to_string(op) << " [5] with [1]") {
+      gradient_check([op](rt::graph& g, int x) { return g.binary(op, lin(g, x, 5), pos(g, x, 1)); });
+    }
+    BOOST_TEST_CONTEXT(to_string(op) << " [1] with [5]") {
+      gradient_check([op](rt::graph& g, int x) { return g.binary(op, pos(g, x, 1), pos(g, x, 5)); });
+    }
+    BOOST_TEST_CONTEXT(to_string(op) << " [5 × B] with a shared param [5]") {
+      gradient_check([op](rt::graph& g, int x) {
+        int p = g.param(5, 0.7, rt::param_group::theta, "p");
+        return g.binary(op, lin(g, x, 5), op == op_kind::div ? g.unary(op_kind::exp, p) : p);
+      });
+    }
+    BOOST_TEST_CONTEXT(to_string(op) << " with a constant") {
+      gradient_check([op](rt::graph& g, int x) { return g.binary(op, pos(g, x, 5), g.constant(1.5)); });
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(row_ops) {
+  gradient_check([](rt::graph& g, int x) { return g.normalize(lin(g, x, 5)); });
+  gradient_check([](rt::graph& g, int x) { return g.sum(lin(g, x, 5)); });
+  gradient_check([](rt::graph& g, int x) { return g.norm(lin(g, x, 5)); });
+  gradient_check([](rt::graph& g, int x) {
+    int p = g.param(2, 0.3, rt::param_group::theta, "p");
+    return g.concat({lin(g, x, 3), p, lin(g, x, 1)});
+  });
+}
+
+BOOST_AUTO_TEST_CASE(normal_family) {
+  // Sampling through loc and scale, with S = 2 samples per example.
+  gradient_check([](rt::graph& g, int x) { return g.sample_normal(lin(g, x, 3), pos(g, x, 3), 3); }, 2);
+  gradient_check([](rt::graph& g, int x) { return g.sample_normal(lin(g, x, 3), pos(g, x, 1), 3); }, 2);
+  // log-density in the value, loc and scale (the value is a sample: [3 × B·S] against [3 × B])
+  gradient_check(
+      [](rt::graph& g, int x) {
+        int loc = lin(g, x, 3), scale = pos(g, x, 3);
+        int z = g.sample_normal(loc, scale, 3);
+        return g.normal_logpdf(z, lin(g, x, 3), pos(g, x, 3), 3);
+      },
+      2);
+  gradient_check([](rt::graph& g, int x) { return g.normal_entropy(pos(g, x, 3), 3); });
+  gradient_check([](rt::graph& g, int x) { return g.normal_entropy(pos(g, x, 1), 3); });
+  gradient_check([](rt::graph& g, int x) {
+    return g.kl_normal_normal(lin(g, x, 3), pos(g, x, 3), lin(g, x, 3), pos(g, x, 3), 3);
+  });
+  gradient_check([](rt::graph& g, int x) {
+    return g.kl_normal_normal(lin(g, x, 3), pos(g, x, 3), g.constant(0), g.constant(1), 3);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(bernoulli_family) {
+  gradient_check([](rt::graph& g, int x) { return g.bernoulli_logits(x, lin(g, x, data_rows)); });
+  gradient_check([](rt::graph& g, int x) {
+    return g.bernoulli_probs(x, g.unary(op_kind::sigmoid, lin(g, x, data_rows)));
+  });
+}
+
+// A whole VAE objective: q(z | x) Normal, p(z) = N(0, 1), p(x | z) Bernoulli, in every
+// KL mode, with β, free bits and the IWAE bound.
+BOOST_AUTO_TEST_CASE(objectives) {
+  using kind = rt::latent_term::kind;
+  auto vae = [](kind method, bool iwae) {
+    return [method, iwae](rt::graph& g, int x) {
+      int h = g.unary(op_kind::tanh, lin(g, x, 6));
+      int loc = lin(g, h, 2), scale = pos(g, h, 2);
+      int z = g.sample_normal(loc, scale, 2);
+      int logits = g.linear(z, data_rows, rt::param_group::theta, "dec");
+      rt::objective_spec spec;
+      spec.loglik = g.bernoulli_logits(x, logits);
+      spec.iwae = iwae;
+      rt::latent_term t;
+      t.name = "z";
+      t.method = method;
+      int zero = g.constant(0), one = g.constant(1);
+      if (method == kind::closed_form) t.kl = g.kl_normal_normal(loc, scale, zero, one, 2);
+      if (method == kind::entropy_plus_mc) t.entropy = g.normal_entropy(scale, 2);
+      if (method != kind::closed_form) t.logp = g.normal_logpdf(z, zero, one, 2);
+      if (method == kind::monte_carlo) t.logq = g.normal_logpdf(z, loc, scale, 2);
+      spec.latents.push_back(t);
+      return g.objective(spec);
+    };
+  };
+  for (kind m : {kind::closed_form, kind::entropy_plus_mc, kind::monte_carlo}) {
+    BOOST_TEST_CONTEXT("ELBO, method " << static_cast<int>(m)) { gradient_check(vae(m, false), 2, 1.0, 0, false); }
+    BOOST_TEST_CONTEXT("β = 0.3, method " << static_cast<int>(m)) { gradient_check(vae(m, false), 2, 0.3, 0, false); }
+  }
+  BOOST_TEST_CONTEXT("free bits well above the KL: its gradient is zero") {
+    gradient_check(vae(kind::closed_form, false), 1, 1.0, 50.0, false);
+  }
+  BOOST_TEST_CONTEXT("IWAE, 4 samples") { gradient_check(vae(kind::monte_carlo, true), 4, 1.0, 0, false); }
+}
+
+BOOST_AUTO_TEST_CASE(every_op_is_checked) {
+  // Runs last (Boost.Test runs cases in declaration order within a suite).
+#define VAEC_OP(name, impl) BOOST_TEST(covered().count(op_kind::name) == 1u, "op '" #name "' has no gradient check");
+#include "runtime/ops/ops.def"
+#undef VAEC_OP
+}
+
+BOOST_AUTO_TEST_SUITE_END()
