@@ -1,0 +1,197 @@
+#include "lang/lower.hpp"
+
+#include <fmt/format.h>
+
+#include "lang/report.hpp"
+
+namespace vaec {
+
+namespace {
+
+using rt::op_kind;
+
+op_kind unary_op(function_id f) {
+  switch (f) {
+    case function_id::relu: return op_kind::relu;
+    case function_id::elu: return op_kind::elu;
+    case function_id::tanh: return op_kind::tanh;
+    case function_id::sigmoid: return op_kind::sigmoid;
+    case function_id::softplus: return op_kind::softplus;
+    case function_id::exp: return op_kind::exp;
+    case function_id::log: return op_kind::log;
+    case function_id::sqrt: return op_kind::sqrt;
+    case function_id::square: return op_kind::square;
+    case function_id::abs: return op_kind::abs;
+    case function_id::leaky_relu: return op_kind::leaky_relu;
+    default: throw lowering_error(fmt::format("'{}' is not elementwise", info(f).name));
+  }
+}
+
+class lowerer {
+ public:
+  lowerer(const checked_model& m, const lower_options& o) : m_(m), o_(o), rt_(m.nodes.size(), -1) {}
+
+  lowered_model run() {
+    out_.data = out_.graph.input(m_.variables[static_cast<std::size_t>(m_.data)].type.size,
+                                 m_.variables[static_cast<std::size_t>(m_.data)].name);
+    sample_.assign(m_.variables.size(), -1);
+    dist_params_.assign(m_.factors.size(), {});
+    // q factors (they sample the latents), then p factors.
+    for (char side : {'q', 'p'})
+      for (std::size_t f = 0; f < m_.factors.size(); ++f)
+        if (m_.factors[f].side == side) lower_factor(static_cast<int>(f));
+    objective();
+    for (const auto& lp : m_.latents) {
+      out_.latent_nodes.push_back(sample_[static_cast<std::size_t>(lp.variable)]);
+      out_.latent_names.push_back(m_.variables[static_cast<std::size_t>(lp.variable)].name);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  const checked_model& m_;
+  lower_options o_;
+  lowered_model out_;
+  std::vector<int> rt_;                    // checked node → runtime node
+  std::vector<int> sample_;                // variable → its sample node (q) or the data input
+  std::vector<std::vector<int>> dist_params_;  // factor → runtime nodes of its distribution's parameters
+  int loglik_ = -1;
+  int layer_ = 0;
+
+  rt::param_group group(char side) const { return side == 'p' ? rt::param_group::theta : rt::param_group::phi; }
+
+  int lower_node(int i, const checked_factor& f, const std::string& where) {
+    const node& n = m_.nodes[static_cast<std::size_t>(i)];
+    rt::graph& g = out_.graph;
+    auto in = [&](std::size_t k) { return rt_[static_cast<std::size_t>(n.inputs[k])]; };
+    switch (n.kind) {
+      case node_kind::constant: return g.constant(n.value);
+      case node_kind::variable: {
+        int v = n.variable == m_.data ? out_.data : sample_[static_cast<std::size_t>(n.variable)];
+        if (v < 0) throw lowering_error(fmt::format("{}: '{}' is used before it is sampled", where, m_.variables[static_cast<std::size_t>(n.variable)].name));
+        return v;
+      }
+      case node_kind::add: return g.binary(op_kind::add, in(0), in(1));
+      case node_kind::sub: return g.binary(op_kind::sub, in(0), in(1));
+      case node_kind::mul: return g.binary(op_kind::mul, in(0), in(1));
+      case node_kind::div: return g.binary(op_kind::div, in(0), in(1));
+      case node_kind::negate: return g.unary(op_kind::negate, in(0));
+      case node_kind::call: break;
+    }
+    const rt::param_group grp = group(f.side);
+    switch (n.function) {
+      case function_id::linear: return g.linear(in(0), n.out_size, grp, fmt::format("{}.linear{}", where, ++layer_));
+      case function_id::mlp: {
+        int h = in(0);
+        for (int size : n.layer_sizes) {
+          h = g.linear(h, size, grp, fmt::format("{}.linear{}", where, ++layer_));
+          h = g.unary(unary_op(n.activation), h, n.activation == function_id::leaky_relu ? 0.01 : 0.0);
+        }
+        return h;
+      }
+      case function_id::param: return g.param(n.out_size, n.value, grp, fmt::format("{}.param{}", where, ++layer_));
+      case function_id::normalize: return g.normalize(in(0));
+      case function_id::concat: {
+        std::vector<int> xs;
+        for (std::size_t k = 0; k < n.inputs.size(); ++k) xs.push_back(in(k));
+        return g.concat(xs);
+      }
+      case function_id::sum: return g.sum(in(0));
+      case function_id::norm: return g.norm(in(0));
+      default: return g.unary(unary_op(n.function), in(0), n.value);
+    }
+  }
+
+  int param_node(const checked_factor& f, std::size_t k) {
+    int c = f.dist.params[k];
+    return c < 0 ? -1 : rt_[static_cast<std::size_t>(c)];
+  }
+
+  void lower_factor(int fi) {
+    const checked_factor& f = m_.factors[static_cast<std::size_t>(fi)];
+    const std::string where = factor_text(m_, f);
+    layer_ = 0;
+    for (int i = f.first_node; i < f.end_node; ++i) {
+      rt_[static_cast<std::size_t>(i)] = lower_node(i, f, where);
+      if (!out_.graph.nodes().empty()) {
+        int r = rt_[static_cast<std::size_t>(i)];
+        if (out_.graph.nodes()[static_cast<std::size_t>(r)].label.empty()) out_.graph.set_label(r, where);
+      }
+    }
+    std::vector<int>& ps = dist_params_[static_cast<std::size_t>(fi)];
+    for (std::size_t k = 0; k < f.dist.params.size(); ++k) ps.push_back(param_node(f, k));
+    const variable& v = m_.variables[static_cast<std::size_t>(f.variable)];
+    const family_info& fam = info(f.dist.family);
+    rt::graph& g = out_.graph;
+    const int n = v.type.size;
+    if (f.side == 'q') {
+      if (f.dist.family != family_id::normal)
+        throw lowering_error(fmt::format("{} ~ {}: the runtime samples only Normal posteriors so far; {} comes with "
+                                         "the families stage", where, fam.name, fam.name));
+      sample_[static_cast<std::size_t>(f.variable)] = g.sample_normal(ps[0], ps[1], n);
+      g.set_label(sample_[static_cast<std::size_t>(f.variable)], fmt::format("{} sample", v.name));
+      return;
+    }
+    if (!v.is_data) {
+      if (f.dist.family != family_id::normal)
+        throw lowering_error(fmt::format("{} = {}: the runtime has only Normal priors so far; {} comes with the "
+                                         "families stage", where, fam.name, fam.name));
+      return;  // used by the KL pieces
+    }
+    switch (f.dist.family) {
+      case family_id::bernoulli:
+        loglik_ = ps[0] >= 0 ? g.bernoulli_logits(out_.data, ps[0]) : g.bernoulli_probs(out_.data, ps[1]);
+        break;
+      case family_id::normal: loglik_ = g.normal_logpdf(out_.data, ps[0], ps[1], n); break;
+      default:
+        throw lowering_error(fmt::format("{} ~ {}: the runtime has Bernoulli and Normal likelihoods so far", where,
+                                         fam.name));
+    }
+    g.set_label(loglik_, fmt::format("log {}", where));
+  }
+
+  void objective() {
+    rt::graph& g = out_.graph;
+    rt::objective_spec spec;
+    spec.loglik = loglik_;
+    spec.iwae = o_.iwae || m_.settings.objective == objective_kind::iwae;
+    for (const auto& lp : m_.latents) {
+      const variable& v = m_.variables[static_cast<std::size_t>(lp.variable)];
+      const auto& q = dist_params_[static_cast<std::size_t>(lp.q_factor)];
+      const auto& p = dist_params_[static_cast<std::size_t>(lp.p_factor)];
+      const int z = sample_[static_cast<std::size_t>(lp.variable)];
+      const int n = v.type.size;
+      rt::latent_term t;
+      t.name = v.name;
+      kl_method method = spec.iwae ? kl_method::monte_carlo : lp.method;
+      switch (method) {
+        case kl_method::closed_form:
+          t.method = rt::latent_term::kind::closed_form;
+          t.kl = g.kl_normal_normal(q[0], q[1], p[0], p[1], n);
+          g.set_label(t.kl, fmt::format("KL of {}", v.name));
+          break;
+        case kl_method::entropy_plus_mc:
+          t.method = rt::latent_term::kind::entropy_plus_mc;
+          t.entropy = g.normal_entropy(q[1], n);
+          t.logp = g.normal_logpdf(z, p[0], p[1], n);
+          break;
+        case kl_method::monte_carlo:
+        case kl_method::not_used:
+          t.method = rt::latent_term::kind::monte_carlo;
+          t.logq = g.normal_logpdf(z, q[0], q[1], n);
+          t.logp = g.normal_logpdf(z, p[0], p[1], n);
+          g.set_label(t.logq, fmt::format("log q({})", v.name));
+          g.set_label(t.logp, fmt::format("log p({})", v.name));
+          break;
+      }
+      spec.latents.push_back(t);
+    }
+    g.objective(std::move(spec));
+  }
+};
+
+}  // namespace
+
+lowered_model lower(const checked_model& m, const lower_options& options) { return lowerer(m, options).run(); }
+
+}  // namespace vaec

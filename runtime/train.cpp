@@ -1,0 +1,565 @@
+#include "runtime/train.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <ostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "runtime/checkpoint.hpp"
+#include "runtime/plan.hpp"
+
+namespace vaec::rt {
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_sigint(int) {
+  if (interrupted.exchange(true)) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+  }
+}
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+std::string number(double v) { return fmt::format("{:.17g}", v); }
+
+// The examples of `d` at `indices`, as a column-major [width × count] block, optionally
+// binarized: x ← [u < x] with u uniform from `r`.
+void gather(const dataset& d, const std::vector<std::uint32_t>& indices, std::size_t from, int count,
+            const tensor<float>& out, rng* binarize_rng) {
+  const std::size_t w = d.width;
+  for (int c = 0; c < count; ++c) {
+    const float* src = d.values.data() + static_cast<std::size_t>(indices[from + static_cast<std::size_t>(c)]) * w;
+    float* dst = out.data + static_cast<std::size_t>(c) * w;
+    if (!binarize_rng) {
+      std::memcpy(dst, src, w * sizeof(float));
+    } else {
+      for (std::size_t i = 0; i < w; ++i) dst[i] = binarize_rng->uniform() < src[i] ? 1.0f : 0.0f;
+    }
+  }
+}
+
+// A permutation of 0..n−1 from the stream (seed, shuffle, epoch): Fisher–Yates.
+std::vector<std::uint32_t> permutation(std::size_t n, std::uint64_t seed, stream s, std::uint64_t counter) {
+  std::vector<std::uint32_t> p(n);
+  std::iota(p.begin(), p.end(), 0u);
+  rng r(seed, s, counter);
+  for (std::size_t i = n; i > 1; --i) {
+    std::size_t j = static_cast<std::size_t>(r() % i);
+    std::swap(p[i - 1], p[j]);
+  }
+  return p;
+}
+
+dataset subset(const dataset& d, const std::vector<std::uint32_t>& idx, std::size_t from, std::size_t to) {
+  dataset out;
+  out.width = d.width;
+  out.count = to - from;
+  out.origin = d.origin;
+  out.values.resize(out.count * d.width);
+  for (std::size_t i = from; i < to; ++i)
+    std::memcpy(out.values.data() + (i - from) * d.width, d.values.data() + static_cast<std::size_t>(idx[i]) * d.width,
+                d.width * sizeof(float));
+  if (!d.labels.empty())
+    for (std::size_t i = from; i < to; ++i) out.labels.push_back(d.labels[idx[i]]);
+  return out;
+}
+
+void check_fits(const model_binding& b, const dataset& d) {
+  if (static_cast<int>(d.width) != b.data_width)
+    throw train_error(fmt::format("{}: each example has {} values, but the model's data is declared with {}; "
+                                  "declare the data as [{}] or use data of width {}",
+                                  d.origin, d.width, b.data_width, d.width, b.data_width));
+  if (d.count == 0) throw train_error(fmt::format("{}: no examples", d.origin));
+  if (b.data_binary) {
+    auto [lo, hi] = std::minmax_element(d.values.begin(), d.values.end());
+    if (*lo < 0 || *hi > 1)
+      throw train_error(fmt::format("{}: values range over [{}, {}], but binary data must lie in [0, 1]; "
+                                    "scale the data, or declare it real[{}]",
+                                    d.origin, *lo, *hi, b.data_width));
+  }
+}
+
+// Plans for a full batch and for the remainder, sharing the parameters.
+struct plans {
+  std::unique_ptr<plan<float>> full, tail;
+  plans(const graph& g, parameters<float>& p, int batch, int samples, std::size_t count) {
+    full = std::make_unique<plan<float>>(g, p, batch, samples);
+    const int rest = static_cast<int>(count % static_cast<std::size_t>(batch));
+    if (rest > 0) tail = std::make_unique<plan<float>>(g, p, rest, samples);
+  }
+  plan<float>& for_size(int n) { return n == full->batch() ? *full : *tail; }
+};
+
+struct accumulators {
+  double elbo = 0, recon = 0, kl = 0;
+  std::vector<double> kl_latent;
+  double examples = 0;
+  double seconds = 0;
+  std::string encode() const {
+    std::string s = number(elbo) + "," + number(recon) + "," + number(kl) + "," + number(examples) + "," + number(seconds);
+    for (double k : kl_latent) s += "," + number(k);
+    return s;
+  }
+  static accumulators decode(const std::string& s, std::size_t latents) {
+    accumulators a;
+    std::vector<double> v;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) v.push_back(std::strtod(item.c_str(), nullptr));
+    if (v.size() != 5 + latents) throw checkpoint_error("checkpoint: the epoch accumulators do not match the model");
+    a.elbo = v[0];
+    a.recon = v[1];
+    a.kl = v[2];
+    a.examples = v[3];
+    a.seconds = v[4];
+    a.kl_latent.assign(v.begin() + 5, v.end());
+    return a;
+  }
+};
+
+// Mean ELBO, reconstruction and KL of `d` under the current parameters, S samples,
+// noise from (seed, eval, counter).
+struct eval_figures {
+  double elbo = 0, recon = 0, kl = 0;
+};
+
+eval_figures evaluate_elbo(plans& ps, int data_node, const dataset& d, std::uint64_t seed, std::uint64_t counter) {
+  std::vector<std::uint32_t> all(d.count);
+  std::iota(all.begin(), all.end(), 0u);
+  eval_figures f;
+  const int B = ps.full->batch();
+  std::uint64_t batch_index = 0;
+  for (std::size_t from = 0; from < d.count; from += static_cast<std::size_t>(B)) {
+    const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(B), d.count - from));
+    plan<float>& p = ps.for_size(n);
+    gather(d, all, from, n, p.input(data_node), nullptr);
+    rng noise(seed, stream::eval, counter * 1000003 + batch_index++);
+    p.settings() = {};
+    p.forward(noise);
+    const objective_result& r = p.result();
+    f.elbo += r.elbo * n;
+    f.recon += r.recon * n;
+    double kl = 0;
+    for (double k : r.kl) kl += k;
+    f.kl += kl * n;
+  }
+  f.elbo /= static_cast<double>(d.count);
+  f.recon /= static_cast<double>(d.count);
+  f.kl /= static_cast<double>(d.count);
+  return f;
+}
+
+// A checkpoint's tensors in PyTorch's layout: a linear weight [out, in] row-major (ours
+// is column-major [out × in], the same bytes as [in, out] row-major, so it is transposed).
+struct param_io {
+  std::vector<std::vector<float>> buffers;
+  std::vector<tensor_view> views;
+};
+
+param_io export_params(const graph& g, const std::vector<float>& values) {
+  param_io io;
+  for (const auto& p : g.params()) {
+    std::vector<float> b(p.size());
+    const float* src = values.data() + p.offset;
+    for (int r = 0; r < p.rows; ++r)
+      for (int c = 0; c < p.cols; ++c)
+        b[static_cast<std::size_t>(r) * static_cast<std::size_t>(p.cols) + static_cast<std::size_t>(c)] =
+            src[static_cast<std::size_t>(c) * static_cast<std::size_t>(p.rows) + static_cast<std::size_t>(r)];
+    io.buffers.push_back(std::move(b));
+  }
+  for (std::size_t i = 0; i < g.params().size(); ++i) {
+    const auto& p = g.params()[i];
+    std::vector<std::int64_t> shape = p.cols == 1 ? std::vector<std::int64_t>{p.rows}
+                                                  : std::vector<std::int64_t>{p.rows, p.cols};
+    io.views.push_back({p.name, dtype::f32, shape, io.buffers[i].data()});
+  }
+  return io;
+}
+
+void import_params(const graph& g, const checkpoint& ck, const std::string& path, std::vector<float>& values) {
+  for (const auto& p : g.params()) {
+    auto it = ck.tensors.find(p.name);
+    if (it == ck.tensors.end())
+      throw checkpoint_error(fmt::format("{}: no tensor '{}': the checkpoint is of another model", path, p.name));
+    std::vector<std::int64_t> want = p.cols == 1 ? std::vector<std::int64_t>{p.rows}
+                                                 : std::vector<std::int64_t>{p.rows, p.cols};
+    if (it->second.shape != want || it->second.type != dtype::f32)
+      throw checkpoint_error(fmt::format("{}: tensor '{}' has another shape or type than the model's", path, p.name));
+    std::vector<float> b = it->second.as_f32();
+    float* dst = values.data() + p.offset;
+    for (int r = 0; r < p.rows; ++r)
+      for (int c = 0; c < p.cols; ++c)
+        dst[static_cast<std::size_t>(c) * static_cast<std::size_t>(p.rows) + static_cast<std::size_t>(r)] =
+            b[static_cast<std::size_t>(r) * static_cast<std::size_t>(p.cols) + static_cast<std::size_t>(c)];
+  }
+}
+
+std::string csv_header(const std::vector<std::string>& latents) {
+  std::string h = "epoch,train_elbo,train_recon,train_kl";
+  for (const auto& l : latents) h += ",train_kl_" + l;
+  return h + ",test_elbo,test_recon,test_kl,valid_elbo,beta\n";
+}
+
+std::string csv_row(const epoch_metrics& m) {
+  auto opt = [](const std::optional<double>& v) { return v ? number(*v) : std::string(); };
+  std::string row = fmt::format("{},{},{},{}", m.epoch, number(m.train_elbo), number(m.train_recon), number(m.train_kl));
+  for (double k : m.train_kl_latent) row += "," + number(k);
+  return row + fmt::format(",{},{},{},{},{}\n", opt(m.test_elbo), opt(m.test_recon), opt(m.test_kl), opt(m.valid_elbo),
+                           number(m.beta));
+}
+
+std::vector<epoch_metrics> read_metrics(const std::string& path, std::size_t latents) {
+  std::vector<epoch_metrics> out;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    std::string item;
+    while (std::getline(ss, item, ',')) f.push_back(item);
+    while (f.size() < 10 + latents) f.emplace_back();
+    epoch_metrics m;
+    auto d = [](const std::string& s) { return std::strtod(s.c_str(), nullptr); };
+    auto o = [&](const std::string& s) -> std::optional<double> { if (s.empty()) return std::nullopt; return d(s); };
+    m.epoch = std::atoi(f[0].c_str());
+    m.train_elbo = d(f[1]);
+    m.train_recon = d(f[2]);
+    m.train_kl = d(f[3]);
+    for (std::size_t j = 0; j < latents; ++j) m.train_kl_latent.push_back(d(f[4 + j]));
+    m.test_elbo = o(f[4 + latents]);
+    m.test_recon = o(f[5 + latents]);
+    m.test_kl = o(f[6 + latents]);
+    m.valid_elbo = o(f[7 + latents]);
+    m.beta = d(f[8 + latents]);
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::string group_digits(double v) {
+  auto n = static_cast<long long>(std::llround(v));
+  std::string s = std::to_string(n), out;
+  int c = 0;
+  for (auto it = s.rbegin(); it != s.rend(); ++it) {
+    if (c > 0 && c % 3 == 0 && *it != '-') out += ',';
+    out += *it;
+    ++c;
+  }
+  return std::string(out.rbegin(), out.rend());
+}
+
+}  // namespace
+
+void install_interrupt_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::vector<float> load_parameters(const graph& g, const std::string& path) {
+  checkpoint ck = read_checkpoint(path);
+  std::vector<float> values(g.param_storage(), 0.0f);
+  import_params(g, ck, path, values);
+  return values;
+}
+
+train_result train(const model_binding& b, const data_splits& data, const train_options& o, const run_files& files,
+                   bool resume, std::ostream& log) {
+  const graph& g = *b.g;
+  check_fits(b, data.train);
+  if (data.test) check_fits(b, *data.test);
+  set_threads(o.threads);
+  set_flush_denormals();
+
+  // Splits: a validation tenth of the training data when early stopping is on.
+  dataset train_set = data.train;
+  std::optional<dataset> valid_set, test_set = data.test;
+  if (o.early_stopping > 0) {
+    auto perm = permutation(data.train.count, o.seed, stream::split, 0);
+    const std::size_t n_valid = std::max<std::size_t>(1, data.train.count / 10);
+    if (data.train.count < 2) throw train_error("early stopping needs at least 2 training examples");
+    valid_set = subset(data.train, perm, data.train.count - n_valid, data.train.count);
+    train_set = subset(data.train, perm, 0, data.train.count - n_valid);
+  }
+  if (o.binarize_mode == binarize::fixed) {
+    std::uint64_t counter = 0;
+    for (dataset* d : {&train_set, valid_set ? &*valid_set : nullptr, test_set ? &*test_set : nullptr}) {
+      if (!d) continue;
+      rng r(o.seed, stream::binarize, ~counter++);
+      for (float& v : d->values) v = r.uniform() < v ? 1.0f : 0.0f;
+    }
+  }
+
+  parameters<float> params(g);
+  params.initialize(o.seed);
+  adam<float> opt(params.values.size(), o.adam);
+  const int B = std::min<int>(o.batch, static_cast<int>(train_set.count));
+  plans train_plans(g, params, B, o.samples, train_set.count);
+  std::unique_ptr<plans> test_plans, valid_plans;
+  const int eval_batch = std::max(B, 500);
+  if (test_set) test_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(test_set->count)), o.samples, test_set->count);
+  if (valid_set) valid_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(valid_set->count)), o.samples, valid_set->count);
+
+  const std::size_t steps_per_epoch = (train_set.count + static_cast<std::size_t>(B) - 1) / static_cast<std::size_t>(B);
+  const std::size_t L = b.latent_names.size();
+  const std::string ckpt_path = (std::filesystem::path(files.dir) / "checkpoint.safetensors").string();
+  const std::string metrics_path = (std::filesystem::path(files.dir) / "metrics.csv").string();
+  const std::string timing_path = (std::filesystem::path(files.dir) / "timing.csv").string();
+
+  train_result result;
+  int start_epoch = 0;
+  std::size_t start_step = 0;
+  accumulators acc;
+  acc.kl_latent.assign(L, 0.0);
+  double best_valid = -INFINITY;
+  int since_best = 0;
+
+  auto write_ckpt = [&](int epoch, std::size_t step_in_epoch) {
+    param_io io = export_params(g, params.values);
+    std::vector<tensor_view> views = io.views;
+    const std::int64_t n = static_cast<std::int64_t>(opt.m.size());
+    views.push_back({"vaec.adam.m", dtype::f32, {n}, opt.m.data()});
+    views.push_back({"vaec.adam.v", dtype::f32, {n}, opt.v.data()});
+    std::map<std::string, std::string> meta = {
+        {"format", "pt"},
+        {"vaec.layout", "linear weights [out, in] row-major as torch.nn.Linear; vaec.adam.* in vaec's internal order"},
+        {"vaec.epoch", std::to_string(epoch)},
+        {"vaec.step_in_epoch", std::to_string(step_in_epoch)},
+        {"vaec.adam_t", std::to_string(opt.t)},
+        {"vaec.accumulators", acc.encode()},
+        {"vaec.best_valid", number(best_valid)},
+        {"vaec.since_best", std::to_string(since_best)},
+        {"vaec.settings", files.metadata_json},
+    };
+    write_checkpoint(ckpt_path, views, meta);
+  };
+
+  if (resume) {
+    checkpoint ck = read_checkpoint(ckpt_path);
+    import_params(g, ck, ckpt_path, params.values);
+    auto take = [&](const std::string& name) {
+      auto it = ck.tensors.find(name);
+      if (it == ck.tensors.end()) throw checkpoint_error(fmt::format("{}: no tensor '{}'", ckpt_path, name));
+      std::vector<float> v = it->second.as_f32();
+      if (v.size() != opt.m.size()) throw checkpoint_error(fmt::format("{}: '{}' has the wrong size", ckpt_path, name));
+      return v;
+    };
+    opt.m = take("vaec.adam.m");
+    opt.v = take("vaec.adam.v");
+    auto meta = [&](const std::string& k) {
+      auto it = ck.metadata.find(k);
+      if (it == ck.metadata.end()) throw checkpoint_error(fmt::format("{}: no metadata '{}'", ckpt_path, k));
+      return it->second;
+    };
+    start_epoch = std::stoi(meta("vaec.epoch"));
+    start_step = static_cast<std::size_t>(std::stoull(meta("vaec.step_in_epoch")));
+    opt.t = std::stoll(meta("vaec.adam_t"));
+    acc = accumulators::decode(meta("vaec.accumulators"), L);
+    best_valid = std::strtod(meta("vaec.best_valid").c_str(), nullptr);
+    since_best = std::stoi(meta("vaec.since_best"));
+    result.epochs = read_metrics(metrics_path, L);
+    result.epochs.resize(static_cast<std::size_t>(std::min<int>(start_epoch, static_cast<int>(result.epochs.size()))));
+    // Rewrite metrics.csv with exactly the completed epochs.
+    std::ofstream m(metrics_path, std::ios::trunc);
+    m << csv_header(b.latent_names);
+    for (const auto& e : result.epochs) m << csv_row(e);
+    log << fmt::format("resuming at epoch {}, step {} of {}\n", start_epoch + 1, start_step, steps_per_epoch);
+  } else {
+    std::ofstream m(metrics_path, std::ios::trunc);
+    m << csv_header(b.latent_names);
+    std::ofstream t(timing_path, std::ios::trunc);
+    t << "epoch,seconds,examples_per_second\n";
+  }
+
+  interrupted.store(false);
+  const bool tty = o.progress;
+  for (int epoch = start_epoch; epoch < o.epochs; ++epoch) {
+    const auto perm = permutation(train_set.count, o.seed, stream::shuffle, static_cast<std::uint64_t>(epoch));
+    auto last_draw = clock_type::now();
+    auto t0 = clock_type::now();
+    for (std::size_t step = start_step; step < steps_per_epoch; ++step) {
+      const std::uint64_t global = static_cast<std::uint64_t>(epoch) * steps_per_epoch + step;
+      const std::size_t from = step * static_cast<std::size_t>(B);
+      const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(B), train_set.count - from));
+      plan<float>& p = train_plans.for_size(n);
+      std::optional<rng> bin;
+      if (o.binarize_mode == binarize::dynamic) bin.emplace(o.seed, stream::binarize, global);
+      gather(train_set, perm, from, n, p.input(b.data), bin ? &*bin : nullptr);
+      double progress = epoch + static_cast<double>(step) / static_cast<double>(steps_per_epoch);
+      p.settings().beta = o.kl_warmup > 0 ? o.beta * std::min(1.0, progress / o.kl_warmup) : o.beta;
+      p.settings().free_bits = o.free_bits;
+      rng noise(o.seed, stream::noise, global);
+      p.forward(noise);
+      const objective_result& r = p.result();
+      if (!r.finite) {
+        throw train_error(fmt::format(
+            "training stopped at epoch {}, step {} (step {} overall): {} became {}; the last good checkpoint "
+            "(end of epoch {}) is kept in {}. Try a smaller learning rate (--lr), or a scale bounded away from 0 "
+            "(e.g. softplus(...) + 1e-4)",
+            epoch + 1, step + 1, global + 1, r.nonfinite_term, std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite",
+            epoch, files.dir));
+      }
+      p.backward();
+      opt.step(params.values.data(), params.grads.data());
+      acc.elbo += r.elbo * n;
+      acc.recon += r.recon * n;
+      for (std::size_t j = 0; j < L; ++j) {
+        acc.kl += r.kl[j] * n;
+        acc.kl_latent[j] += r.kl[j] * n;
+      }
+      acc.examples += n;
+      ++result.steps;
+      if (tty && seconds_since(last_draw) > 0.2) {
+        last_draw = clock_type::now();
+        const double frac = static_cast<double>(step + 1) / static_cast<double>(steps_per_epoch);
+        const int filled = static_cast<int>(frac * 30);
+        const double rate = (acc.examples) / std::max(1e-9, acc.seconds + seconds_since(t0));
+        std::fprintf(stderr, "\r  epoch %d/%d [%s%s] %3d%%  ELBO %.2f  %s ex/s ", epoch + 1, o.epochs,
+                     std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                     std::string(static_cast<std::size_t>(30 - filled), '.').c_str(), static_cast<int>(frac * 100),
+                     acc.elbo / acc.examples, group_digits(rate).c_str());
+        std::fflush(stderr);
+      }
+      if (interrupted.load() && step + 1 < steps_per_epoch) {
+        acc.seconds += seconds_since(t0);
+        write_ckpt(epoch, step + 1);
+        if (tty) std::fprintf(stderr, "\r%80s\r", "");
+        log << fmt::format("interrupted at epoch {}, step {} of {}: checkpoint written to {}\n", epoch + 1, step + 1,
+                           steps_per_epoch, ckpt_path);
+        result.interrupted = true;
+        return result;
+      }
+    }
+    acc.seconds += seconds_since(t0);
+    if (tty) std::fprintf(stderr, "\r%100s\r", "");
+
+    epoch_metrics m;
+    m.epoch = epoch + 1;
+    m.train_elbo = acc.elbo / acc.examples;
+    m.train_recon = acc.recon / acc.examples;
+    m.train_kl = acc.kl / acc.examples;
+    for (double k : acc.kl_latent) m.train_kl_latent.push_back(k / acc.examples);
+    m.seconds = acc.seconds;
+    m.examples_per_second = acc.examples / std::max(1e-9, acc.seconds);
+    m.beta = o.kl_warmup > 0 ? o.beta * std::min(1.0, (epoch + 1) / o.kl_warmup) : o.beta;
+    if (test_set) {
+      auto f = evaluate_elbo(*test_plans, b.data, *test_set, o.seed, static_cast<std::uint64_t>(epoch));
+      m.test_elbo = f.elbo;
+      m.test_recon = f.recon;
+      m.test_kl = f.kl;
+    }
+    if (valid_set) m.valid_elbo = evaluate_elbo(*valid_plans, b.data, *valid_set, o.seed, (1ULL << 32) + static_cast<std::uint64_t>(epoch)).elbo;
+    result.epochs.push_back(m);
+    {
+      std::ofstream f(metrics_path, std::ios::app);
+      f << csv_row(m);
+      std::ofstream t(timing_path, std::ios::app);
+      t << fmt::format("{},{:.3f},{:.1f}\n", m.epoch, m.seconds, m.examples_per_second);
+    }
+    std::string line = fmt::format("epoch {:>3}/{}  train ELBO {:9.3f}  recon {:9.3f}  KL {:8.3f}", m.epoch, o.epochs,
+                                   m.train_elbo, m.train_recon, m.train_kl);
+    if (m.test_elbo) line += fmt::format("  test ELBO {:9.3f}", *m.test_elbo);
+    if (m.valid_elbo) line += fmt::format("  valid ELBO {:9.3f}", *m.valid_elbo);
+    line += fmt::format("  {:>7} ex/s  {:.1f} s", group_digits(m.examples_per_second), m.seconds);
+    log << line << "\n" << std::flush;
+
+    if (valid_set) {
+      if (*m.valid_elbo > best_valid) {
+        best_valid = *m.valid_elbo;
+        since_best = 0;
+        result.best_epoch = m.epoch;
+      } else {
+        ++since_best;
+      }
+    } else {
+      result.best_epoch = m.epoch;
+    }
+    acc = accumulators{};
+    acc.kl_latent.assign(L, 0.0);
+    start_step = 0;
+    write_ckpt(epoch + 1, 0);
+    if (files.on_epoch) files.on_epoch(result, params.values);
+    if (o.early_stopping > 0 && since_best >= o.early_stopping) {
+      log << fmt::format("early stopping: no better validation ELBO for {} epochs (best: epoch {})\n", since_best,
+                         result.best_epoch);
+      result.early_stopped = true;
+      break;
+    }
+    if (interrupted.load()) {
+      log << fmt::format("interrupted after epoch {}: checkpoint written to {}\n", epoch + 1, ckpt_path);
+      result.interrupted = true;
+      return result;
+    }
+  }
+  return result;
+}
+
+eval_result evaluate(const model_binding& eb, const model_binding& ib, const std::vector<float>& values,
+                     const dataset& d, int k, std::uint64_t seed, int threads) {
+  check_fits(eb, d);
+  set_threads(threads);
+  set_flush_denormals();
+  eval_result out;
+  out.k = k;
+  out.examples = d.count;
+  {
+    parameters<float> params(*eb.g);
+    params.values = values;
+    plans ps(*eb.g, params, std::min<int>(500, static_cast<int>(d.count)), 1, d.count);
+    auto f = evaluate_elbo(ps, eb.data, d, seed, 0);
+    out.elbo = f.elbo;
+    out.recon = f.recon;
+    out.kl = f.kl;
+  }
+  // IWAE with K samples, batched so that a plan holds about 16,384 columns.
+  parameters<float> params(*ib.g);
+  params.values = values;
+  const int per = std::max(1, std::min<int>(static_cast<int>(d.count), 16384 / std::max(1, k)));
+  plans ps(*ib.g, params, per, k, d.count);
+  std::vector<std::uint32_t> all(d.count);
+  std::iota(all.begin(), all.end(), 0u);
+  double sum = 0, sum_sq = 0;
+  std::uint64_t batch_index = 0;
+  for (std::size_t from = 0; from < d.count; from += static_cast<std::size_t>(per)) {
+    const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(per), d.count - from));
+    plan<float>& p = ps.for_size(n);
+    gather(d, all, from, n, p.input(ib.data), nullptr);
+    rng noise(seed, stream::eval, (1ULL << 40) + batch_index++);
+    p.forward(noise);
+    for (int i = 0; i < n; ++i) {
+      double v = p.per_example()[static_cast<std::size_t>(i)];
+      sum += v;
+      sum_sq += v * v;
+    }
+  }
+  const double N = static_cast<double>(d.count);
+  out.iw_loglik = sum / N;
+  const double var = std::max(0.0, sum_sq / N - out.iw_loglik * out.iw_loglik) * N / std::max(1.0, N - 1);
+  out.iw_stderr = std::sqrt(var / N);
+  return out;
+}
+
+}  // namespace vaec::rt

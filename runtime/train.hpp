@@ -1,0 +1,103 @@
+// The training loop: batches from a data set, Adam on the objective, one line of figures
+// per epoch, metrics.csv, checkpoints written atomically, Ctrl-C and --resume, and a
+// stop with a clear message when the loss goes non-finite. Knows nothing of the language.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "runtime/data/dataset.hpp"
+#include "runtime/graph.hpp"
+#include "runtime/optim.hpp"
+
+namespace vaec::rt {
+
+enum class binarize { none, dynamic, fixed };
+
+struct train_options {
+  int epochs = 10;              // passes over the training split
+  int batch = 128;              // examples per step
+  int samples = 1;              // reparameterized draws per example
+  adam_settings adam;           // optimizer
+  double beta = 1;              // weight of the KL terms
+  double kl_warmup = 0;         // epochs over which the KL weight ramps from 0 to beta
+  double free_bits = 0;         // nats per latent below which its KL is not penalized
+  binarize binarize_mode = binarize::none;
+  std::uint64_t seed = 1;       // every random draw follows from it
+  int early_stopping = 0;       // epochs without a better validation ELBO before stopping (0: off)
+  int threads = 2;              // OpenMP / OpenBLAS threads
+  bool progress = false;        // a live progress bar (on a terminal)
+};
+
+// A problem that stops training: what() is the whole message.
+struct train_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// One epoch's figures (means per example).
+struct epoch_metrics {
+  int epoch = 0;
+  double train_elbo = 0, train_recon = 0, train_kl = 0;
+  std::vector<double> train_kl_latent;
+  std::optional<double> test_elbo, test_recon, test_kl;
+  std::optional<double> valid_elbo;
+  double seconds = 0;            // training time of the epoch (evaluation excluded)
+  double examples_per_second = 0;
+  double beta = 1;               // the KL weight used at the epoch's end
+};
+
+struct train_result {
+  std::vector<epoch_metrics> epochs;
+  bool interrupted = false;      // stopped by Ctrl-C (a checkpoint was written)
+  bool early_stopped = false;
+  int best_epoch = 0;            // by validation ELBO when early stopping, else the last
+  std::int64_t steps = 0;
+};
+
+// What the trainer needs to know about the graph.
+struct model_binding {
+  const graph* g = nullptr;
+  int data = -1;                          // the input node
+  std::vector<std::string> latent_names;  // in the objective's order
+  int data_width = 0;
+  bool data_binary = false;               // values must lie in [0, 1]
+};
+
+// Where a run lives and what is written there (DESIGN.md §4).
+struct run_files {
+  std::string dir;                        // the run folder
+  std::string metadata_json;              // settings etc., stored in the checkpoint's metadata
+  std::function<void(const train_result&, const std::vector<float>& params)> on_epoch;  // e.g. write summary.json
+};
+
+// Trains `binding.g`. With `resume`, continues from dir/checkpoint.safetensors and
+// reproduces the uninterrupted run's numbers. Throws train_error (non-finite loss,
+// data that does not fit the model), data_error, checkpoint_error.
+train_result train(const model_binding& binding, const data_splits& data, const train_options& options,
+                   const run_files& files, bool resume, std::ostream& log);
+
+// Evaluation of trained parameters on a data set.
+struct eval_result {
+  double elbo = 0, recon = 0, kl = 0;      // per example, S = 1
+  double iw_loglik = 0, iw_stderr = 0;     // importance-weighted log-likelihood with K samples, and its standard error
+  int k = 0;
+  std::size_t examples = 0;
+};
+
+// `elbo_graph` and `iwae_graph` are the same model lowered with the ELBO and the IWAE
+// objective; `params` are the trained parameters in the graphs' layout.
+eval_result evaluate(const model_binding& elbo_graph, const model_binding& iwae_graph, const std::vector<float>& params,
+                     const dataset& data, int k, std::uint64_t seed, int threads);
+
+// Reads the parameters of a run's checkpoint into the graph's layout. Throws checkpoint_error.
+std::vector<float> load_parameters(const graph& g, const std::string& checkpoint_path);
+
+// Sets SIGINT to stop training after the current step (once); a second Ctrl-C kills.
+void install_interrupt_handler();
+
+}  // namespace vaec::rt
