@@ -1,6 +1,7 @@
 #include "runtime/plan.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
@@ -142,6 +143,11 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples) : g
       case op_kind::sample_normal: l.aux_rows = n.rows; l.aux_cols = l.cols; break;
       case op_kind::normal_logpdf: l.aux_rows = static_cast<int>(n.attr); l.aux_cols = l.cols; break;
       case op_kind::normalize: l.aux_rows = 1; l.aux_cols = l.cols; break;
+      case op_kind::softplus: l.aux_rows = n.rows; l.aux_cols = l.cols; break;
+      case op_kind::bernoulli_logits:
+        l.aux_rows = nodes[static_cast<std::size_t>(n.inputs[0])].rows;
+        l.aux_cols = l.cols;
+        break;
       case op_kind::objective: l.aux_rows = 1; l.aux_cols = batch * samples; break;
       default: break;
     }
@@ -210,17 +216,40 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples) : g
 }
 
 template <class T>
+void plan<T>::set_profiling(bool on) {
+  profiling_ = on;
+  forward_seconds_.assign(g_->nodes().size(), 0.0);
+  backward_seconds_.assign(g_->nodes().size(), 0.0);
+}
+
+template <class T>
 void plan<T>::forward(rng& noise) {
   ex_.noise = &noise;
   const int N = static_cast<int>(g_->nodes().size());
-  for (int i = 0; i < N; ++i) run_forward(ex_, i);
+  if (!profiling_) {
+    for (int i = 0; i < N; ++i) run_forward(ex_, i);
+    return;
+  }
+  for (int i = 0; i < N; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    run_forward(ex_, i);
+    forward_seconds_[static_cast<std::size_t>(i)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
 }
 
 template <class T>
 void plan<T>::backward() {
   const int objective = g_->objective_node();
-  for (int i = static_cast<int>(g_->nodes().size()); i-- > 0;)
-    if (i == objective || ex_.grad[static_cast<std::size_t>(i)].data) run_backward(ex_, i);
+  for (int i = static_cast<int>(g_->nodes().size()); i-- > 0;) {
+    if (i != objective && !ex_.grad[static_cast<std::size_t>(i)].data) continue;
+    if (!profiling_) {
+      run_backward(ex_, i);
+      continue;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    run_backward(ex_, i);
+    backward_seconds_[static_cast<std::size_t>(i)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
 }
 
 template class parameters<float>;

@@ -57,11 +57,18 @@ class plan {
   bool needs_grad(int node) const { return ex_.grad[static_cast<std::size_t>(node)].data != nullptr; }
   std::size_t bytes() const { return arena_.size() * sizeof(T); }
 
+  // Per-node wall-clock time of forward and backward, accumulated while profiling is on.
+  void set_profiling(bool on);
+  const std::vector<double>& forward_seconds() const { return forward_seconds_; }
+  const std::vector<double>& backward_seconds() const { return backward_seconds_; }
+
  private:
   const graph* g_;
   parameters<T>* params_;
   std::vector<T> arena_;
   exec<T> ex_;
+  bool profiling_ = false;
+  std::vector<double> forward_seconds_, backward_seconds_;
 };
 
 extern template class parameters<float>;

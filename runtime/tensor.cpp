@@ -1,5 +1,7 @@
 #include "runtime/tensor.hpp"
 
+#include <algorithm>
+
 #include <cblas.h>
 #include <omp.h>
 #include <xmmintrin.h>
@@ -10,21 +12,68 @@ extern "C" void openblas_set_num_threads(int);
 namespace vaec::rt {
 
 namespace {
+
 CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
+
+void blas(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
+          float beta, float* c, int ldc) {
+  cblas_sgemm(CblasColMajor, tr(ta), tr(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void blas(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
+          double beta, double* c, int ldc) {
+  cblas_dgemm(CblasColMajor, tr(ta), tr(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// Products below this many flops run on the calling thread: a parallel region costs more.
+constexpr double parallel_flops = 4e6;
+
+// OpenBLAS runs single-threaded (its threaded GEMM mallocs a job array on every call);
+// a large product is split here across the OpenMP threads, each calling OpenBLAS on its
+// block. C (M×N) = op(A) (M×K)·op(B) (K×N): splitting M has every thread pack all of
+// op(B), splitting N all of op(A), so the split goes along the larger of M and N. The
+// blocks are fixed by the sizes and the thread count, so results are reproducible.
+template <class T>
+void gemm_split(bool ta, bool tb, T alpha, const tensor<T>& a, const tensor<T>& b, T beta, const tensor<T>& c) {
+  const int M = c.rows, N = c.cols, K = ta ? a.rows : a.cols;
+  const int threads = omp_get_max_threads();
+  if (threads == 1 || omp_in_parallel() || 2.0 * M * N * K < parallel_flops) {
+    blas(ta, tb, M, N, K, alpha, a.data, a.rows, b.data, b.rows, beta, c.data, c.rows);
+    return;
+  }
+  const bool split_m = M >= N;
+  const int total = split_m ? M : N;
+  // Blocks of M are multiples of 16 rows (whole cache lines of C).
+  const int granule = split_m ? 16 : 1;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int chunk = ((total + nt - 1) / nt + granule - 1) / granule * granule;
+    const int lo = std::min(total, t * chunk), hi = std::min(total, lo + chunk);
+    if (lo < hi) {
+      const auto slo = static_cast<std::size_t>(lo);
+      if (split_m) {
+        const T* ap = ta ? a.data + slo * static_cast<std::size_t>(a.rows) : a.data + slo;
+        blas(ta, tb, hi - lo, N, K, alpha, ap, a.rows, b.data, b.rows, beta, c.data + slo, c.rows);
+      } else {
+        const T* bp = tb ? b.data + slo : b.data + slo * static_cast<std::size_t>(b.rows);
+        blas(ta, tb, M, hi - lo, K, alpha, a.data, a.rows, bp, b.rows, beta, c.data + slo * static_cast<std::size_t>(c.rows),
+             c.rows);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void gemm(bool ta, bool tb, float alpha, const tensor<float>& a, const tensor<float>& b, float beta,
           const tensor<float>& c) {
-  const int k = ta ? a.rows : a.cols;
-  cblas_sgemm(CblasColMajor, tr(ta), tr(tb), c.rows, c.cols, k, alpha, a.data, a.rows, b.data, b.rows, beta, c.data,
-              c.rows);
+  gemm_split(ta, tb, alpha, a, b, beta, c);
 }
 
 void gemm(bool ta, bool tb, double alpha, const tensor<double>& a, const tensor<double>& b, double beta,
           const tensor<double>& c) {
-  const int k = ta ? a.rows : a.cols;
-  cblas_dgemm(CblasColMajor, tr(ta), tr(tb), c.rows, c.cols, k, alpha, a.data, a.rows, b.data, b.rows, beta, c.data,
-              c.rows);
+  gemm_split(ta, tb, alpha, a, b, beta, c);
 }
 
 void set_flush_denormals() {
@@ -39,7 +88,7 @@ void set_flush_denormals() {
 
 void set_threads(int n) {
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  openblas_set_num_threads(1);  // the threads are vaec's: see gemm_split
 }
 
 }  // namespace vaec::rt

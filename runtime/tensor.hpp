@@ -41,7 +41,8 @@ void gemm(bool trans_a, bool trans_b, double alpha, const tensor<double>& a, con
 // worker: subnormal floats (a third of Adam's moments go subnormal) cost 40–80% here.
 void set_flush_denormals();
 
-// Sets the number of threads OpenBLAS and OpenMP use.
+// Sets the number of threads vaec uses (OpenMP); OpenBLAS itself runs single-threaded
+// inside them.
 void set_threads(int n);
 
 }  // namespace vaec::rt

@@ -443,6 +443,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                      acc.elbo / acc.examples, group_digits(rate).c_str());
         std::fflush(stderr);
       }
+      if (o.interrupt_after >= 0 && result.steps >= o.interrupt_after) interrupted.store(true);
       if (interrupted.load() && step + 1 < steps_per_epoch) {
         acc.seconds += seconds_since(t0);
         write_ckpt(epoch, step + 1);

@@ -32,6 +32,7 @@ struct train_options {
   int early_stopping = 0;       // epochs without a better validation ELBO before stopping (0: off)
   int threads = 2;              // OpenMP / OpenBLAS threads
   bool progress = false;        // a live progress bar (on a terminal)
+  std::int64_t interrupt_after = -1;  // act as if Ctrl-C came after this many steps (for tests; -1: never)
 };
 
 // A problem that stops training: what() is the whole message.

@@ -5,9 +5,9 @@
 
 namespace vaec::rt {
 
-// Σ x·l − softplus(l), with softplus(l) = max(l, 0) + log(1 + e^−|l|): finite for every
-// finite logit, never exp of a large positive number.
-// dl = x − sigmoid(l)
+// Σ x·l − softplus(l), with softplus(l) = max(l, 0) + log(1 + t), t = e^−|l| (kept in aux):
+// finite for every finite logit, never exp of a large positive number.
+// dl = x − sigmoid(l), sigmoid(l) = 1/(1 + t) for l ≥ 0, t/(1 + t) for l < 0
 struct op_bernoulli_logits {
   template <class T>
   static void forward(exec<T>& ex, int self) {
@@ -15,7 +15,9 @@ struct op_bernoulli_logits {
     const tensor<T>& x = ex.in(self, 0);
     auto L = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
-    out.a() = (X * L - L.max(T(0)) - (-L.abs()).exp().log1p()).colwise().sum();
+    auto t = ex.aux[static_cast<std::size_t>(self)].a();
+    t = (-L.abs()).exp();
+    out.a() = (X * L - L.max(T(0)) - log1p_of(t)).colwise().sum();
   }
   template <class T>
   static void backward(exec<T>& ex, int self) {
@@ -23,8 +25,9 @@ struct op_bernoulli_logits {
     const tensor<T>& x = ex.in(self, 0);
     auto L = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
+    auto t = ex.aux[static_cast<std::size_t>(self)].a();
     auto G = down(ex.grad[static_cast<std::size_t>(self)], x.rows);
-    give(ex, self, 1, G * (X - T(1) / (T(1) + (-L).exp())));
+    give(ex, self, 1, G * (X - (L >= T(0)).select(T(1), t) / (T(1) + t)));
   }
 };
 

@@ -33,8 +33,25 @@ VAEC_UNARY_OP(op_elu, (x > T(0)).select(x, x.min(T(0)).exp() - T(1)), g * (x > T
 VAEC_UNARY_OP(op_tanh, x.tanh(), g * (T(1) - y.square()))
 // sigmoid(x) = 1 / (1 + e⁻ˣ);                d/dx = y (1 − y)
 VAEC_UNARY_OP(op_sigmoid, T(1) / (T(1) + (-x).exp()), g * y * (T(1) - y))
-// softplus(x) = max(x, 0) + log(1 + e^−|x|), finite for every finite x;  d/dx = sigmoid(x)
-VAEC_UNARY_OP(op_softplus, x.max(T(0)) + (-x.abs()).exp().log1p(), g / (T(1) + (-x).exp()))
+// softplus(x) = max(x, 0) + log(1 + t), t = e^−|x| (kept in aux): finite for every
+// finite x, and accurate where it is tiny (softplus(−20) = 2.06e-9, not 0).
+// d/dx = sigmoid(x) = 1/(1 + t) for x ≥ 0, t/(1 + t) for x < 0
+struct op_softplus {
+  template <class T>
+  static void forward(exec<T>& ex, int self) {
+    auto x = ex.in(self, 0).a();
+    auto t = ex.aux[static_cast<std::size_t>(self)].a();
+    t = (-x.abs()).exp();
+    ex.val[static_cast<std::size_t>(self)].a() = x.max(T(0)) + log1p_of(t);
+  }
+  template <class T>
+  static void backward(exec<T>& ex, int self) {
+    auto x = ex.in(self, 0).a();
+    auto t = ex.aux[static_cast<std::size_t>(self)].a();
+    auto g = ex.grad[static_cast<std::size_t>(self)].a();
+    give(ex, self, 0, g * (x >= T(0)).select(T(1), t) / (T(1) + t));
+  }
+};
 // exp;                                       d/dx = y
 VAEC_UNARY_OP(op_exp, x.exp(), g * y)
 // log;                                       d/dx = 1 / x

@@ -99,6 +99,15 @@ inline auto down(const tensor<T>& g, int rows) {
   return g.a().replicate(rows, 1);
 }
 
+// log(1 + t) for t = e^−|x| ∈ (0, 1], held in a buffer: u = 1 + t, then log(u)·t/(u − 1)
+// (Goldberg's trick: as accurate as log1p, but vectorized, where Eigen's log1p calls libm
+// one element at a time). When u rounds to 1, log(1 + t) = t to within t²/2.
+template <class A>
+inline auto log1p_of(const A& t) {
+  using T = typename A::Scalar;
+  return (t + T(1) == T(1)).select(t, (t + T(1)).log() * t / ((t + T(1)) - T(1)));
+}
+
 template <class T>
 inline T log_2pi() { return static_cast<T>(1.8378770664093454835606594728112); }
 

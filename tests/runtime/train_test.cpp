@@ -1,0 +1,256 @@
+// End-to-end training: a small model on a slice of Fashion-MNIST learns; the same seed
+// gives the same bits; an interrupted and resumed run equals the uninterrupted one; bad
+// data and a diverging run stop with a message and keep the last good checkpoint.
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "lang/check.hpp"
+#include "lang/lower.hpp"
+#include "lang/parse.hpp"
+#include "runtime/checkpoint.hpp"
+#include "runtime/data/dataset.hpp"
+#include "runtime/plan.hpp"
+#include "runtime/train.hpp"
+
+namespace rt = vaec::rt;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* small_model = R"(
+data   x : binary[784]
+latent z : real[8]
+p(z) = Normal(0, 1)
+p(x | z) {
+  h = mlp(z, [64], activation = relu)
+  x ~ Bernoulli(logits = linear(h, 784))
+}
+q(z | x) {
+  h = mlp(x, [64], activation = relu)
+  z ~ Normal(loc = linear(h, 8), scale = softplus(linear(h, 8)) + 1e-4)
+}
+)";
+
+struct compiled {
+  vaec::checked_model model;
+  vaec::lowered_model low;
+  rt::model_binding binding;
+};
+
+// On the heap: the binding points into the lowered graph, which must not move.
+std::unique_ptr<compiled> compile_ptr(const std::string& text) {
+  vaec::source src("model.vae", text);
+  vaec::diagnostics d(src);
+  auto ast = vaec::parse(src, d);
+  BOOST_REQUIRE_MESSAGE(ast, d.render());
+  auto m = vaec::check(*ast, d, "m");
+  BOOST_REQUIRE_MESSAGE(m, d.render());
+  auto p = std::make_unique<compiled>();
+  compiled& c = *p;
+  c.model = std::move(*m);
+  c.low = vaec::lower(c.model);
+  c.binding.g = &c.low.graph;
+  c.binding.data = c.low.data;
+  c.binding.latent_names = c.low.latent_names;
+  c.binding.data_width = c.model.variables[0].type.size;
+  c.binding.data_binary = c.model.variables[0].type.kind == vaec::type_kind::binary;
+  return p;
+}
+
+// 2,000 training and 500 test examples of Fashion-MNIST (its first ones).
+const rt::data_splits& slice() {
+  static const rt::data_splits s = [] {
+    rt::data_splits all = rt::load_data("fashion-mnist");
+    auto cut = [](const rt::dataset& d, std::size_t n) {
+      rt::dataset out = d;
+      out.count = n;
+      out.values.resize(n * d.width);
+      if (!out.labels.empty()) out.labels.resize(n);
+      return out;
+    };
+    rt::data_splits s;
+    s.train = cut(all.train, 2000);
+    s.test = cut(*all.test, 500);
+    return s;
+  }();
+  return s;
+}
+
+bool have_fashion_mnist() { return fs::exists(fs::path(rt::fashion_mnist_dir) / "train-images-idx3-ubyte.gz"); }
+
+std::string read(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+struct temp_dir {
+  fs::path path;
+  explicit temp_dir(const std::string& name) : path(fs::temp_directory_path() / ("vaec-train-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~temp_dir() { fs::remove_all(path); }
+};
+
+rt::train_options options(int epochs) {
+  rt::train_options o;
+  o.epochs = epochs;
+  o.batch = 50;
+  o.seed = 7;
+  o.threads = 2;
+  return o;
+}
+
+rt::train_result run(const compiled& c, const rt::train_options& o, const fs::path& dir, bool resume = false) {
+  rt::run_files files;
+  files.dir = dir.string();
+  files.metadata_json = "{}";
+  std::ostringstream log;
+  return rt::train(c.binding, slice(), o, files, resume, log);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(training)
+
+BOOST_AUTO_TEST_CASE(a_small_model_learns) {
+  if (!have_fashion_mnist()) {
+    BOOST_TEST_MESSAGE("Fashion-MNIST is not installed (scripts/setup installs it); skipped");
+    return;
+  }
+  auto cp = compile_ptr(small_model);
+  const compiled& c = *cp;
+  // The test ELBO at initialization, measured the same way as after training.
+  rt::parameters<float> init(c.low.graph);
+  init.initialize(7);
+  vaec::lowered_model iw = vaec::lower(c.model, {true});
+  rt::model_binding ib = c.binding;
+  ib.g = &iw.graph;
+  auto before = rt::evaluate(c.binding, ib, init.values, *slice().test, 2, 7, 2);
+  temp_dir dir("learns");
+  auto r = run(c, options(6), dir.path);  // 6 epochs × 40 steps = 240 steps
+  BOOST_REQUIRE_EQUAL(r.epochs.size(), 6u);
+  BOOST_REQUIRE(r.epochs.back().test_elbo.has_value());
+  const double after = *r.epochs.back().test_elbo;
+  BOOST_TEST_MESSAGE("test ELBO: " << before.elbo << " at initialization, " << after << " after 240 steps");
+  // At initialization the logits are near 0, so log p(x|z) ≈ −784 log 2 = −543 nats and the
+  // ELBO is about −545. After 240 steps it is around −300: demand an improvement of 150.
+  BOOST_TEST(before.elbo < -500.0);
+  BOOST_TEST(after > before.elbo + 150.0);
+  // The training ELBO improves from the first epoch to the last as well.
+  BOOST_TEST(r.epochs.back().train_elbo > r.epochs.front().train_elbo + 20.0);
+  // The run folder holds the figures printed.
+  const std::string csv = read(dir.path / "metrics.csv");
+  BOOST_TEST(csv.rfind("epoch,train_elbo,train_recon,train_kl,train_kl_z,test_elbo", 0) == 0u);
+  BOOST_TEST(fs::exists(dir.path / "checkpoint.safetensors"));
+}
+
+BOOST_AUTO_TEST_CASE(same_seed_same_bits) {
+  if (!have_fashion_mnist()) return;
+  auto cp = compile_ptr(small_model);
+  const compiled& c = *cp;
+  temp_dir a("seed-a"), b("seed-b");
+  run(c, options(2), a.path);
+  run(c, options(2), b.path);
+  BOOST_TEST(read(a.path / "metrics.csv") == read(b.path / "metrics.csv"));
+  auto pa = rt::load_parameters(c.low.graph, (a.path / "checkpoint.safetensors").string());
+  auto pb = rt::load_parameters(c.low.graph, (b.path / "checkpoint.safetensors").string());
+  BOOST_TEST(pa == pb);
+  // And another seed gives other numbers.
+  temp_dir d("seed-d");
+  auto o = options(2);
+  o.seed = 8;
+  run(c, o, d.path);
+  BOOST_TEST(read(a.path / "metrics.csv") != read(d.path / "metrics.csv"));
+}
+
+BOOST_AUTO_TEST_CASE(resume_equals_uninterrupted) {
+  if (!have_fashion_mnist()) return;
+  auto cp = compile_ptr(small_model);
+  const compiled& c = *cp;
+  temp_dir a("whole"), b("pieces");
+  run(c, options(3), a.path);
+  // Interrupted in the middle of epoch 2 (40 steps an epoch), then resumed; then again
+  // at an epoch boundary.
+  auto o = options(3);
+  o.interrupt_after = 55;
+  auto first = run(c, o, b.path);
+  BOOST_TEST(first.interrupted);
+  BOOST_TEST(first.epochs.size() == 1u);
+  o.interrupt_after = 25;  // now in this process: 15 steps into epoch 2 + 10 → step 40 ends epoch 2... stops in epoch 3
+  auto second = run(c, o, b.path, true);
+  BOOST_TEST(second.interrupted);
+  o.interrupt_after = -1;
+  auto third = run(c, o, b.path, true);
+  BOOST_TEST(!third.interrupted);
+  BOOST_TEST(read(a.path / "metrics.csv") == read(b.path / "metrics.csv"));
+  auto pa = rt::load_parameters(c.low.graph, (a.path / "checkpoint.safetensors").string());
+  auto pb = rt::load_parameters(c.low.graph, (b.path / "checkpoint.safetensors").string());
+  BOOST_TEST(pa == pb);
+}
+
+BOOST_AUTO_TEST_CASE(data_of_the_wrong_width_is_refused) {
+  std::string narrow = small_model;
+  for (std::size_t at; (at = narrow.find("784")) != std::string::npos;) narrow.replace(at, 3, "100");
+  auto cp = compile_ptr(narrow);
+  const compiled& c = *cp;
+  rt::data_splits d;
+  d.train.width = 784;
+  d.train.count = 3;
+  d.train.values.assign(3 * 784, 0.5f);
+  d.train.origin = "data/train.npy";
+  temp_dir dir("width");
+  rt::run_files files{dir.path.string(), "{}", {}};
+  std::ostringstream log;
+  try {
+    rt::train(c.binding, d, options(1), files, false, log);
+    BOOST_ERROR("no error for data of width 784 against binary[100]");
+  } catch (const rt::train_error& e) {
+    std::string m = e.what();
+    BOOST_TEST(m.find("data/train.npy") != std::string::npos, m);
+    BOOST_TEST(m.find("784") != std::string::npos, m);
+    BOOST_TEST(m.find("100") != std::string::npos, m);
+  }
+  // Binary data outside [0, 1].
+  auto c784p = compile_ptr(small_model);
+  const compiled& c784 = *c784p;
+  d.train.values[5] = 255.0f;
+  try {
+    rt::train(c784.binding, d, options(1), files, false, log);
+    BOOST_ERROR("no error for binary data with a value of 255");
+  } catch (const rt::train_error& e) {
+    BOOST_TEST(std::string(e.what()).find("[0, 1]") != std::string::npos, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_diverging_run_stops_and_keeps_the_last_good_checkpoint) {
+  if (!have_fashion_mnist()) return;
+  auto cp = compile_ptr(small_model);
+  const compiled& c = *cp;
+  temp_dir dir("diverge");
+  run(c, options(1), dir.path);
+  const std::string good = read(dir.path / "checkpoint.safetensors");
+  auto o = options(3);
+  o.adam.lr = 1e12;  // diverges within a few steps
+  try {
+    run(c, o, dir.path, true);
+    BOOST_ERROR("a learning rate of 1e12 did not diverge");
+  } catch (const rt::train_error& e) {
+    std::string m = e.what();
+    BOOST_TEST(m.find("training stopped at epoch 2, step") != std::string::npos, m);
+    BOOST_TEST((m.find("NaN") != std::string::npos || m.find("infinite") != std::string::npos), m);
+    BOOST_TEST(m.find("end of epoch 1") != std::string::npos, m);
+  }
+  BOOST_TEST(read(dir.path / "checkpoint.safetensors") == good);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
