@@ -1,33 +1,66 @@
 // Bernoulli likelihoods of data x ∈ [0, 1] (binary or grey levels), summed over rows.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+
 #include "runtime/ops/exec.hpp"
 
 namespace vaec::rt {
 
-// Σ x·l − softplus(l), with softplus(l) = max(l, 0) + log(1 + t), t = e^−|l| (kept in aux):
-// finite for every finite logit, never exp of a large positive number.
-// dl = x − sigmoid(l), sigmoid(l) = 1/(1 + t) for l ≥ 0, t/(1 + t) for l < 0
+// Σ x·l − softplus(l), with softplus(l) = max(l, 0) + log(1 + e^−|l|): finite for every
+// finite logit, never exp of a large positive number.
+// dl = x − sigmoid(l), sigmoid(l) = 1/(1 + e^−l)
+// Column by column: the data column b serves the logits of every sample of example b, and
+// each column is a contiguous, vectorized expression (Eigen 3.4 does not vectorize
+// replicate() or select(); this op is the largest elementwise cost of a step).
 struct op_bernoulli_logits {
   template <class T>
   static void forward(exec<T>& ex, int self) {
     const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     const tensor<T>& x = ex.in(self, 0);
-    auto L = bcast(ex.in(self, 1), x.rows, out.cols);
-    auto X = bcast(x, x.rows, out.cols);
-    auto t = ex.aux[static_cast<std::size_t>(self)].a();
-    t = (-L.abs()).exp();
-    out.a() = (X * L - L.max(T(0)) - log1p_of(t)).colwise().sum();
+    const tensor<T>& l = ex.in(self, 1);
+    const auto X = x.c(), L = l.c();
+    auto t = ex.aux[static_cast<std::size_t>(self)].m();
+    for (int c = 0; c < out.cols; ++c) {
+      auto xc = X.col(c % x.cols).array();
+      auto lc = L.col(l.cols == 1 ? 0 : c).array();
+      if (l.rows == 1) {
+        // Σ_i x_i·l − max(l, 0) − log1p(e^−|l|), arranged so that nothing cancels.
+        const T lv = lc(0);
+        const T n = static_cast<T>(x.rows);
+        out.data[c] = (xc.sum() - (lv > 0 ? n : T(0))) * lv - n * std::log1p(std::exp(-std::abs(lv)));
+        continue;
+      }
+      auto tc = t.col(c).array();
+      tc = (-lc.abs()).exp();
+      out.data[c] = (xc * lc - lc.max(T(0)) - log1p_of(tc)).sum();
+    }
   }
   template <class T>
   static void backward(exec<T>& ex, int self) {
     const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     const tensor<T>& x = ex.in(self, 0);
-    auto L = bcast(ex.in(self, 1), x.rows, out.cols);
-    auto X = bcast(x, x.rows, out.cols);
-    auto t = ex.aux[static_cast<std::size_t>(self)].a();
-    auto G = down(ex.grad[static_cast<std::size_t>(self)], x.rows);
-    give(ex, self, 1, G * (X - (L >= T(0)).select(T(1), t) / (T(1) + t)));
+    const tensor<T>& l = ex.in(self, 1);
+    const tensor<T>& g = ex.grad[static_cast<std::size_t>(self)];
+    if (l.rows != x.rows || l.cols != out.cols) {
+      // A broadcast logit ([1] rows or shared): the general path.
+      auto Lb = bcast(l, x.rows, out.cols);
+      give(ex, self, 1, down(g, x.rows) * (bcast(x, x.rows, out.cols) - T(1) / (T(1) + (-Lb).exp())));
+      return;
+    }
+    const tensor<T>& dl = ex.grad[static_cast<std::size_t>(ex.n(self).inputs[1])];
+    if (!dl.data) return;
+    const bool first = ex.first[static_cast<std::size_t>(self)][1];
+    const auto X = x.c(), L = l.c();
+    auto D = dl.m();
+    for (int c = 0; c < out.cols; ++c) {
+      auto xc = X.col(c % x.cols).array();
+      auto lc = L.col(c).array();
+      auto dc = D.col(c).array();
+      if (first) dc = g.data[c] * (xc - T(1) / (T(1) + (-lc).exp()));
+      else dc += g.data[c] * (xc - T(1) / (T(1) + (-lc).exp()));
+    }
   }
 };
 

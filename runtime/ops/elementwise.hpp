@@ -47,9 +47,9 @@ struct op_softplus {
   template <class T>
   static void backward(exec<T>& ex, int self) {
     auto x = ex.in(self, 0).a();
-    auto t = ex.aux[static_cast<std::size_t>(self)].a();
     auto g = ex.grad[static_cast<std::size_t>(self)].a();
-    give(ex, self, 0, g * (x >= T(0)).select(T(1), t) / (T(1) + t));
+    // sigmoid(x) = 1/(1 + e^−x); e^−x overflows to ∞ for x < −88 (float), giving 0, as it should.
+    give(ex, self, 0, g / (T(1) + (-x).exp()));
   }
 };
 // exp;                                       d/dx = y

@@ -99,13 +99,14 @@ inline auto down(const tensor<T>& g, int rows) {
   return g.a().replicate(rows, 1);
 }
 
-// log(1 + t) for t = e^−|x| ∈ (0, 1], held in a buffer: u = 1 + t, then log(u)·t/(u − 1)
-// (Goldberg's trick: as accurate as log1p, but vectorized, where Eigen's log1p calls libm
-// one element at a time). When u rounds to 1, log(1 + t) = t to within t²/2.
+// log(1 + t) for t ≥ 0 without log1p (which Eigen evaluates one element at a time through
+// libm): with u = fl(1 + t), log(1 + t) = log(u) + log(1 + (t − (u − 1))/u) ≈ log(u) −
+// ((u − 1) − t)/u, the rounding of u corrected to first order — accurate to a few ulps,
+// branch-free, and vectorized. When u rounds to 1 it gives exactly t.
 template <class A>
 inline auto log1p_of(const A& t) {
   using T = typename A::Scalar;
-  return (t + T(1) == T(1)).select(t, (t + T(1)).log() * t / ((t + T(1)) - T(1)));
+  return (t + T(1)).log() - ((t + T(1)) - T(1) - t) / (t + T(1));
 }
 
 template <class T>
