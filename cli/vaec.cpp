@@ -253,7 +253,7 @@ int run_train(const train_cli& c) {
     fmt::print("resume with: vaec {} --data {} --out {} --resume\n", c.model, c.data, dir);
     return exit_interrupted;
   }
-  fmt::print("done: {} epochs; run folder: {}\n", r.epochs.size(), dir);
+  fmt::print("done: {} epoch{}; run folder: {}\n", r.epochs.size(), r.epochs.size() == 1 ? "" : "s", dir);
   return exit_ok;
 }
 

@@ -22,6 +22,9 @@ struct op_bernoulli_logits {
     const tensor<T>& l = ex.in(self, 1);
     const auto X = x.c(), L = l.c();
     auto t = ex.aux[static_cast<std::size_t>(self)].m();
+    // Columns are independent: split across threads, each column computed the same way
+    // whatever the thread count.
+#pragma omp parallel for schedule(static) if (out.cols >= 64 && x.rows >= 64)
     for (int c = 0; c < out.cols; ++c) {
       auto xc = X.col(c % x.cols).array();
       auto lc = L.col(l.cols == 1 ? 0 : c).array();
@@ -30,7 +33,7 @@ struct op_bernoulli_logits {
         const T lv = lc(0);
         const T n = static_cast<T>(x.rows);
         out.data[c] = (xc.sum() - (lv > 0 ? n : T(0))) * lv - n * std::log1p(std::exp(-std::abs(lv)));
-        continue;
+          continue;
       }
       auto tc = t.col(c).array();
       tc = (-lc.abs()).exp();
@@ -54,6 +57,7 @@ struct op_bernoulli_logits {
     const bool first = ex.first[static_cast<std::size_t>(self)][1];
     const auto X = x.c(), L = l.c();
     auto D = dl.m();
+#pragma omp parallel for schedule(static) if (out.cols >= 64 && x.rows >= 64)
     for (int c = 0; c < out.cols; ++c) {
       auto xc = X.col(c % x.cols).array();
       auto lc = L.col(c).array();
