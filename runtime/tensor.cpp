@@ -25,8 +25,10 @@ void blas(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, 
   cblas_dgemm(CblasColMajor, tr(ta), tr(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// Products below this many flops run on the calling thread: a parallel region costs more.
-constexpr double parallel_flops = 4e6;
+// Products with M·N·K up to this run on the calling thread. It is OpenBLAS's own limit
+// for threading (65536 × GEMM_MULTITHREAD_THRESHOLD, 4 in Debian's build): anything larger,
+// called outside a parallel region, OpenBLAS would thread itself (and allocate).
+constexpr double serial_mnk = 65536.0 * 4;
 
 // OpenBLAS runs single-threaded (its threaded GEMM mallocs a job array on every call);
 // a large product is split here across the OpenMP threads, each calling OpenBLAS on its
@@ -37,7 +39,7 @@ template <class T>
 void gemm_split(bool ta, bool tb, T alpha, const tensor<T>& a, const tensor<T>& b, T beta, const tensor<T>& c) {
   const int M = c.rows, N = c.cols, K = ta ? a.rows : a.cols;
   const int threads = omp_get_max_threads();
-  if (threads == 1 || omp_in_parallel() || 2.0 * M * N * K < parallel_flops) {
+  if (omp_in_parallel() || static_cast<double>(M) * N * K <= serial_mnk) {
     blas(ta, tb, M, N, K, alpha, a.data, a.rows, b.data, b.rows, beta, c.data, c.rows);
     return;
   }
@@ -87,8 +89,10 @@ void set_flush_denormals() {
 }
 
 void set_threads(int n) {
+  // In OpenBLAS's OpenMP build, openblas_set_num_threads also sets OpenMP's thread count,
+  // so it comes first. Inside vaec's parallel regions OpenBLAS runs single-threaded.
+  openblas_set_num_threads(1);
   omp_set_num_threads(n);
-  openblas_set_num_threads(1);  // the threads are vaec's: see gemm_split
 }
 
 }  // namespace vaec::rt
