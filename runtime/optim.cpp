@@ -17,8 +17,10 @@ void adam<T>::step(T* p, const T* g) {
   T* __restrict m_ = m.data();
   T* __restrict v_ = v.data();
   const auto n = static_cast<std::ptrdiff_t>(m.size());
+  // Backwards: the parameters at the front of the store (the first layers of the forward
+  // pass) are updated last, so they are still in cache when the next step reads them.
 #pragma omp parallel for simd schedule(static)
-  for (std::ptrdiff_t i = 0; i < n; ++i) {
+  for (std::ptrdiff_t i = n - 1; i >= 0; --i) {
     const T gi = g[i];
     const T mi = b1 * m_[i] + a1 * gi;
     const T vi = b2 * v_[i] + a2 * gi * gi;
