@@ -2,7 +2,6 @@
 // plan → train (or evaluate); argument parsing and output only.
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -202,7 +201,6 @@ int run_train(const train_cli& c) {
                        {"kl_reason", lp.method_reason},
                        {"gradient", lp.gradient}});
   }
-  const auto start = std::chrono::system_clock::now();
 
   vaec::rt::run_files files;
   files.dir = dir;
@@ -248,7 +246,6 @@ int run_train(const train_cli& c) {
   std::fflush(stdout);
   vaec::rt::install_interrupt_handler();
   vaec::rt::train_result r = vaec::rt::train(binding, data, o, files, c.resume, std::cout);
-  (void)start;
   if (r.interrupted) {
     fmt::print("resume with: vaec {} --data {} --out {} --resume\n", c.model, c.data, dir);
     return exit_interrupted;

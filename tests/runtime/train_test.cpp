@@ -186,7 +186,9 @@ BOOST_AUTO_TEST_CASE(resume_equals_uninterrupted) {
   auto first = run(c, o, b.path);
   BOOST_TEST(first.interrupted);
   BOOST_TEST(first.epochs.size() == 1u);
-  o.interrupt_after = 25;  // now in this process: 15 steps into epoch 2 + 10 → step 40 ends epoch 2... stops in epoch 3
+  // The resumed process stops again after 25 of its own steps: exactly the rest of epoch 2,
+  // so this interruption falls on an epoch's end. A third process finishes the run.
+  o.interrupt_after = 25;
   auto second = run(c, o, b.path, true);
   BOOST_TEST(second.interrupted);
   o.interrupt_after = -1;
