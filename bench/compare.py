@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+from blasinfo import blas_in_maps, describe_blas
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OPENBLAS_OPENMP = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
@@ -42,34 +44,8 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def blas_in_maps(pid):
-    """BLAS/LAPACK/OpenMP libraries mapped into a running process (empty if it is gone)."""
-    libs = []
-    try:
-        with open(f"/proc/{pid}/maps") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 6:
-                    base = os.path.basename(parts[-1])
-                    if any(k in base for k in ("blas", "lapack", "mkl", "gomp", "iomp")) and parts[-1] not in libs:
-                        libs.append(parts[-1])
-    except OSError:
-        pass
-    return libs
 
 
-def describe_blas(libs):
-    """Names the BLAS among the mapped libraries, showing the file that implements it."""
-    impl = [l for l in libs if os.path.basename(l).startswith("libopenblas")] or libs
-    for key, name in (("openblas-openmp", "OpenBLAS (OpenMP variant)"), ("openblas-pthread", "OpenBLAS (pthread variant)"),
-                      ("mkl", "MKL")):
-        for lib in impl:
-            if key in lib:
-                return f"{name}: {lib}"
-    for lib in libs:
-        if os.path.basename(lib).startswith("libblas"):
-            return "libblas (possibly the reference BLAS): " + os.path.realpath(lib)
-    return "none found in /proc/PID/maps"
 
 
 def run(label, argv, log_path, env=None, echo=True, timeout=None):

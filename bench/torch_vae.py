@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blasinfo import blas_in_maps, describe_blas
+
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 
 
@@ -57,33 +59,8 @@ def load_split(data_dir, prefix):
     raise SystemExit(f"torch_vae.py: no {prefix}-images-idx3-ubyte[.gz] in {data_dir}")
 
 
-def loaded_blas():
-    """The BLAS/LAPACK/OpenMP shared objects mapped into this process, from /proc/self/maps."""
-    libs = []
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) < 6:
-                continue
-            path = parts[-1]
-            base = os.path.basename(path)
-            if any(k in base for k in ("blas", "lapack", "mkl", "gomp", "iomp")) and path not in libs:
-                libs.append(path)
-    return libs
 
 
-def describe_blas(libs):
-    """Names the BLAS among the mapped libraries, showing the file that implements it."""
-    impl = [l for l in libs if os.path.basename(l).startswith("libopenblas")] or libs
-    for key, name in (("openblas-openmp", "OpenBLAS (OpenMP variant)"), ("openblas-pthread", "OpenBLAS (pthread variant)"),
-                      ("mkl", "MKL")):
-        for lib in impl:
-            if key in lib:
-                return f"{name}: {lib}"
-    for lib in libs:
-        if os.path.basename(lib).startswith("libblas"):
-            return "libblas (possibly the reference BLAS): " + os.path.realpath(lib)
-    return "none found in /proc/self/maps"
 
 
 class VAE(nn.Module):
@@ -171,7 +148,7 @@ def main():
 
     # Touch the BLAS once so that it is certainly mapped, then say which one it is.
     torch.mm(torch.ones(64, 64), torch.ones(64, 64))
-    libs = loaded_blas()
+    libs = blas_in_maps("self")
     blas = describe_blas(libs)
     flushed_all = denormals_flushed_on_all_threads()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
