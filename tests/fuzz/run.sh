@@ -20,7 +20,7 @@ echo "fuzz: $(ls "$work/corpus" | wc -l) seed files, ${seconds} s"
 status=${PIPESTATUS[0]}
 if [ "$status" -ne 0 ]; then
   echo "fuzz: FAILED (exit $status); the crashing input:"
-  for a in "$work"/artifacts/*; do [ -e "$a" ] && { echo "$a"; xxd "$a" | head -20; cp "$a" "$src/" 2>/dev/null || true; }; done
+  for a in "$work"/artifacts/*; do [ -e "$a" ] && { echo "$a"; od -A x -t x1z "$a" | head -20; cp "$a" "$src/" 2>/dev/null || true; }; done
   tail -40 "$work/log"
   exit 1
 fi
