@@ -294,19 +294,31 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   set_threads(o.threads);
   set_flush_denormals();
 
-  // Splits: a validation tenth of the training data when early stopping is on.
-  dataset train_set = data.train;
-  std::optional<dataset> valid_set, test_set = data.test;
+  // The splits: the caller's data as they are, or copies where they must change (a
+  // validation tenth of the training data when early stopping is on; static binarization).
+  // Nothing is copied otherwise: Fashion-MNIST's training set is 188 MB of floats.
+  std::optional<dataset> own_train, own_valid, own_test;
+  const dataset* train_set = &data.train;
+  const dataset* valid_set = nullptr;
+  const dataset* test_set = data.test ? &*data.test : nullptr;
   if (o.early_stopping > 0) {
+    if (data.train.count < 2) throw train_error("early stopping needs at least 2 training examples");
     auto perm = permutation(data.train.count, o.seed, stream::split, 0);
     const std::size_t n_valid = std::max<std::size_t>(1, data.train.count / 10);
-    if (data.train.count < 2) throw train_error("early stopping needs at least 2 training examples");
-    valid_set = subset(data.train, perm, data.train.count - n_valid, data.train.count);
-    train_set = subset(data.train, perm, 0, data.train.count - n_valid);
+    own_valid = subset(data.train, perm, data.train.count - n_valid, data.train.count);
+    own_train = subset(data.train, perm, 0, data.train.count - n_valid);
+    train_set = &*own_train;
+    valid_set = &*own_valid;
   }
   if (o.binarize_mode == binarize::fixed) {
+    if (!own_train) own_train = data.train;
+    train_set = &*own_train;
+    if (test_set) {
+      own_test = *test_set;
+      test_set = &*own_test;
+    }
     std::uint64_t counter = 0;
-    for (dataset* d : {&train_set, valid_set ? &*valid_set : nullptr, test_set ? &*test_set : nullptr}) {
+    for (dataset* d : {&*own_train, own_valid ? &*own_valid : nullptr, own_test ? &*own_test : nullptr}) {
       if (!d) continue;
       rng r(o.seed, stream::binarize, ~counter++);
       for (float& v : d->values) v = r.uniform() < v ? 1.0f : 0.0f;
@@ -316,14 +328,14 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   parameters<float> params(g);
   params.initialize(o.seed);
   adam<float> opt(params.values.size(), o.adam);
-  const int B = std::min<int>(o.batch, static_cast<int>(train_set.count));
-  plans train_plans(g, params, B, o.samples, train_set.count);
+  const int B = std::min<int>(o.batch, static_cast<int>(train_set->count));
+  plans train_plans(g, params, B, o.samples, train_set->count);
   std::unique_ptr<plans> test_plans, valid_plans;
   const int eval_batch = std::max(B, 500);
   if (test_set) test_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(test_set->count)), o.samples, test_set->count);
   if (valid_set) valid_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(valid_set->count)), o.samples, valid_set->count);
 
-  const std::size_t steps_per_epoch = (train_set.count + static_cast<std::size_t>(B) - 1) / static_cast<std::size_t>(B);
+  const std::size_t steps_per_epoch = (train_set->count + static_cast<std::size_t>(B) - 1) / static_cast<std::size_t>(B);
   const std::size_t L = b.latent_names.size();
   const std::string ckpt_path = (std::filesystem::path(files.dir) / "checkpoint.safetensors").string();
   const std::string metrics_path = (std::filesystem::path(files.dir) / "metrics.csv").string();
@@ -397,17 +409,17 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   interrupted.store(false);
   const bool tty = o.progress;
   for (int epoch = start_epoch; epoch < o.epochs; ++epoch) {
-    const auto perm = permutation(train_set.count, o.seed, stream::shuffle, static_cast<std::uint64_t>(epoch));
+    const auto perm = permutation(train_set->count, o.seed, stream::shuffle, static_cast<std::uint64_t>(epoch));
     auto last_draw = clock_type::now();
     auto t0 = clock_type::now();
     for (std::size_t step = start_step; step < steps_per_epoch; ++step) {
       const std::uint64_t global = static_cast<std::uint64_t>(epoch) * steps_per_epoch + step;
       const std::size_t from = step * static_cast<std::size_t>(B);
-      const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(B), train_set.count - from));
+      const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(B), train_set->count - from));
       plan<float>& p = train_plans.for_size(n);
       std::optional<rng> bin;
       if (o.binarize_mode == binarize::dynamic) bin.emplace(o.seed, stream::binarize, global);
-      gather(train_set, perm, from, n, p.input(b.data), bin ? &*bin : nullptr);
+      gather(*train_set, perm, from, n, p.input(b.data), bin ? &*bin : nullptr);
       double progress = epoch + static_cast<double>(step) / static_cast<double>(steps_per_epoch);
       p.settings().beta = o.kl_warmup > 0 ? o.beta * std::min(1.0, progress / o.kl_warmup) : o.beta;
       p.settings().free_bits = o.free_bits;
