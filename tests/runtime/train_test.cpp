@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <fstream>
@@ -198,6 +199,40 @@ BOOST_AUTO_TEST_CASE(resume_equals_uninterrupted) {
   auto pa = rt::load_parameters(c.low.graph, (a.path / "checkpoint.safetensors").string());
   auto pb = rt::load_parameters(c.low.graph, (b.path / "checkpoint.safetensors").string());
   BOOST_TEST(pa == pb);
+}
+
+BOOST_AUTO_TEST_CASE(binarization_and_early_stopping) {
+  if (!have_fashion_mnist()) return;
+  auto cp = compile_ptr(small_model);
+  const compiled& c = *cp;
+  std::string csv[3];
+  int i = 0;
+  for (rt::binarize mode : {rt::binarize::none, rt::binarize::dynamic, rt::binarize::fixed}) {
+    temp_dir a("bin-a"), b("bin-b");
+    auto o = options(1);
+    o.binarize_mode = mode;
+    auto ra = run(c, o, a.path);
+    run(c, o, b.path);
+    BOOST_TEST(std::isfinite(ra.epochs.back().train_elbo));
+    csv[i] = read(a.path / "metrics.csv");
+    BOOST_TEST(csv[i] == read(b.path / "metrics.csv"), "binarize mode " << i << " is not reproducible");
+    ++i;
+  }
+  BOOST_TEST(csv[0] != csv[1]);
+  BOOST_TEST(csv[0] != csv[2]);
+  BOOST_TEST(csv[1] != csv[2]);
+  // The caller's data are untouched by static binarization (grey levels remain).
+  bool grey = false;
+  for (float v : slice().train.values) grey = grey || (v > 0 && v < 1);
+  BOOST_TEST(grey);
+  // Early stopping: a validation tenth is held out and its ELBO reported each epoch.
+  temp_dir e("early");
+  auto o = options(3);
+  o.early_stopping = 1;
+  auto r = run(c, o, e.path);
+  BOOST_REQUIRE(!r.epochs.empty());
+  BOOST_TEST(r.epochs.front().valid_elbo.has_value());
+  BOOST_TEST(r.best_epoch >= 1);
 }
 
 BOOST_AUTO_TEST_CASE(data_of_the_wrong_width_is_refused) {
