@@ -9,6 +9,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -97,6 +98,9 @@ vaec::rt::model_binding bind(const vaec::lowered_model& low, const vaec::checked
   return b;
 }
 
+// The machine's cores (2 here): more threads than cores only make OpenMP's barriers wait.
+int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
 std::string timestamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -154,7 +158,7 @@ int run_train(const train_cli& c) {
                                                                  : vaec::rt::binarize::fixed;
   o.seed = c.seed.value_or(s.seed);
   o.early_stopping = s.early_stopping;
-  o.threads = c.threads.value_or(2);
+  o.threads = c.threads.value_or(default_threads());
   o.progress = isatty(fileno(stderr)) != 0;
   if (o.epochs < 1 || o.batch < 1 || o.samples < 1 || o.threads < 1 || !(o.adam.lr > 0)) {
     fmt::print(stderr, "vaec: error: --epochs, --batch, --samples, --threads and --lr must be positive\n");
@@ -276,7 +280,7 @@ int run_eval(const std::string& run_dir, const std::string& data_path, std::opti
   fmt::print("evaluating {} on {} ({} examples{})\n", m->model.name, d.origin, vaec::group_thousands(static_cast<std::int64_t>(d.count)),
              data.test ? ", the test split" : "");
   auto r = vaec::rt::evaluate(bind(elbo, m->model), bind(iwae, m->model), params, d, k, m->model.settings.seed,
-                              threads.value_or(2));
+                              threads.value_or(default_threads()));
   fmt::print("  ELBO                 {:10.3f} nats\n", r.elbo);
   fmt::print("  reconstruction       {:10.3f}\n", r.recon);
   fmt::print("  KL                   {:10.3f}\n", r.kl);
@@ -304,7 +308,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", tc.lr, "Adam's learning rate");
   app.add_option("--samples", tc.samples, "reparameterized draws per example");
   app.add_option("--seed", tc.seed, "the seed every random draw follows from");
-  app.add_option("--threads", tc.threads, "threads for the matrix products and Adam (default 2)");
+  app.add_option("--threads", tc.threads, "threads for the matrix products and Adam (default: the machine's cores)");
   app.add_option("--out", tc.out, "the run folder (default runs/MODEL-YYYYmmdd-HHMMSS)");
   app.add_flag("--resume", tc.resume, "continue the run in --out from its checkpoint");
 
@@ -324,7 +328,7 @@ int main(int argc, char** argv) {
   eval->add_option("RUN_DIR", run_dir, "a run folder")->required();
   eval->add_option("--data", eval_data, "the data (its test split when it has one)")->required();
   eval->add_option("--iw", iw, "K, the importance samples per example (default: the model's eval_samples)");
-  eval->add_option("--threads", eval_threads, "threads (default 2)");
+  eval->add_option("--threads", eval_threads, "threads (default: the machine's cores)");
 
   try {
     app.parse(argc, argv);
