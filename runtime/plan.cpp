@@ -78,7 +78,8 @@ tensor<T> parameters<T>::grad(int p) const {
 // ---- plan -----------------------------------------------------------------------------
 
 template <class T>
-plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples) : g_(&g), params_(&params) {
+plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, bool gradients)
+    : g_(&g), params_(&params) {
   if (batch < 1 || samples < 1) throw std::invalid_argument("plan: batch and samples must be positive");
   if (&params.source() != &g) throw std::invalid_argument("plan: parameters of another graph");
   const auto& nodes = g.nodes();
@@ -109,7 +110,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples) : g
       for (int in : nodes[i].inputs) reaches[static_cast<std::size_t>(in)] = 1;
   std::vector<char> has_grad(N);
   for (std::size_t i = 0; i < N; ++i)
-    has_grad[i] = depends[i] && reaches[i] && nodes[i].op != op_kind::objective;
+    has_grad[i] = gradients && depends[i] && reaches[i] && nodes[i].op != op_kind::objective;
 
   // Sizes, then one arena.
   struct layout {
@@ -154,7 +155,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples) : g
     if (n.op == op_kind::normal_logpdf || n.op == op_kind::normal_entropy || n.op == op_kind::kl_normal_normal)
       wide_rows = std::max(wide_rows, static_cast<int>(n.attr));
     if (l.aux_rows > 0) l.aux = take(static_cast<std::size_t>(l.aux_rows) * static_cast<std::size_t>(l.aux_cols));
-    if (has_grad[i] || n.op == op_kind::objective) {
+    if (has_grad[i] || (gradients && n.op == op_kind::objective)) {
       l.scratch_rows = n.op == op_kind::objective ? 1 : wide_rows;
       l.scratch_cols = n.op == op_kind::objective ? batch * samples : wide_cols;
       l.scratch = take(static_cast<std::size_t>(l.scratch_rows) * static_cast<std::size_t>(l.scratch_cols));

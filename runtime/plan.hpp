@@ -35,7 +35,8 @@ class parameters {
 template <class T>
 class plan {
  public:
-  plan(const graph& g, parameters<T>& params, int batch, int samples);
+  // With `gradients` false the plan only evaluates: no gradient or scratch buffers.
+  plan(const graph& g, parameters<T>& params, int batch, int samples, bool gradients = true);
   plan(const plan&) = delete;
   plan& operator=(const plan&) = delete;
 

@@ -101,10 +101,10 @@ void check_fits(const model_binding& b, const dataset& d) {
 // Plans for a full batch and for the remainder, sharing the parameters.
 struct plans {
   std::unique_ptr<plan<float>> full, tail;
-  plans(const graph& g, parameters<float>& p, int batch, int samples, std::size_t count) {
-    full = std::make_unique<plan<float>>(g, p, batch, samples);
+  plans(const graph& g, parameters<float>& p, int batch, int samples, std::size_t count, bool gradients = true) {
+    full = std::make_unique<plan<float>>(g, p, batch, samples, gradients);
     const int rest = static_cast<int>(count % static_cast<std::size_t>(batch));
-    if (rest > 0) tail = std::make_unique<plan<float>>(g, p, rest, samples);
+    if (rest > 0) tail = std::make_unique<plan<float>>(g, p, rest, samples, gradients);
   }
   plan<float>& for_size(int n) { return n == full->batch() ? *full : *tail; }
 };
@@ -332,8 +332,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   plans train_plans(g, params, B, o.samples, train_set->count);
   std::unique_ptr<plans> test_plans, valid_plans;
   const int eval_batch = std::max(B, 500);
-  if (test_set) test_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(test_set->count)), o.samples, test_set->count);
-  if (valid_set) valid_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(valid_set->count)), o.samples, valid_set->count);
+  if (test_set) test_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(test_set->count)), o.samples, test_set->count, false);
+  if (valid_set) valid_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(valid_set->count)), o.samples, valid_set->count, false);
 
   const std::size_t steps_per_epoch = (train_set->count + static_cast<std::size_t>(B) - 1) / static_cast<std::size_t>(B);
   const std::size_t L = b.latent_names.size();
@@ -541,29 +541,49 @@ eval_result evaluate(const model_binding& eb, const model_binding& ib, const std
   {
     parameters<float> params(*eb.g);
     params.values = values;
-    plans ps(*eb.g, params, std::min<int>(500, static_cast<int>(d.count)), 1, d.count);
+    plans ps(*eb.g, params, std::min<int>(500, static_cast<int>(d.count)), 1, d.count, false);
     auto f = evaluate_elbo(ps, eb.data, d, seed, 0);
     out.elbo = f.elbo;
     out.recon = f.recon;
     out.kl = f.kl;
   }
-  // IWAE with K samples, batched so that a plan holds about 16,384 columns.
+  // IWAE with K samples. A plan holds about 16,384 columns: several examples with all
+  // their samples, or, when K is larger, one example and K in chunks. Chunks combine
+  // exactly: with m_c = log Σ_{s ∈ chunk c} w_s, log (1/K) Σ_s w_s = log Σ_c e^{m_c} − log K.
+  constexpr int columns = 16384;
   parameters<float> params(*ib.g);
   params.values = values;
-  const int per = std::max(1, std::min<int>(static_cast<int>(d.count), 16384 / std::max(1, k)));
-  plans ps(*ib.g, params, per, k, d.count);
+  const int chunk = std::min(k, columns);
+  const int per = std::max(1, std::min<int>(static_cast<int>(d.count), columns / chunk));
+  const int last_chunk = k % chunk;
+  plans ps(*ib.g, params, per, chunk, d.count, false);
+  std::unique_ptr<plans> tail_chunk;
+  if (last_chunk > 0) tail_chunk = std::make_unique<plans>(*ib.g, params, per, last_chunk, d.count, false);
   std::vector<std::uint32_t> all(d.count);
   std::iota(all.begin(), all.end(), 0u);
+  std::vector<double> log_sum(static_cast<std::size_t>(per));
   double sum = 0, sum_sq = 0;
   std::uint64_t batch_index = 0;
   for (std::size_t from = 0; from < d.count; from += static_cast<std::size_t>(per)) {
     const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(per), d.count - from));
-    plan<float>& p = ps.for_size(n);
-    gather(d, all, from, n, p.input(ib.data), nullptr);
-    rng noise(seed, stream::eval, (1ULL << 40) + batch_index++);
-    p.forward(noise);
+    std::fill(log_sum.begin(), log_sum.end(), -INFINITY);
+    for (int done = 0; done < k;) {
+      const int s = std::min(chunk, k - done);
+      plan<float>& p = (s == chunk ? ps : *tail_chunk).for_size(n);
+      gather(d, all, from, n, p.input(ib.data), nullptr);
+      rng noise(seed, stream::eval, (1ULL << 40) + batch_index++);
+      p.forward(noise);
+      for (int i = 0; i < n; ++i) {
+        // per_example = log (1/s) Σ w  →  log Σ w = per_example + log s
+        const double m = p.per_example()[static_cast<std::size_t>(i)] + std::log(static_cast<double>(s));
+        double& acc = log_sum[static_cast<std::size_t>(i)];
+        const double hi = std::max(acc, m);
+        acc = hi + std::log(std::exp(acc - hi) + std::exp(m - hi));
+      }
+      done += s;
+    }
     for (int i = 0; i < n; ++i) {
-      double v = p.per_example()[static_cast<std::size_t>(i)];
+      const double v = log_sum[static_cast<std::size_t>(i)] - std::log(static_cast<double>(k));
       sum += v;
       sum_sq += v * v;
     }
