@@ -365,6 +365,11 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         {"vaec.best_valid", number(best_valid)},
         {"vaec.since_best", std::to_string(since_best)},
         {"vaec.settings", files.metadata_json},
+        // What the position in the run depends on; --resume refuses other values.
+        {"vaec.batch", std::to_string(B)},
+        {"vaec.samples", std::to_string(o.samples)},
+        {"vaec.seed", std::to_string(o.seed)},
+        {"vaec.train_examples", std::to_string(train_set->count)},
     };
     write_checkpoint(ckpt_path, views, meta);
   };
@@ -386,12 +391,37 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       if (it == ck.metadata.end()) throw checkpoint_error(fmt::format("{}: no metadata '{}'", ckpt_path, k));
       return it->second;
     };
-    start_epoch = std::stoi(meta("vaec.epoch"));
-    start_step = static_cast<std::size_t>(std::stoull(meta("vaec.step_in_epoch")));
-    opt.t = std::stoll(meta("vaec.adam_t"));
+    auto integer = [&](const std::string& k) -> long long {
+      const std::string v = meta(k);
+      try {
+        std::size_t used = 0;
+        long long x = std::stoll(v, &used);
+        if (used == v.size()) return x;
+      } catch (const std::exception&) {
+      }
+      throw checkpoint_error(fmt::format("{}: metadata '{}' is '{}', not a whole number", ckpt_path, k, v));
+    };
+    // The run's position means something only under the settings it was trained with.
+    const std::pair<const char*, long long> same[] = {
+        {"vaec.batch", B}, {"vaec.samples", o.samples}, {"vaec.train_examples", static_cast<long long>(train_set->count)}};
+    for (const auto& [key, now] : same)
+      if (integer(key) != now)
+        throw train_error(fmt::format("{}: the run was trained with {} = {}, this command has {}; resume with the "
+                                      "run's settings and data",
+                                      ckpt_path, std::string(key).substr(5), integer(key), now));
+    if (meta("vaec.seed") != std::to_string(o.seed))
+      throw train_error(fmt::format("{}: the run was trained with seed {}, this command has {}; resume with the "
+                                    "run's seed",
+                                    ckpt_path, meta("vaec.seed"), o.seed));
+    start_epoch = static_cast<int>(integer("vaec.epoch"));
+    start_step = static_cast<std::size_t>(integer("vaec.step_in_epoch"));
+    opt.t = integer("vaec.adam_t");
     acc = accumulators::decode(meta("vaec.accumulators"), L);
     best_valid = std::strtod(meta("vaec.best_valid").c_str(), nullptr);
-    since_best = std::stoi(meta("vaec.since_best"));
+    since_best = static_cast<int>(integer("vaec.since_best"));
+    if (start_epoch < 0 || start_step >= steps_per_epoch || opt.t < 0)
+      throw checkpoint_error(fmt::format("{}: the run's position (epoch {}, step {}) does not fit this run", ckpt_path,
+                                         start_epoch, start_step));
     result.epochs = read_metrics(metrics_path, L);
     result.epochs.resize(static_cast<std::size_t>(std::min<int>(start_epoch, static_cast<int>(result.epochs.size()))));
     // Rewrite metrics.csv with exactly the completed epochs.

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <fstream>
 #include <sstream>
@@ -280,6 +281,30 @@ BOOST_AUTO_TEST_CASE(importance_weighted_bound_rises_with_k) {
   BOOST_TEST(std::isfinite(k20000.iw_loglik));
   BOOST_TEST(k20000.iw_loglik > k64few.iw_loglik);
   BOOST_TEST(k20000.iw_loglik < k64few.iw_loglik + 10.0);
+}
+
+BOOST_AUTO_TEST_CASE(resume_refuses_other_settings) {
+  if (!have_fashion_mnist()) return;
+  auto cp = compile_ptr(small_model);
+  temp_dir d("resume-settings");
+  auto o = options(2);
+  o.interrupt_after = 10;
+  run(*cp, o, d.path);
+  o.interrupt_after = -1;
+  for (auto change : std::vector<std::function<void(rt::train_options&)>>{
+           [](rt::train_options& x) { x.batch = 40; }, [](rt::train_options& x) { x.samples = 2; },
+           [](rt::train_options& x) { x.seed = 99; }}) {
+    auto other = o;
+    change(other);
+    try {
+      run(*cp, other, d.path, true);
+      BOOST_ERROR("resumed under other settings");
+    } catch (const rt::train_error& e) {
+      BOOST_TEST(std::string(e.what()).find("resume with the run's") != std::string::npos, e.what());
+    }
+  }
+  // With the run's own settings it resumes.
+  BOOST_TEST(!run(*cp, o, d.path, true).interrupted);
 }
 
 BOOST_AUTO_TEST_CASE(data_of_the_wrong_width_is_refused) {
