@@ -1,10 +1,11 @@
-// libFuzzer target: parse and check arbitrary bytes as a model file. Any crash,
+// libFuzzer target: parse, check and lower arbitrary bytes as a model file. Any crash,
 // sanitizer report, uncaught exception or stack overflow is a bug.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "lang/check.hpp"
+#include "lang/lower.hpp"
 #include "lang/parse.hpp"
 #include "lang/report.hpp"
 
@@ -15,6 +16,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto model = vaec::check(*ast, diags, "fuzz")) {
       std::string text = vaec::describe(*model);
       if (text.empty()) __builtin_trap();
+      // Every model that checks lowers to a graph, or says its family is not supported
+      // yet; any other exception (the graph builder's invalid_argument, say) escapes here
+      // and is a crash: the checker and the lowering disagree.
+      try {
+        vaec::lowered_model low = vaec::lower(*model);
+        if (low.graph.objective_node() < 0) __builtin_trap();
+        vaec::lowered_model iw = vaec::lower(*model, {true});
+        if (iw.graph.to_text().empty()) __builtin_trap();
+      } catch (const vaec::lowering_error&) {
+      }
     }
   }
   // Rendering must work for every diagnostic, wherever it points.
