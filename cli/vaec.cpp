@@ -87,17 +87,6 @@ int run_graph(const std::string& file, bool dot) {
   return exit_ok;
 }
 
-vaec::rt::model_binding bind(const vaec::lowered_model& low, const vaec::checked_model& m) {
-  vaec::rt::model_binding b;
-  b.g = &low.graph;
-  b.data = low.data;
-  b.latent_names = low.latent_names;
-  const auto& x = m.variables[static_cast<std::size_t>(m.data)];
-  b.data_width = x.type.size;
-  b.data_binary = x.type.kind == vaec::type_kind::binary;
-  return b;
-}
-
 // The machine's cores (2 here): more threads than cores only make OpenMP's barriers wait.
 int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
@@ -170,7 +159,7 @@ int run_train(const train_cli& c) {
   }
 
   vaec::lowered_model low = vaec::lower(model);
-  vaec::rt::model_binding binding = bind(low, model);
+  vaec::rt::model_binding binding = vaec::bind(low, model);
   vaec::rt::data_splits data = vaec::rt::load_data(c.data);
 
   const std::string dir = !c.out.empty() ? c.out : (fs::path("runs") / (model.name + "-" + timestamp())).string();
@@ -279,7 +268,7 @@ int run_eval(const std::string& run_dir, const std::string& data_path, std::opti
   const vaec::rt::dataset& d = data.test ? *data.test : data.train;
   fmt::print("evaluating {} on {} ({} examples{})\n", m->model.name, d.origin, vaec::group_thousands(static_cast<std::int64_t>(d.count)),
              data.test ? ", the test split" : "");
-  auto r = vaec::rt::evaluate(bind(elbo, m->model), bind(iwae, m->model), params, d, k, m->model.settings.seed,
+  auto r = vaec::rt::evaluate(vaec::bind(elbo, m->model), vaec::bind(iwae, m->model), params, d, k, m->model.settings.seed,
                               threads.value_or(default_threads()));
   fmt::print("  ELBO                 {:10.3f} nats\n", r.elbo);
   fmt::print("  reconstruction       {:10.3f}\n", r.recon);

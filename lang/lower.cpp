@@ -194,4 +194,15 @@ class lowerer {
 
 lowered_model lower(const checked_model& m, const lower_options& options) { return lowerer(m, options).run(); }
 
+rt::model_binding bind(const lowered_model& low, const checked_model& m) {
+  rt::model_binding b;
+  b.g = &low.graph;
+  b.data = low.data;
+  b.latent_names = low.latent_names;
+  const variable& x = m.variables[static_cast<std::size_t>(m.data)];
+  b.data_width = x.type.size;
+  b.data_binary = x.type.kind == type_kind::binary;
+  return b;
+}
+
 }  // namespace vaec

@@ -10,6 +10,7 @@
 
 #include "lang/check.hpp"
 #include "runtime/graph.hpp"
+#include "runtime/train.hpp"
 
 namespace vaec {
 
@@ -31,5 +32,9 @@ struct lowered_model {
 
 // Throws lowering_error when a family is not supported by the runtime yet.
 lowered_model lower(const checked_model& m, const lower_options& options = {});
+
+// What the trainer needs of a lowered model: its graph (which must outlive the binding),
+// the data node, the latents' names, and the data's width and type.
+rt::model_binding bind(const lowered_model& low, const checked_model& m);
 
 }  // namespace vaec

@@ -8,9 +8,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "lang/check.hpp"
 #include "lang/lower.hpp"
-#include "lang/parse.hpp"
+#include "tests/lang/test_util.hpp"
 #include "runtime/optim.hpp"
 #include "runtime/plan.hpp"
 
@@ -60,11 +59,8 @@ q(z | x) {
 q(w | z) = Normal(loc = linear(z, 4), scale = exp(linear(z, 4)))
 train { kl = best }
 )";
-  vaec::source src("alloc.vae", text);
-  vaec::diagnostics d(src);
-  auto ast = vaec::parse(src, d);
-  auto m = vaec::check(*ast, d, "alloc");
-  BOOST_REQUIRE_MESSAGE(m, d.render());
+  auto m = vaec::test::run(text, "alloc.vae").model;
+  BOOST_REQUIRE(m);
   auto low = vaec::lower(*m);
   for (int threads : {1, 2}) {
     BOOST_TEST_CONTEXT(threads << " threads, 2 samples") {

@@ -11,9 +11,8 @@
 #include <set>
 #include <string>
 
-#include "lang/check.hpp"
 #include "lang/lower.hpp"
-#include "lang/parse.hpp"
+#include "tests/lang/test_util.hpp"
 #include "runtime/graph.hpp"
 #include "runtime/plan.hpp"
 
@@ -265,11 +264,9 @@ q(z | x) = Normal(loc = linear(x, 2) * 0.5, scale = exp(linear(x, 2) - 1))
            {"Normal likelihood", grey, "", 2},
        }) {
     BOOST_TEST_CONTEXT(c.name) {
-      vaec::source src("m.vae", c.text + c.train);
-      vaec::diagnostics d(src);
-      auto ast = vaec::parse(src, d);
-      auto m = ast ? vaec::check(*ast, d, "m") : std::nullopt;
-      BOOST_REQUIRE_MESSAGE(m, d.render());
+      auto compiled = vaec::test::run(c.text + c.train, "m.vae");
+      auto& m = compiled.model;
+      BOOST_REQUIRE_MESSAGE(m, compiled.rendered);
       auto low = vaec::lower(*m);
       for (const auto& n : low.graph.nodes()) covered().insert(n.op);
       rt::parameters<double> params(low.graph);

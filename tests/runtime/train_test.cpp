@@ -13,9 +13,8 @@
 #include <sstream>
 #include <string>
 
-#include "lang/check.hpp"
 #include "lang/lower.hpp"
-#include "lang/parse.hpp"
+#include "tests/lang/test_util.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/data/dataset.hpp"
 #include "runtime/plan.hpp"
@@ -48,21 +47,13 @@ struct compiled {
 
 // On the heap: the binding points into the lowered graph, which must not move.
 std::unique_ptr<compiled> compile_ptr(const std::string& text) {
-  vaec::source src("model.vae", text);
-  vaec::diagnostics d(src);
-  auto ast = vaec::parse(src, d);
-  BOOST_REQUIRE_MESSAGE(ast, d.render());
-  auto m = vaec::check(*ast, d, "m");
-  BOOST_REQUIRE_MESSAGE(m, d.render());
+  auto r = vaec::test::run(text, "model.vae");
+  BOOST_REQUIRE_MESSAGE(r.model, r.rendered);
   auto p = std::make_unique<compiled>();
   compiled& c = *p;
-  c.model = std::move(*m);
+  c.model = std::move(*r.model);
   c.low = vaec::lower(c.model);
-  c.binding.g = &c.low.graph;
-  c.binding.data = c.low.data;
-  c.binding.latent_names = c.low.latent_names;
-  c.binding.data_width = c.model.variables[0].type.size;
-  c.binding.data_binary = c.model.variables[0].type.kind == vaec::type_kind::binary;
+  c.binding = vaec::bind(c.low, c.model);
   return p;
 }
 
