@@ -107,6 +107,68 @@ class lowerer {
     return c < 0 ? -1 : rt_[static_cast<std::size_t>(c)];
   }
 
+  // A distribution argument's node: the given expression, or the family's default as a
+  // constant (StudentT's loc = 0, scale = 1).
+  int arg(family_id fam, const std::vector<int>& ps, std::size_t k) {
+    if (ps[k] >= 0) return ps[k];
+    return out_.graph.constant(info(fam).params[k].default_value);
+  }
+
+  // Reparameterized draws of a latent from its q factor.
+  int sample(family_id fam, const std::vector<int>& ps, int n) {
+    rt::graph& g = out_.graph;
+    switch (fam) {
+      case family_id::normal: return g.sample_normal(ps[0], ps[1], n);
+      case family_id::student_t: return g.sample_studentt(ps[0], arg(fam, ps, 1), arg(fam, ps, 2), n);
+      case family_id::von_mises_fisher: return g.sample_vmf(ps[0], ps[1], n);
+      case family_id::power_spherical: return g.sample_power_spherical(ps[0], ps[1], n);
+      case family_id::hyperspherical_uniform: return g.sample_sphere_uniform(n);
+      default: throw lowering_error(fmt::format("{} is a likelihood, not a posterior", info(fam).name));
+    }
+  }
+
+  // Σ log p(value | ·) per column.
+  int logpdf(family_id fam, int value, const std::vector<int>& ps, int n) {
+    rt::graph& g = out_.graph;
+    switch (fam) {
+      case family_id::normal: return g.normal_logpdf(value, ps[0], ps[1], n);
+      case family_id::student_t: return g.studentt_logpdf(value, ps[0], arg(fam, ps, 1), arg(fam, ps, 2), n);
+      case family_id::von_mises_fisher: return g.vmf_logpdf(value, ps[0], ps[1], n);
+      case family_id::power_spherical: return g.power_spherical_logpdf(value, ps[0], ps[1], n);
+      case family_id::hyperspherical_uniform: return g.sphere_uniform_logpdf(value, n);
+      case family_id::bernoulli: return ps[0] >= 0 ? g.bernoulli_logits(value, ps[0]) : g.bernoulli_probs(value, ps[1]);
+      case family_id::continuous_bernoulli:
+        return ps[0] >= 0 ? g.cbernoulli_logits(value, ps[0]) : g.cbernoulli_probs(value, ps[1]);
+    }
+    throw lowering_error("unknown family");
+  }
+
+  // The closed-form entropy, Σ over rows.
+  int entropy(family_id fam, const std::vector<int>& ps, int n) {
+    rt::graph& g = out_.graph;
+    switch (fam) {
+      case family_id::normal: return g.normal_entropy(ps[1], n);
+      case family_id::student_t: return g.studentt_entropy(ps[0], arg(fam, ps, 2), n);
+      case family_id::von_mises_fisher: return g.vmf_entropy(ps[1], n);
+      case family_id::power_spherical: return g.power_spherical_entropy(ps[1], n);
+      case family_id::hyperspherical_uniform: return g.sphere_uniform_entropy(n);
+      default: throw lowering_error(fmt::format("{} has no closed-form entropy", info(fam).name));
+    }
+  }
+
+  // The closed-form KL(q ‖ p) of a registered pair (lang/builtins: closed_form_kl_pairs).
+  int kl(family_id qf, const std::vector<int>& q, family_id pf, const std::vector<int>& p, int n) {
+    rt::graph& g = out_.graph;
+    using F = family_id;
+    if (qf == F::normal && pf == F::normal) return g.kl_normal_normal(q[0], q[1], p[0], p[1], n);
+    if (qf == F::student_t && pf == F::normal)
+      return g.kl_studentt_normal(q[0], arg(qf, q, 1), arg(qf, q, 2), p[0], p[1], n);
+    if (qf == F::von_mises_fisher && pf == F::hyperspherical_uniform) return g.kl_vmf_uniform(q[1], n);
+    if (qf == F::von_mises_fisher && pf == F::von_mises_fisher) return g.kl_vmf_vmf(q[0], q[1], p[0], p[1], n);
+    if (qf == F::power_spherical && pf == F::hyperspherical_uniform) return g.kl_power_spherical_uniform(q[1], n);
+    throw lowering_error(fmt::format("no closed-form KL({} ‖ {})", info(qf).name, info(pf).name));
+  }
+
   void lower_factor(int fi) {
     const checked_factor& f = m_.factors[static_cast<std::size_t>(fi)];
     const std::string where = factor_text(m_, f);
@@ -121,32 +183,15 @@ class lowerer {
     std::vector<int>& ps = dist_params_[static_cast<std::size_t>(fi)];
     for (std::size_t k = 0; k < f.dist.params.size(); ++k) ps.push_back(param_node(f, k));
     const variable& v = m_.variables[static_cast<std::size_t>(f.variable)];
-    const family_info& fam = info(f.dist.family);
     rt::graph& g = out_.graph;
     const int n = v.type.size;
     if (f.side == 'q') {
-      if (f.dist.family != family_id::normal)
-        throw lowering_error(fmt::format("{} ~ {}: the runtime samples only Normal posteriors so far; {} comes with "
-                                         "the families stage", where, fam.name, fam.name));
-      sample_[static_cast<std::size_t>(f.variable)] = g.sample_normal(ps[0], ps[1], n);
+      sample_[static_cast<std::size_t>(f.variable)] = sample(f.dist.family, ps, n);
       g.set_label(sample_[static_cast<std::size_t>(f.variable)], fmt::format("{} sample", v.name));
       return;
     }
-    if (!v.is_data) {
-      if (f.dist.family != family_id::normal)
-        throw lowering_error(fmt::format("{} = {}: the runtime has only Normal priors so far; {} comes with the "
-                                         "families stage", where, fam.name, fam.name));
-      return;  // used by the KL pieces
-    }
-    switch (f.dist.family) {
-      case family_id::bernoulli:
-        loglik_ = ps[0] >= 0 ? g.bernoulli_logits(out_.data, ps[0]) : g.bernoulli_probs(out_.data, ps[1]);
-        break;
-      case family_id::normal: loglik_ = g.normal_logpdf(out_.data, ps[0], ps[1], n); break;
-      default:
-        throw lowering_error(fmt::format("{} ~ {}: the runtime has Bernoulli and Normal likelihoods so far", where,
-                                         fam.name));
-    }
+    if (!v.is_data) return;  // a prior: used by the KL pieces
+    loglik_ = logpdf(f.dist.family, out_.data, ps, n);
     g.set_label(loglik_, fmt::format("log {}", where));
   }
 
@@ -157,6 +202,8 @@ class lowerer {
     spec.iwae = o_.iwae || m_.settings.objective == objective_kind::iwae;
     for (const auto& lp : m_.latents) {
       const variable& v = m_.variables[static_cast<std::size_t>(lp.variable)];
+      const checked_factor& qf = m_.factors[static_cast<std::size_t>(lp.q_factor)];
+      const checked_factor& pf = m_.factors[static_cast<std::size_t>(lp.p_factor)];
       const auto& q = dist_params_[static_cast<std::size_t>(lp.q_factor)];
       const auto& p = dist_params_[static_cast<std::size_t>(lp.p_factor)];
       const int z = sample_[static_cast<std::size_t>(lp.variable)];
@@ -167,19 +214,21 @@ class lowerer {
       switch (method) {
         case kl_method::closed_form:
           t.method = rt::latent_term::kind::closed_form;
-          t.kl = g.kl_normal_normal(q[0], q[1], p[0], p[1], n);
+          t.kl = kl(qf.dist.family, q, pf.dist.family, p, n);
           g.set_label(t.kl, fmt::format("KL of {}", v.name));
           break;
         case kl_method::entropy_plus_mc:
           t.method = rt::latent_term::kind::entropy_plus_mc;
-          t.entropy = g.normal_entropy(q[1], n);
-          t.logp = g.normal_logpdf(z, p[0], p[1], n);
+          t.entropy = entropy(qf.dist.family, q, n);
+          t.logp = logpdf(pf.dist.family, z, p, n);
+          g.set_label(t.entropy, fmt::format("H[q({})]", v.name));
+          g.set_label(t.logp, fmt::format("log p({})", v.name));
           break;
         case kl_method::monte_carlo:
         case kl_method::not_used:
           t.method = rt::latent_term::kind::monte_carlo;
-          t.logq = g.normal_logpdf(z, q[0], q[1], n);
-          t.logp = g.normal_logpdf(z, p[0], p[1], n);
+          t.logq = logpdf(qf.dist.family, z, q, n);
+          t.logp = logpdf(pf.dist.family, z, p, n);
           g.set_label(t.logq, fmt::format("log q({})", v.name));
           g.set_label(t.logp, fmt::format("log p({})", v.name));
           break;

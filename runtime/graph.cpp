@@ -17,6 +17,17 @@ std::string_view to_string(op_kind op) {
   return "?";
 }
 
+bool is_sampler(op_kind op) {
+  switch (op) {
+    case op_kind::sample_normal:
+    case op_kind::sample_studentt:
+    case op_kind::sample_vmf:
+    case op_kind::sample_power_spherical:
+    case op_kind::sample_sphere_uniform: return true;
+    default: return false;
+  }
+}
+
 std::string_view to_string(param_group g) { return g == param_group::theta ? "θ" : "φ"; }
 
 namespace {
@@ -198,6 +209,135 @@ int graph::kl_normal_normal(int q_loc, int q_scale, int p_loc, int p_scale, int 
   return add(std::move(n));
 }
 
+int graph::sample_studentt(int df, int loc, int scale, int rows) {
+  node n;
+  n.op = op_kind::sample_studentt;
+  n.rows = rows;
+  n.inputs = {df, loc, scale};
+  n.ext = extent::sample;
+  return add(std::move(n));
+}
+
+int graph::studentt_logpdf(int value, int df, int loc, int scale, int rows) {
+  node n = density(op_kind::studentt_logpdf, {value, df, loc, scale});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::studentt_entropy(int df, int scale, int rows) {
+  node n = density(op_kind::studentt_entropy, {df, scale});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::kl_studentt_normal(int df, int q_loc, int q_scale, int p_loc, int p_scale, int rows) {
+  node n = density(op_kind::kl_studentt_normal, {df, q_loc, q_scale, p_loc, p_scale});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+namespace {
+void require_rows(const node& n, int rows, const char* what) {
+  if (n.rows != rows) throw std::invalid_argument(fmt::format("graph: {} has {} rows, not {}", what, n.rows, rows));
+}
+}  // namespace
+
+int graph::sample_vmf(int mean, int concentration, int rows) {
+  require_rows(at(mean), rows, "the vMF mean");
+  require_rows(at(concentration), 1, "the vMF concentration");
+  node n;
+  n.op = op_kind::sample_vmf;
+  n.rows = rows;
+  n.inputs = {mean, concentration};
+  n.ext = extent::sample;
+  return add(std::move(n));
+}
+
+int graph::vmf_logpdf(int value, int mean, int concentration, int rows) {
+  node n = density(op_kind::vmf_logpdf, {value, mean, concentration});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::vmf_entropy(int concentration, int rows) {
+  node n = density(op_kind::vmf_entropy, {concentration});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::kl_vmf_uniform(int concentration, int rows) {
+  node n = density(op_kind::kl_vmf_uniform, {concentration});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::kl_vmf_vmf(int q_mean, int q_concentration, int p_mean, int p_concentration, int rows) {
+  node n = density(op_kind::kl_vmf_vmf, {q_mean, q_concentration, p_mean, p_concentration});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::sample_power_spherical(int mean, int concentration, int rows) {
+  require_rows(at(mean), rows, "the Power Spherical mean");
+  require_rows(at(concentration), 1, "the Power Spherical concentration");
+  node n;
+  n.op = op_kind::sample_power_spherical;
+  n.rows = rows;
+  n.inputs = {mean, concentration};
+  n.ext = extent::sample;
+  return add(std::move(n));
+}
+
+int graph::power_spherical_logpdf(int value, int mean, int concentration, int rows) {
+  node n = density(op_kind::power_spherical_logpdf, {value, mean, concentration});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::power_spherical_entropy(int concentration, int rows) {
+  node n = density(op_kind::power_spherical_entropy, {concentration});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::kl_power_spherical_uniform(int concentration, int rows) {
+  node n = density(op_kind::kl_power_spherical_uniform, {concentration});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::sample_sphere_uniform(int rows) {
+  node n;
+  n.op = op_kind::sample_sphere_uniform;
+  n.rows = rows;
+  n.ext = extent::sample;
+  return add(std::move(n));
+}
+
+int graph::sphere_uniform_logpdf(int value, int rows) {
+  node n = density(op_kind::sphere_uniform_logpdf, {value});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::sphere_uniform_entropy(int rows) {
+  node n = density(op_kind::sphere_uniform_entropy, {});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::cbernoulli_logits(int x, int logits) {
+  if (at(logits).rows != at(x).rows && at(logits).rows != 1)
+    throw std::invalid_argument("graph: continuous Bernoulli logits rows differ from the data's");
+  return add(density(op_kind::cbernoulli_logits, {x, logits}));
+}
+
+int graph::cbernoulli_probs(int x, int probs) {
+  if (at(probs).rows != at(x).rows && at(probs).rows != 1)
+    throw std::invalid_argument("graph: continuous Bernoulli probs rows differ from the data's");
+  return add(density(op_kind::cbernoulli_probs, {x, probs}));
+}
+
 int graph::objective(objective_spec spec) {
   if (objective_ >= 0) throw std::invalid_argument("graph: a second objective");
   node n;
@@ -223,6 +363,8 @@ std::string graph::to_text() const {
     std::string extra;
     if (n.op == op_kind::constant) extra = fmt::format(" value={}", n.attr);
     if (n.op == op_kind::leaky_relu) extra = fmt::format(" slope={}", n.attr);
+    if (n.rows == 1 && n.attr > 0 && n.op != op_kind::constant && n.op != op_kind::leaky_relu)
+      extra = fmt::format(" n={}", n.attr);
     for (int p : n.params) {
       const param_info& pi = params_[static_cast<std::size_t>(p)];
       extra += fmt::format(" {}:{}[{}×{}]", to_string(pi.group), pi.name, pi.rows, pi.cols);
@@ -240,7 +382,7 @@ std::string graph::to_dot() const {
     std::string color = "black";
     if (!n.params.empty())
       color = params_[static_cast<std::size_t>(n.params[0])].group == param_group::theta ? "blue" : "darkgreen";
-    if (n.op == op_kind::sample_normal) color = "red";
+    if (is_sampler(n.op)) color = "red";
     std::string label = fmt::format("{} [{}]", to_string(n.op), n.rows);
     if (!n.label.empty()) label += "\\n" + n.label;
     out += fmt::format("  n{} [label=\"{}\", color={}];\n", i, label, color);

@@ -18,6 +18,8 @@ enum class op_kind : std::uint8_t {
 #undef VAEC_OP
 };
 std::string_view to_string(op_kind op);
+// Whether the op draws noise (the red nodes of `vaec graph --dot`).
+bool is_sampler(op_kind op);
 
 enum class param_group : std::uint8_t { theta, phi };
 std::string_view to_string(param_group g);
@@ -64,7 +66,7 @@ struct node {
   extent ext = extent::shared;
   std::vector<int> inputs;
   std::vector<int> params;   // linear: {weight, bias}; param: {p}
-  double attr = 0;           // constant: value; leaky_relu: slope
+  double attr = 0;           // constant: value; leaky_relu: slope; densities: n, the rows they sum over
   std::string label;         // where it came from, for the printer
   objective_spec objective;  // objective only
 };
@@ -91,6 +93,27 @@ class graph {
   int normal_logpdf(int value, int loc, int scale, int rows);
   int normal_entropy(int scale, int rows);
   int kl_normal_normal(int q_loc, int q_scale, int p_loc, int p_scale, int rows);
+  // Student-t: df broadcasts like loc and scale ([1] or [rows]; shared, per example or per sample).
+  int sample_studentt(int df, int loc, int scale, int rows);
+  int studentt_logpdf(int value, int df, int loc, int scale, int rows);
+  int studentt_entropy(int df, int scale, int rows);
+  int kl_studentt_normal(int df, int q_loc, int q_scale, int p_loc, int p_scale, int rows);
+  // On the sphere S^{rows−1} ⊂ R^rows: mean [rows] unit, concentration [1].
+  int sample_vmf(int mean, int concentration, int rows);
+  int vmf_logpdf(int value, int mean, int concentration, int rows);
+  int vmf_entropy(int concentration, int rows);
+  int kl_vmf_uniform(int concentration, int rows);
+  int kl_vmf_vmf(int q_mean, int q_concentration, int p_mean, int p_concentration, int rows);
+  int sample_power_spherical(int mean, int concentration, int rows);
+  int power_spherical_logpdf(int value, int mean, int concentration, int rows);
+  int power_spherical_entropy(int concentration, int rows);
+  int kl_power_spherical_uniform(int concentration, int rows);
+  int sample_sphere_uniform(int rows);
+  int sphere_uniform_logpdf(int value, int rows);
+  int sphere_uniform_entropy(int rows);
+  // Σ over rows of log ContinuousBernoulli(x | ·) per column (Loaiza-Ganem & Cunningham 2019).
+  int cbernoulli_logits(int x, int logits);
+  int cbernoulli_probs(int x, int probs);
   int objective(objective_spec spec);
 
   const std::vector<node>& nodes() const { return nodes_; }

@@ -10,6 +10,8 @@
 #include "runtime/ops/elementwise.hpp"
 #include "runtime/ops/normal.hpp"
 #include "runtime/ops/objective.hpp"
+#include "runtime/ops/sphere.hpp"
+#include "runtime/ops/studentt.hpp"
 #include "runtime/ops/vector.hpp"
 
 namespace vaec::rt {
@@ -149,10 +151,19 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
         l.aux_rows = nodes[static_cast<std::size_t>(n.inputs[0])].rows;
         l.aux_cols = l.cols;
         break;
+      case op_kind::cbernoulli_logits:
+      case op_kind::cbernoulli_probs:
+        l.aux_rows = nodes[static_cast<std::size_t>(n.inputs[0])].rows;
+        l.aux_cols = l.cols;
+        break;
+      case op_kind::sample_studentt: l.aux_rows = 2 * n.rows; l.aux_cols = l.cols; break;
+      case op_kind::sample_vmf:
+      case op_kind::sample_power_spherical: l.aux_rows = n.rows + 4; l.aux_cols = l.cols; break;
       case op_kind::objective: l.aux_rows = 1; l.aux_cols = batch * samples; break;
       default: break;
     }
-    if (n.op == op_kind::normal_logpdf || n.op == op_kind::normal_entropy || n.op == op_kind::kl_normal_normal)
+    // Densities over `attr` rows compute their gradients at that many rows.
+    if (n.rows == 1 && n.op != op_kind::constant && n.op != op_kind::leaky_relu && n.op != op_kind::objective)
       wide_rows = std::max(wide_rows, static_cast<int>(n.attr));
     if (l.aux_rows > 0) l.aux = take(static_cast<std::size_t>(l.aux_rows) * static_cast<std::size_t>(l.aux_cols));
     if (has_grad[i] || (gradients && n.op == op_kind::objective)) {
@@ -213,6 +224,8 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
       }
   }
   ex_.per_example.assign(static_cast<std::size_t>(batch), 0.0);
+  if (gradients && g.objective_node() >= 0)
+    ex_.column_loss.assign(static_cast<std::size_t>(batch) * static_cast<std::size_t>(samples), 0.0);
   if (g.objective_node() >= 0) ex_.result.kl.assign(nodes[static_cast<std::size_t>(g.objective_node())].objective.latents.size(), 0.0);
 }
 

@@ -18,6 +18,9 @@ namespace vaec::rt {
 struct step_settings {
   double beta = 1;       // weight of the KL terms (after warm-up)
   double free_bits = 0;  // nats per latent below which its KL is not penalized
+  // Whether rejection samplers (von Mises–Fisher) add their score-function correction to
+  // the concentration's gradient. Off only to check the pathwise part by finite differences.
+  bool rejection_correction = true;
 };
 
 // What the objective computed on the last forward pass; batch means.
@@ -44,6 +47,10 @@ struct exec {
   step_settings settings;
   objective_result result;
   std::vector<double> per_example;              // ELBO (or IWAE bound) per example, [B]
+  // Per sample column [B·S]: the part of the loss that depends on that column's draws,
+  // less a baseline that does not (set by the objective's forward pass). A rejection
+  // sampler's correction term is this times the score of its accepted proposal.
+  std::vector<double> column_loss;
 
   const node& n(int i) const { return g->nodes()[static_cast<std::size_t>(i)]; }
   const tensor<T>& in(int self, int slot) const { return val[static_cast<std::size_t>(n(self).inputs[static_cast<std::size_t>(slot)])]; }
@@ -107,6 +114,22 @@ template <class A>
 inline auto log1p_of(const A& t) {
   using T = typename A::Scalar;
   return (t + T(1)).log() - ((t + T(1)) - T(1) - t) / (t + T(1));
+}
+
+// An input's element (i, j) read at the output's shape: rows of 1 repeat, columns tile.
+template <class T>
+inline T at(const tensor<T>& t, int i, int j) {
+  return t.data[(t.rows == 1 ? 0 : i) + static_cast<std::size_t>(j % t.cols) * static_cast<std::size_t>(t.rows)];
+}
+
+// The op's scratch buffer as an [R × C] tensor, for gradients computed element by element
+// and then handed to give().
+template <class T>
+inline tensor<T> scratch_of(exec<T>& ex, int self, int R, int C) {
+  tensor<T> t = ex.scratch[static_cast<std::size_t>(self)];
+  t.rows = R;
+  t.cols = C;
+  return t;
 }
 
 template <class T>

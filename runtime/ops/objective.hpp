@@ -33,6 +33,50 @@ struct op_objective {
     return -1;
   }
 
+  // ex.column_loss (when gradients are on): for each sample column, the part of the loss
+  // that its draws affect — ELBO: its own terms with their weights in the loss; IWAE: its
+  // example's share of −bound — less a leave-one-out baseline (the mean over the other
+  // examples' columns, which do not depend on this column's draws, so the score-function
+  // correction stays unbiased and its variance drops).
+  template <class T>
+  static void column_losses(exec<T>& ex, const objective_spec& spec) {
+    auto& out = ex.column_loss;
+    if (out.empty()) return;
+    const int B = ex.batch, C = static_cast<int>(out.size());
+    std::fill(out.begin(), out.end(), 0.0);
+    if (spec.iwae) {
+      for (int c = 0; c < C; ++c) out[static_cast<std::size_t>(c)] = -ex.per_example[static_cast<std::size_t>(c % B)] / B;
+    } else {
+      auto add = [&](int node, double coefficient) {
+        if (node < 0) return;
+        const tensor<T>& t = ex.val[static_cast<std::size_t>(node)];
+        if (t.cols != C) return;  // shared or per example: no column's draws affect it
+        for (int c = 0; c < C; ++c) out[static_cast<std::size_t>(c)] += coefficient * static_cast<double>(t.data[c]) / C;
+      };
+      add(spec.loglik, -1.0);
+      for (std::size_t j = 0; j < spec.latents.size(); ++j) {
+        const latent_term& l = spec.latents[j];
+        double k = ex.settings.beta;
+        if (ex.settings.free_bits > 0 && ex.result.kl[j] < ex.settings.free_bits) k = 0;
+        add(l.kl, k);
+        add(l.entropy, -k);
+        add(l.logp, -k);
+        add(l.logq, k);
+      }
+    }
+    // Leave-one-out baseline over the other examples (columns c with c mod B ≠ b).
+    if (B < 2) return;
+    double total = 0;
+    for (double v : out) total += v;
+    const int S = C / B;
+    for (int b = 0; b < B; ++b) {
+      double own = 0;
+      for (int s = 0; s < S; ++s) own += out[static_cast<std::size_t>(s * B + b)];
+      const double baseline = (total - own) / (C - S);
+      for (int s = 0; s < S; ++s) out[static_cast<std::size_t>(s * B + b)] -= baseline;
+    }
+  }
+
   template <class T>
   static void forward(exec<T>& ex, int self) {
     const node& nd = ex.n(self);
@@ -93,6 +137,7 @@ struct op_objective {
         r.loss += ex.settings.beta * (ex.settings.free_bits > 0 ? std::max(kl, ex.settings.free_bits) : kl);
       }
     }
+    column_losses(ex, spec);
     if (!std::isfinite(r.recon)) {
       r.finite = false;
       r.nonfinite_term = "log p(x | z)";

@@ -133,6 +133,12 @@ if cmp -s "$model" "$work/r-tiny/model.vae"; then passed=$((passed + 1)); echo "
 expect "train: refuses to overwrite a run" 1 "already holds a run" "" -- "$model" --data "$work/tiny.csv" --epochs 1 --out "$work/r-tiny"
 expect "eval: ELBO and IW log-likelihood" 0 "" "log p\(x\), IW K=20 +-[0-9.]+ ± [0-9.]+" -- eval "$work/r-tiny" --data "$work/tiny.csv" --iw 20
 expect "eval: not a run folder" 1 "not a run folder" "" -- eval "$work" --data "$work/tiny.csv"
+# Every family: each model of models/ trains on the tiny set and evaluates, finitely.
+for m in "$src"/models/*.vae; do
+  name=$(basename "$m" .vae)
+  expect "train: $name, tiny run" 0 "" "^epoch +1/1 +train ELBO +-?[0-9]+\.[0-9]" -- "$m" --data "$work/tiny.csv" --epochs 1 --batch 32 --out "$work/r-$name"
+  expect "eval: $name" 0 "" "log p\(x\), IW K=10 +-?[0-9.]+ ± [0-9.]+" -- eval "$work/r-$name" --data "$work/tiny.csv" --iw 10
+done
 python3 "$src/tests/runtime/read_safetensors.py" "$work/r-tiny/checkpoint.safetensors" >"$work/ck.json" 2>&1 \
   && grep -q "linear1.weight" "$work/ck.json" && { passed=$((passed + 1)); echo "ok   checkpoint reads in Python"; } \
   || { fail "checkpoint does not read in Python"; head -3 "$work/ck.json"; }

@@ -33,6 +33,10 @@ struct check_result {
 };
 
 constexpr int B = 3;        // examples
+// Whether the vMF sampler adds its rejection correction: a score-function term, which
+// finite differences of one fixed draw cannot see (tests/runtime/families_test.cpp
+// checks it statistically). Off for the pathwise checks.
+bool rejection_correction = true;
 constexpr int data_rows = 4;
 
 // Builds `body(g, x)` → node, closes it into an objective (unless `body` made one),
@@ -62,6 +66,7 @@ check_result gradient_check(const std::function<int(rt::graph&, int)>& body, int
   rt::plan<double> p(g, params, B, samples);
   p.settings().beta = beta;
   p.settings().free_bits = free_bits;
+  p.settings().rejection_correction = rejection_correction;
   auto xin = p.input(x);
   for (std::size_t i = 0; i < xin.size(); ++i) xin.data[i] = 0.05 + 0.9 * r.uniform();
   if (weights >= 0) {
@@ -189,6 +194,97 @@ BOOST_AUTO_TEST_CASE(bernoulli_family) {
   gradient_check([](rt::graph& g, int x) { return g.bernoulli_logits(x, lin(g, x, data_rows)); });
   gradient_check([](rt::graph& g, int x) {
     return g.bernoulli_probs(x, g.unary(op_kind::sigmoid, lin(g, x, data_rows)));
+  });
+}
+
+// Student-t: the sampler through loc and scale (df fixed: the χ² draw's implicit gradient
+// is not the derivative of one fixed draw, and is checked statistically in
+// families_test.cpp), the log-density, entropy and KL to a Normal through df as well.
+BOOST_AUTO_TEST_CASE(studentt_family) {
+  auto df = [](rt::graph& g, int x, int rows) {
+    return g.binary(op_kind::add, g.unary(op_kind::softplus, lin(g, x, rows, "df")), g.constant(2.5));
+  };
+  gradient_check([](rt::graph& g, int x) { return g.sample_studentt(g.constant(4.5), lin(g, x, 3), pos(g, x, 3), 3); }, 2);
+  gradient_check([](rt::graph& g, int x) { return g.sample_studentt(g.constant(0.7, 3), lin(g, x, 3), pos(g, x, 1), 3); });
+  gradient_check(
+      [&](rt::graph& g, int x) {
+        int z = g.sample_studentt(g.constant(3.0), lin(g, x, 3), pos(g, x, 3), 3);
+        return g.studentt_logpdf(z, df(g, x, 3), lin(g, x, 3), pos(g, x, 3), 3);
+      },
+      2);
+  gradient_check([&](rt::graph& g, int x) { return g.studentt_logpdf(lin(g, x, 3), df(g, x, 1), lin(g, x, 3), pos(g, x, 3), 3); });
+  gradient_check([&](rt::graph& g, int x) { return g.studentt_entropy(df(g, x, 3), pos(g, x, 3), 3); });
+  gradient_check([&](rt::graph& g, int x) { return g.studentt_entropy(df(g, x, 1), pos(g, x, 1), 3); });
+  gradient_check([&](rt::graph& g, int x) {
+    return g.kl_studentt_normal(df(g, x, 3), lin(g, x, 3), pos(g, x, 3), lin(g, x, 3), pos(g, x, 3), 3);
+  });
+  gradient_check([&](rt::graph& g, int x) {
+    return g.kl_studentt_normal(df(g, x, 1), lin(g, x, 3), pos(g, x, 3), g.constant(0), g.constant(1), 3);
+  });
+}
+
+// The sphere families. vMF's sampler is checked pathwise in its mean and concentration
+// (the rejection correction off); Power Spherical's in its mean (its concentration moves
+// the Gamma draws, checked statistically in families_test.cpp).
+BOOST_AUTO_TEST_CASE(sphere_families) {
+  auto unit = [](rt::graph& g, int x, int n) { return g.normalize(lin(g, x, n, "mean")); };
+  rejection_correction = false;
+  for (int n : {2, 3, 5, 12}) {
+    BOOST_TEST_CONTEXT("vMF sampler, n = " << n) {
+      gradient_check([&](rt::graph& g, int x) { return g.sample_vmf(unit(g, x, n), pos(g, x, 1), n); }, 2);
+    }
+  }
+  BOOST_TEST_CONTEXT("vMF sampler, n = 3, small concentration") {
+    gradient_check([&](rt::graph& g, int x) {
+      return g.sample_vmf(unit(g, x, 3), g.binary(op_kind::mul, pos(g, x, 1), g.constant(1e-6)), 3);
+    });
+  }
+  rejection_correction = true;
+  for (int n : {2, 5}) {
+    BOOST_TEST_CONTEXT("Power Spherical sampler, n = " << n) {
+      gradient_check([&](rt::graph& g, int x) { return g.sample_power_spherical(unit(g, x, n), g.constant(2.5), n); }, 2);
+    }
+  }
+  gradient_check([&](rt::graph& g, int x) { return g.binary(op_kind::add, g.sample_sphere_uniform(4), lin(g, x, 4)); });
+  gradient_check(
+      [&](rt::graph& g, int x) {
+        int z = g.sample_power_spherical(unit(g, x, 4), g.constant(3.0), 4);
+        return g.vmf_logpdf(z, unit(g, x, 4), pos(g, x, 1), 4);
+      },
+      2);
+  gradient_check(
+      [&](rt::graph& g, int x) {
+        int z = g.sample_power_spherical(unit(g, x, 4), g.constant(3.0), 4);
+        return g.power_spherical_logpdf(z, unit(g, x, 4), pos(g, x, 1), 4);
+      },
+      2);
+  gradient_check([&](rt::graph& g, int x) { return g.sphere_uniform_logpdf(unit(g, x, 4), 4); });
+  for (int n : {3, 10}) {
+    gradient_check([&](rt::graph& g, int x) { return g.vmf_entropy(pos(g, x, 1), n); });
+    gradient_check([&](rt::graph& g, int x) { return g.kl_vmf_uniform(pos(g, x, 1), n); });
+    gradient_check([&](rt::graph& g, int x) { return g.power_spherical_entropy(pos(g, x, 1), n); });
+    gradient_check([&](rt::graph& g, int x) { return g.kl_power_spherical_uniform(pos(g, x, 1), n); });
+    gradient_check([&](rt::graph& g, int x) {
+      return g.kl_vmf_vmf(unit(g, x, n), pos(g, x, 1), unit(g, x, n), pos(g, x, 1), n);
+    });
+  }
+  gradient_check([&](rt::graph& g, int x) {
+    return g.binary(op_kind::add, g.sphere_uniform_entropy(5), g.sum(lin(g, x, 2)));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(continuous_bernoulli) {
+  // logits around 0 (the series branch), across ±½ and far out
+  for (double s : {0.05, 1.0, 40.0}) {
+    BOOST_TEST_CONTEXT("logits scale " << s) {
+      gradient_check([s](rt::graph& g, int x) {
+        return g.cbernoulli_logits(x, g.binary(op_kind::mul, lin(g, x, data_rows), g.constant(s)));
+      });
+    }
+  }
+  gradient_check([](rt::graph& g, int x) { return g.cbernoulli_logits(x, lin(g, x, 1)); });
+  gradient_check([](rt::graph& g, int x) {
+    return g.cbernoulli_probs(x, g.unary(op_kind::sigmoid, lin(g, x, data_rows)));
   });
 }
 
