@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "runtime/ops/exec.hpp"
 
@@ -93,67 +94,125 @@ struct op_bernoulli_probs {
 
 // ---- continuous Bernoulli (Loaiza-Ganem & Cunningham 2019) ------------------------------
 // p(x | λ) = C(λ) λ^x (1 − λ)^{1−x} on x ∈ [0, 1]. With the logit η = log(λ/(1−λ)),
-// C = η / tanh(η/2) (C = 2 at η = 0), an even function of η:
-//   log C = log|η| + log(1 + e^{−|η|}) − log(1 − e^{−|η|})     for |η| ≥ ½,
-//   log C = log 2 + η²/12 − 7η⁴/1440 + …                        for |η| < ½ (7 terms,
-// truncation below 1e-12), so nothing cancels near η = 0 where the closed form is 0/0.
-// d log C/dη = 1/η − 1/sinh η (series η/6 − 7η³/360 + … below ½). Both branches are
-// evaluated on clamped arguments and blended, so the expression stays vectorized.
+// C = η / tanh(η/2) (C = 2 at η = 0), an even function of η. With a = |η|:
+//   log C = log a + log(1 + e^{−a}) − log(1 − e^{−a})          for a ≥ ½,
+//   log C = log 2 + a²/12 − 7a⁴/1440 + …  (6 terms)            for a < ½,
+// truncation below 1e-11, so nothing cancels near η = 0 where the closed form is 0/0
+// (the λ form, 2 artanh(1 − 2λ)/(1 − 2λ), is what other libraries evaluate, with a
+// Taylor patch on a window around λ = ½). d log C/dη = 1/η − 1/sinh η, odd, with its own
+// series below ½. The branches are joined without a select, which Eigen does not
+// vectorize: f(a) = S(min(a, ½)) − S(½) + D(max(a, ½)), exact on either side because
+// S(½) = D(½) to the truncation error.
 namespace cb {
+template <class T>
+constexpr T half = T(0.5);
+// Series of log C − log 2 in s = a².
 template <class A>
-auto log_norm(const A& eta) {
+auto log_norm_series(const A& s) {
   using T = typename A::Scalar;
-  auto a = eta.abs();
-  auto s = a.min(T(0.5)).square();
-  auto series = T(0.69314718055994530942) +
-                s * (T(1.0 / 12) + s * (T(-7.0 / 1440) + s * (T(62.0 / 181440) + s * (T(-2.6248346560846560847e-05) +
-                     s * (T(2.1336045641601197157e-06) + s * T(-1.8027895356488830916e-07))))));
-  auto d = a.max(T(0.5));
-  auto e = (-d).exp();
-  auto direct = d.log() + log1p_of(e) - (T(1) - e).log();
-  auto small = (a < T(0.5)).template cast<T>();
-  return small * series + (T(1) - small) * direct;
+  return s * (T(1.0 / 12) + s * (T(-7.0 / 1440) + s * (T(62.0 / 181440) + s * (T(-2.6248346560846560847e-05) +
+              s * (T(2.1336045641601197157e-06) + s * T(-1.8027895356488830916e-07))))));
 }
+// Series of (1/η − 1/sinh η)/η in s = η².
 template <class A>
-auto dlog_norm(const A& eta) {
+auto dlog_norm_series(const A& s) {
   using T = typename A::Scalar;
+  return T(1.0 / 6) + s * (T(-0.019444444444444444444) + s * (T(0.0020502645502645502646) +
+         s * (T(-0.00020998677248677248677) + s * (T(2.1336045641601197157e-05) + s * T(-2.1633474427786597099e-06)))));
+}
+template <class T>
+T scalar_series(T a) {  // log C − log 2 at a, as a number
+  const T s = a * a;
+  return s * (T(1.0 / 12) + s * (T(-7.0 / 1440) + s * (T(62.0 / 181440) + s * (T(-2.6248346560846560847e-05) +
+              s * (T(2.1336045641601197157e-06) + s * T(-1.8027895356488830916e-07))))));
+}
+template <class T>
+T scalar_dseries(T a) {
+  const T s = a * a;
+  return a * (T(1.0 / 6) + s * (T(-0.019444444444444444444) + s * (T(0.0020502645502645502646) +
+         s * (T(-0.00020998677248677248677) + s * (T(2.1336045641601197157e-05) + s * T(-2.1633474427786597099e-06))))));
+}
+
+// log C(η) elementwise; `t` must hold e^{−|η|}.
+template <class E, class TT>
+auto log_norm(const E& eta, const TT& t) {
+  using T = typename E::Scalar;
   auto a = eta.abs();
-  auto x = eta.min(T(0.5)).max(T(-0.5));
-  auto s = x.square();
-  auto series = x * (T(1.0 / 6) + s * (T(-0.019444444444444444444) + s * (T(0.0020502645502645502646) +
-                s * (T(-0.00020998677248677248677) + s * (T(2.1336045641601197157e-05) + s * T(-2.1633474427786597099e-06))))));
-  auto d = a.max(T(0.5));
-  auto e = (-d).exp();
-  auto direct = (T(1) / d - T(2) * e / (T(1) - e * e)) * eta.sign();
-  auto small = (a < T(0.5)).template cast<T>();
-  return small * series + (T(1) - small) * direct;
+  auto small = a.min(half<T>);
+  auto big = a.max(half<T>);
+  auto tb = t.min(T(0.60653065971263342360));  // e^{−max(a, ½)}
+  const T offset = -scalar_series(half<T>);
+  return log_norm_series(small.square()) + offset + big.log() + log1p_of(tb) - (T(1) - tb).log();
+}
+// d log C/dη elementwise; `t` must hold e^{−|η|}.
+template <class E, class TT>
+auto dlog_norm(const E& eta, const TT& t) {
+  using T = typename E::Scalar;
+  auto a = eta.abs();
+  auto x = eta.min(half<T>).max(-half<T>);
+  auto sign = eta / a.max(std::numeric_limits<T>::min());
+  auto big = a.max(half<T>);
+  auto tb = t.min(T(0.60653065971263342360));
+  const T offset = -scalar_dseries(half<T>);
+  return x * dlog_norm_series(x.square()) + sign * (offset + T(1) / big - T(2) * tb / (T(1) - tb.square()));
 }
 }  // namespace cb
 
-// Σ x·η − softplus(η) + log C(η);   dη = x − sigmoid(η) + d log C/dη.  aux: η at the
-// output's shape.
+// Σ x·η − softplus(η) + log C(η);   dη = x − sigmoid(η) + d log C/dη.
+// Column by column, each a contiguous vectorized expression; aux holds e^{−|η|}.
 struct op_cbernoulli_logits {
   template <class T>
   static void forward(exec<T>& ex, int self) {
     const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     const tensor<T>& x = ex.in(self, 0);
-    auto E = ex.aux[static_cast<std::size_t>(self)].a();
-    E = bcast(ex.in(self, 1), x.rows, out.cols);
-    auto X = bcast(x, x.rows, out.cols);
-    out.a() = (X * E - E.max(T(0)) - log1p_of((-E.abs()).exp()) + cb::log_norm(E)).colwise().sum();
+    const tensor<T>& l = ex.in(self, 1);
+    if (l.rows != x.rows) {
+      // One logit for every row: the general, broadcasting path.
+      auto t = ex.aux[static_cast<std::size_t>(self)].a();
+      auto E = bcast(l, x.rows, out.cols);
+      t = (-E.abs()).exp();
+      out.a() = (bcast(x, x.rows, out.cols) * E - E.max(T(0)) - log1p_of(t) + cb::log_norm(E, t)).colwise().sum();
+      return;
+    }
+    auto T_ = ex.aux[static_cast<std::size_t>(self)].m();
+    for (int c = 0; c < out.cols; ++c) {
+      auto xc = x.c().col(c % x.cols).array();
+      auto ec = l.c().col(c % l.cols).array();
+      auto tc = T_.col(c).array();
+      tc = (-ec.abs()).exp();
+      out.data[c] = (xc * ec - ec.max(T(0)) - log1p_of(tc) + cb::log_norm(ec, tc)).sum();
+    }
   }
   template <class T>
   static void backward(exec<T>& ex, int self) {
     const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     const tensor<T>& x = ex.in(self, 0);
-    auto E = ex.aux[static_cast<std::size_t>(self)].a();
-    auto G = down(ex.grad[static_cast<std::size_t>(self)], x.rows);
-    give(ex, self, 1, G * (bcast(x, x.rows, out.cols) - T(1) / (T(1) + (-E).exp()) + cb::dlog_norm(E)));
+    const tensor<T>& l = ex.in(self, 1);
+    const tensor<T>& g = ex.grad[static_cast<std::size_t>(self)];
+    const tensor<T>& dl = ex.grad[static_cast<std::size_t>(ex.n(self).inputs[1])];
+    auto t = ex.aux[static_cast<std::size_t>(self)].a();
+    if (l.rows != x.rows || l.cols != out.cols || !dl.data) {
+      auto E = bcast(l, x.rows, out.cols);
+      auto sig = T(1) / (T(1) + (-E).exp());  // e^{−η} = ∞ gives 0, never NaN
+      give(ex, self, 1, down(g, x.rows) * (bcast(x, x.rows, out.cols) - sig + cb::dlog_norm(E, t)));
+      return;
+    }
+    const bool first = ex.first[static_cast<std::size_t>(self)][1];
+    auto D = dl.m();
+    for (int c = 0; c < out.cols; ++c) {
+      auto xc = x.c().col(c % x.cols).array();
+      auto ec = l.c().col(c).array();
+      auto tc = t.col(c);
+      auto dc = D.col(c).array();
+      auto sig = T(1) / (T(1) + (-ec).exp());
+      if (first) dc = g.data[c] * (xc - sig + cb::dlog_norm(ec, tc));
+      else dc += g.data[c] * (xc - sig + cb::dlog_norm(ec, tc));
+    }
   }
 };
 
 // The same with λ = probs: Σ x log λ + (1 − x) log(1 − λ) + log C(η), η = log λ − log(1 − λ);
-// dλ = x/λ − (1 − x)/(1 − λ) + (d log C/dη)/(λ(1 − λ)).  aux: η.
+// dλ = x/λ − (1 − x)/(1 − λ) + (d log C/dη)/(λ(1 − λ)).  aux: e^{−|η|}.
 struct op_cbernoulli_probs {
   template <class T>
   static void forward(exec<T>& ex, int self) {
@@ -161,9 +220,10 @@ struct op_cbernoulli_probs {
     const tensor<T>& x = ex.in(self, 0);
     auto P = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
-    auto E = ex.aux[static_cast<std::size_t>(self)].a();
-    E = P.log() - (T(1) - P).log();
-    out.a() = (X * P.log() + (T(1) - X) * (T(1) - P).log() + cb::log_norm(E)).colwise().sum();
+    auto E = P.log() - (T(1) - P).log();
+    auto t = ex.aux[static_cast<std::size_t>(self)].a();
+    t = (-E.abs()).exp();
+    out.a() = (X * P.log() + (T(1) - X) * (T(1) - P).log() + cb::log_norm(E, t)).colwise().sum();
   }
   template <class T>
   static void backward(exec<T>& ex, int self) {
@@ -171,9 +231,10 @@ struct op_cbernoulli_probs {
     const tensor<T>& x = ex.in(self, 0);
     auto P = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
-    auto E = ex.aux[static_cast<std::size_t>(self)].a();
+    auto E = P.log() - (T(1) - P).log();
+    auto t = ex.aux[static_cast<std::size_t>(self)].a();
     auto G = down(ex.grad[static_cast<std::size_t>(self)], x.rows);
-    give(ex, self, 1, G * (X / P - (T(1) - X) / (T(1) - P) + cb::dlog_norm(E) / (P * (T(1) - P))));
+    give(ex, self, 1, G * (X / P - (T(1) - X) / (T(1) - P) + cb::dlog_norm(E, t) / (P * (T(1) - P))));
   }
 };
 

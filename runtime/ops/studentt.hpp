@@ -13,6 +13,20 @@
 
 namespace vaec::rt {
 
+// A df-dependent special function, remembered for the last df: df is usually one shared
+// number, so each op evaluates it once per pass instead of once per element.
+template <double (*F)(double)>
+struct memo {
+  double arg = NAN, value = NAN;
+  double operator()(double x) {
+    if (!(x == arg)) {
+      arg = x;
+      value = F(x);
+    }
+    return value;
+  }
+};
+
 // z = loc + scale·t,  t = ε/√(g/ν),  ε ~ N(0, 1),  g = 2G,  G ~ Gamma(ν/2, 1), in double.
 // dloc = dz,  dscale = dz·t,  dν = dz·scale·dt/dν with
 // dt/dν = t·(1/(2ν) − (dG/dα)/(4G)), dG/dα the implicit reparameterization gradient
@@ -65,14 +79,13 @@ struct op_studentt_logpdf {
     const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     const int n = static_cast<int>(ex.n(self).attr);
     const tensor<T>&v = ex.in(self, 0), &df = ex.in(self, 1), &loc = ex.in(self, 2), &scale = ex.in(self, 3);
-    const bool one_df = df.size() == 1;
-    const double c1 = one_df ? studentt_log_norm(static_cast<double>(df.data[0])) : 0.0;
+    memo<studentt_log_norm> c;
     for (int j = 0; j < out.cols; ++j) {
       double s = 0;
       for (int i = 0; i < n; ++i) {
         const double nu = static_cast<double>(at(df, i, j)), sigma = static_cast<double>(at(scale, i, j));
         const double u = (static_cast<double>(at(v, i, j)) - static_cast<double>(at(loc, i, j))) / sigma;
-        s += (one_df ? c1 : studentt_log_norm(nu)) - std::log(sigma) - 0.5 * (nu + 1) * std::log1p(u * u / nu);
+        s += c(nu) - std::log(sigma) - 0.5 * (nu + 1) * std::log1p(u * u / nu);
       }
       out.data[j] = static_cast<T>(s);
     }
@@ -86,8 +99,7 @@ struct op_studentt_logpdf {
     for (int slot = 0; slot < 4; ++slot) {
       if (!ex.wants(self, slot)) continue;
       tensor<T> d = scratch_of(ex, self, n, C);
-      const bool one_df = df.size() == 1;
-      const double dc1 = one_df && slot == 1 ? studentt_log_norm_ddf(static_cast<double>(df.data[0])) : 0.0;
+      memo<studentt_log_norm_ddf> dc;
       for (int j = 0; j < C; ++j)
         for (int i = 0; i < n; ++i) {
           const double nu = static_cast<double>(at(df, i, j)), sigma = static_cast<double>(at(scale, i, j));
@@ -99,7 +111,7 @@ struct op_studentt_logpdf {
             case 2: r = (nu + 1) * u / ((nu + u * u) * sigma); break;
             case 3: r = (-1 + (nu + 1) * u * u / (nu + u * u)) / sigma; break;
             case 1:
-              r = (one_df ? dc1 : studentt_log_norm_ddf(nu)) - 0.5 * std::log1p(u * u / nu) +
+              r = dc(nu) - 0.5 * std::log1p(u * u / nu) +
                   (nu + 1) * u * u / (2 * nu * (nu + u * u));
               break;
           }
@@ -117,10 +129,10 @@ struct op_studentt_entropy {
     const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     const int n = static_cast<int>(ex.n(self).attr);
     const tensor<T>&df = ex.in(self, 0), &scale = ex.in(self, 1);
+    memo<studentt_entropy> h;
     for (int j = 0; j < out.cols; ++j) {
       double s = 0;
-      for (int i = 0; i < n; ++i)
-        s += studentt_entropy(static_cast<double>(at(df, i, j))) + std::log(static_cast<double>(at(scale, i, j)));
+      for (int i = 0; i < n; ++i) s += h(static_cast<double>(at(df, i, j))) + std::log(static_cast<double>(at(scale, i, j)));
       out.data[j] = static_cast<T>(s);
     }
   }
@@ -130,12 +142,13 @@ struct op_studentt_entropy {
     const int n = static_cast<int>(ex.n(self).attr), C = out.cols;
     const tensor<T>& G = ex.grad[static_cast<std::size_t>(self)];
     const tensor<T>&df = ex.in(self, 0), &scale = ex.in(self, 1);
+    memo<studentt_entropy_ddf> dh;
     for (int slot = 0; slot < 2; ++slot) {
       if (!ex.wants(self, slot)) continue;
       tensor<T> d = scratch_of(ex, self, n, C);
       for (int j = 0; j < C; ++j)
         for (int i = 0; i < n; ++i) {
-          const double r = slot == 0 ? studentt_entropy_ddf(static_cast<double>(at(df, i, j)))
+          const double r = slot == 0 ? dh(static_cast<double>(at(df, i, j)))
                                      : 1.0 / static_cast<double>(at(scale, i, j));
           d.data[static_cast<std::size_t>(j) * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)] =
               static_cast<T>(static_cast<double>(G.data[j]) * r);
@@ -157,13 +170,14 @@ struct op_kl_studentt_normal {
     const tensor<T>&df = ex.in(self, 0), &mq = ex.in(self, 1), &sq = ex.in(self, 2), &mp = ex.in(self, 3),
                     &sp = ex.in(self, 4);
     const bool ok = nu_ok(ex, self);
+    memo<studentt_entropy> h;
     for (int j = 0; j < out.cols; ++j) {
       double s = 0;
       for (int i = 0; i < n; ++i) {
         const double nu = static_cast<double>(at(df, i, j)), q = static_cast<double>(at(sq, i, j)),
                      p = static_cast<double>(at(sp, i, j));
         const double d = static_cast<double>(at(mq, i, j)) - static_cast<double>(at(mp, i, j));
-        s += -studentt_entropy(nu) - std::log(q) + std::log(p) + 0.5 * log_2pi<double>() +
+        s += -h(nu) - std::log(q) + std::log(p) + 0.5 * log_2pi<double>() +
              (q * q * nu / (nu - 2) + d * d) / (2 * p * p);
       }
       out.data[j] = static_cast<T>(ok ? s : NAN);
@@ -176,6 +190,7 @@ struct op_kl_studentt_normal {
     const tensor<T>& G = ex.grad[static_cast<std::size_t>(self)];
     const tensor<T>&df = ex.in(self, 0), &mq = ex.in(self, 1), &sq = ex.in(self, 2), &mp = ex.in(self, 3),
                     &sp = ex.in(self, 4);
+    memo<studentt_entropy_ddf> dh;
     for (int slot = 0; slot < 5; ++slot) {
       if (!ex.wants(self, slot)) continue;
       tensor<T> dt = scratch_of(ex, self, n, C);
@@ -186,7 +201,7 @@ struct op_kl_studentt_normal {
           const double d = static_cast<double>(at(mq, i, j)) - static_cast<double>(at(mp, i, j));
           double r = 0;
           switch (slot) {
-            case 0: r = -studentt_entropy_ddf(nu) - q * q / ((nu - 2) * (nu - 2) * p * p); break;
+            case 0: r = -dh(nu) - q * q / ((nu - 2) * (nu - 2) * p * p); break;
             case 1: r = d / (p * p); break;
             case 2: r = -1 / q + q * nu / ((nu - 2) * p * p); break;
             case 3: r = -d / (p * p); break;

@@ -349,6 +349,40 @@ p(z) = Normal(param(2), 2)
 p(x | z) = Normal(loc = linear(z, 4), scale = softplus(param(4)) + 0.5)
 q(z | x) = Normal(loc = linear(x, 2) * 0.5, scale = exp(linear(x, 2) - 1))
 )";
+  // The families' wiring. Fixed df and a fixed Power Spherical concentration: their
+  // gradients go through Gamma draws by implicit reparameterization, which finite
+  // differences of one draw cannot see (families_test.cpp checks them statistically).
+  const std::string heavy = R"(
+data   x : real[4]
+latent z : real[3]
+p(z) = StudentT(df = softplus(param(1)) + 0.5, loc = param(3), scale = 1.5)
+p(x | z) = StudentT(df = 4, loc = linear(z, 4), scale = softplus(param(4)) + 0.5)
+q(z | x) = StudentT(df = 5, loc = linear(x, 3), scale = exp(linear(x, 3) - 1))
+)";
+  const std::string heavy_closed = R"(
+data   x : binary[4]
+latent z : real[2]
+p(z) = Normal(param(2), softplus(param(2)) + 0.5)
+p(x | z) = ContinuousBernoulli(logits = linear(z, 4))
+q(z | x) = StudentT(df = 3.5, loc = linear(x, 2), scale = exp(linear(x, 2) - 1))
+)";
+  const std::string spheres = R"(
+data   x : binary[4]
+latent z : sphere[5]
+latent u : sphere[3]
+p(z) = VonMisesFisher(mean = normalize(param(5, init = 1)), concentration = softplus(param(1)) + 0.5)
+p(u) = HypersphericalUniform()
+p(x | z, u) = Bernoulli(logits = linear(concat(z, u), 4))
+q(z | x) = VonMisesFisher(mean = normalize(linear(x, 5)), concentration = softplus(linear(x, 1)) + 1)
+q(u | x) = PowerSpherical(mean = normalize(linear(x, 3)), concentration = 2.5)
+)";
+  const std::string sphere_mixed = R"(
+data   x : binary[4]
+latent z : sphere[4]
+p(z) = PowerSpherical(mean = normalize(param(4, init = 1)), concentration = softplus(param(1)) + 0.5)
+p(x | z) = ContinuousBernoulli(probs = sigmoid(linear(z, 4)))
+q(z | x) = VonMisesFisher(mean = normalize(linear(x, 4)), concentration = softplus(linear(x, 1)) + 1)
+)";
   struct model_case {
     std::string name, text, train;
     int samples;
@@ -358,6 +392,12 @@ q(z | x) = Normal(loc = linear(x, 2) * 0.5, scale = exp(linear(x, 2) - 1))
            {"hierarchy, kl = mc, beta = 0.5", hierarchy, "train { kl = mc beta = 0.5 }", 2},
            {"hierarchy, iwae", hierarchy, "train { objective = iwae samples = 3 }", 3},
            {"Normal likelihood", grey, "", 2},
+           {"Student-t prior and likelihood, entropy + MC", heavy, "", 2},
+           {"Student-t ‖ Normal closed form, continuous Bernoulli", heavy_closed, "", 2},
+           {"vMF ‖ vMF and PowerSpherical ‖ uniform closed forms", spheres, "", 2},
+           {"spheres, kl = mc", spheres, "train { kl = mc }", 2},
+           {"vMF posterior, Power Spherical prior (entropy + MC)", sphere_mixed, "", 2},
+           {"spheres, iwae", spheres, "train { objective = iwae samples = 3 }", 3},
        }) {
     BOOST_TEST_CONTEXT(c.name) {
       auto compiled = vaec::test::run(c.text + c.train, "m.vae");
@@ -369,6 +409,7 @@ q(z | x) = Normal(loc = linear(x, 2) * 0.5, scale = exp(linear(x, 2) - 1))
       params.initialize(5);
       rt::plan<double> p(low.graph, params, B, c.samples);
       p.settings().beta = m->settings.beta;
+      p.settings().rejection_correction = false;
       rt::rng r(9, rt::stream::init, 1);
       auto x = p.input(low.data);
       for (std::size_t i = 0; i < x.size(); ++i) x.data[i] = 0.1 + 0.8 * r.uniform();
