@@ -30,7 +30,8 @@ struct lowered_model {
   std::vector<std::string> latent_names;
 };
 
-// Throws lowering_error when a family is not supported by the runtime yet.
+// Every model that checks lowers; lowering_error means the checker and the lowering
+// disagree (a bug).
 lowered_model lower(const checked_model& m, const lower_options& options = {});
 
 // What the trainer needs of a lowered model: its graph (which must outlive the binding),
