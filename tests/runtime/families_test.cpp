@@ -446,4 +446,40 @@ BOOST_AUTO_TEST_CASE(vmf_high_dimension_is_finite) {
   }
 }
 
+// The Student-t ops at df up to 1e15 and 1e300 (in double): the log-density tends to the
+// Normal's and the entropy to ½ log(2πe) + log σ, with nothing lost to the cancelling
+// lgamma and digamma differences; at df = 0.5 the log-density matches Boost.Math's pdf.
+BOOST_AUTO_TEST_CASE(studentt_ops_at_extreme_df) {
+  const int n = 3, N = 4;
+  for (double nu : {0.5, 1e6, 1e15, 1e300}) {
+    BOOST_TEST_CONTEXT("df = " << nu) {
+      rt::graph g;
+      int v = g.input(n, "v");
+      int df = g.constant(nu), loc = g.constant(0.25), scale = g.constant(1.75);
+      int lt = g.studentt_logpdf(v, df, loc, scale, n), ln = g.normal_logpdf(v, loc, scale, n);
+      int ht = g.studentt_entropy(df, scale, n), hn = g.normal_entropy(scale, n);
+      rt::parameters<double> params(g);
+      rt::plan<double> p(g, params, N, 1, false);
+      auto in = p.input(v);
+      for (std::size_t i = 0; i < in.size(); ++i) in.data[i] = -3.0 + 0.5 * static_cast<double>(i);
+      rt::rng noise(1, rt::stream::noise, 0);
+      p.forward(noise);
+      for (int j = 0; j < N; ++j) {
+        double exact = 0;  // Boost.Math's Student-t density, summed over the rows
+        for (int i = 0; i < n; ++i) {
+          const double x = (in.data[j * n + i] - 0.25) / 1.75;
+          exact += nu > 1e10 ? -0.5 * x * x - 0.5 * std::log(2 * M_PI) - std::log(1.75)
+                             : std::log(boost::math::pdf(boost::math::students_t_distribution<double>(nu), x)) - std::log(1.75);
+        }
+        const double tol = nu > 1e10 ? 1e-12 : (nu > 1e5 ? 1e-5 : 1e-12);  // at 1e6 the Normal is not yet the limit
+        BOOST_TEST(std::fabs(p.value(lt).data[j] - exact) < tol * std::max(1.0, std::fabs(exact)),
+                   "log-density " << p.value(lt).data[j] << ", exact " << exact);
+      }
+      if (nu > 1e10) {
+        BOOST_TEST(std::fabs(p.value(ht).data[0] - p.value(hn).data[0]) < 1e-12);
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
