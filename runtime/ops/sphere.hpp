@@ -4,9 +4,9 @@
 // to μ by an orthogonal reflection. Everything per column runs in double.
 //
 // The reflection: with σ = +1 when μ₀ ≥ 0 and −1 otherwise, u = e₁ + σμ and
-// Q = −σ(I − 2uuᵀ/uᵀu), so Q e₁ = μ. Choosing the sign keeps uᵀu ≥ 2·(1 − 1/√2)… far from
-// 0: the usual u = e₁ − μ cancels when μ is near e₁. Any orthogonal Q with Q e₁ = μ gives
-// the same distribution, the tangent direction being uniform.
+// Q = −σ(I − 2uuᵀ/uᵀu), so Q e₁ = μ. Choosing the sign keeps uᵀu = 2 + 2|μ₀| ≥ 2 for a
+// unit μ: the usual u = e₁ − μ cancels when μ is near e₁. Any orthogonal Q with Q e₁ = μ
+// gives the same distribution, the tangent direction being uniform.
 #pragma once
 
 #include <boost/random/beta_distribution.hpp>
