@@ -106,31 +106,17 @@ struct op_bernoulli_probs {
 namespace cb {
 template <class T>
 constexpr T half = T(0.5);
-// Series of log C − log 2 in s = a².
-template <class A>
+// Series of log C − log 2 in s = a², for a number or an Eigen array expression of T.
+template <class T, class A>
 auto log_norm_series(const A& s) {
-  using T = typename A::Scalar;
   return s * (T(1.0 / 12) + s * (T(-7.0 / 1440) + s * (T(62.0 / 181440) + s * (T(-2.6248346560846560847e-05) +
               s * (T(2.1336045641601197157e-06) + s * T(-1.8027895356488830916e-07))))));
 }
 // Series of (1/η − 1/sinh η)/η in s = η².
-template <class A>
+template <class T, class A>
 auto dlog_norm_series(const A& s) {
-  using T = typename A::Scalar;
   return T(1.0 / 6) + s * (T(-0.019444444444444444444) + s * (T(0.0020502645502645502646) +
          s * (T(-0.00020998677248677248677) + s * (T(2.1336045641601197157e-05) + s * T(-2.1633474427786597099e-06)))));
-}
-template <class T>
-T scalar_series(T a) {  // log C − log 2 at a, as a number
-  const T s = a * a;
-  return s * (T(1.0 / 12) + s * (T(-7.0 / 1440) + s * (T(62.0 / 181440) + s * (T(-2.6248346560846560847e-05) +
-              s * (T(2.1336045641601197157e-06) + s * T(-1.8027895356488830916e-07))))));
-}
-template <class T>
-T scalar_dseries(T a) {
-  const T s = a * a;
-  return a * (T(1.0 / 6) + s * (T(-0.019444444444444444444) + s * (T(0.0020502645502645502646) +
-         s * (T(-0.00020998677248677248677) + s * (T(2.1336045641601197157e-05) + s * T(-2.1633474427786597099e-06))))));
 }
 
 // log C(η) elementwise; `t` must hold e^{−|η|}.
@@ -141,8 +127,8 @@ auto log_norm(const E& eta, const TT& t) {
   auto small = a.min(half<T>);
   auto big = a.max(half<T>);
   auto tb = t.min(T(0.60653065971263342360));  // e^{−max(a, ½)}
-  const T offset = -scalar_series(half<T>);
-  return log_norm_series(small.square()) + offset + big.log() + log1p_of(tb) - (T(1) - tb).log();
+  const T offset = -log_norm_series<T>(half<T> * half<T>);
+  return log_norm_series<T>(small.square()) + offset + big.log() + log1p_of(tb) - (T(1) - tb).log();
 }
 // d log C/dη elementwise; `t` must hold e^{−|η|}.
 template <class E, class TT>
@@ -153,8 +139,8 @@ auto dlog_norm(const E& eta, const TT& t) {
   auto sign = eta / a.max(std::numeric_limits<T>::min());
   auto big = a.max(half<T>);
   auto tb = t.min(T(0.60653065971263342360));
-  const T offset = -scalar_dseries(half<T>);
-  return x * dlog_norm_series(x.square()) + sign * (offset + T(1) / big - T(2) * tb / (T(1) - tb.square()));
+  const T offset = -half<T> * dlog_norm_series<T>(half<T> * half<T>);
+  return x * dlog_norm_series<T>(x.square()) + sign * (offset + T(1) / big - T(2) * tb / (T(1) - tb.square()));
 }
 }  // namespace cb
 

@@ -114,6 +114,38 @@ void poison(T* zp, T* z, int n) {
   for (int i = 0; i < n; ++i) z[i] = static_cast<T>(NAN);
 }
 
+// What a sampler draws for one column: w = μᵀz, r = √(1 − w²), dw/dκ, and the score of a
+// rejection step (0 without one).
+struct draw {
+  double w, r, wprime, score;
+};
+
+// The column loop both samplers share: reads κ and μ per column, draws w by `draw_w(κ)`,
+// then the tangent direction and the reflection, and keeps what backward() needs in aux.
+// A concentration for which `valid(κ)` fails gives a NaN column.
+template <class T, class Valid, class Draw>
+void sample_columns(exec<T>& ex, int self, Valid valid, Draw draw_w) {
+  const tensor<T>& z = ex.val[static_cast<std::size_t>(self)];
+  const tensor<T>& aux = ex.aux[static_cast<std::size_t>(self)];
+  const tensor<T>&mean = ex.in(self, 0), &conc = ex.in(self, 1);
+  const int n = z.rows;
+  for (int j = 0; j < z.cols; ++j) {
+    T* zp = aux.data + idx(0, j, n + 4);
+    T* zj = z.data + idx(0, j, n);
+    const T* mu = mean.data + idx(0, j % mean.cols, n);
+    const double kappa = static_cast<double>(at(conc, 0, j));
+    if (!valid(kappa) || !std::isfinite(kappa)) {
+      poison(zp, zj, n);
+      continue;
+    }
+    const draw d = draw_w(kappa);
+    place(*ex.noise, d.w, d.r, mu, n, zp, zj);
+    zp[n] = static_cast<T>(d.wprime);
+    zp[n + 1] = static_cast<T>(d.score);
+    zp[n + 2] = static_cast<T>(d.r);
+  }
+}
+
 }  // namespace sphere
 
 // z ~ vMF(μ, κ). n = 3: the exact inverse CDF, w = 1 + log(1 + (1−u)(e^{−2κ} − 1))/κ.
@@ -128,65 +160,52 @@ void poison(T* zp, T* z, int n) {
 struct op_sample_vmf {
   template <class T>
   static void forward(exec<T>& ex, int self) {
-    const tensor<T>& z = ex.val[static_cast<std::size_t>(self)];
-    const tensor<T>& aux = ex.aux[static_cast<std::size_t>(self)];
-    const tensor<T>&mean = ex.in(self, 0), &conc = ex.in(self, 1);
-    const int n = z.rows;
+    const int n = ex.val[static_cast<std::size_t>(self)].rows;
     const double m = n - 1;
     rng& noise = *ex.noise;
     boost::random::beta_distribution<double> beta(m / 2, m / 2);
-    for (int j = 0; j < z.cols; ++j) {
-      T* zp = aux.data + sphere::idx(0, j, n + 4);
-      T* zj = z.data + sphere::idx(0, j, n);
-      const T* mu = mean.data + sphere::idx(0, j % mean.cols, n);
-      const double kappa = static_cast<double>(at(conc, 0, j));
-      if (!(kappa > 0) || !std::isfinite(kappa)) {
-        sphere::poison(zp, zj, n);
-        continue;
-      }
-      double w, r, wprime, score = 0;
+    auto positive = [](double kappa) { return kappa > 0; };
+    sphere::sample_columns(ex, self, positive, [&](double kappa) {
+      sphere::draw d{0, 0, 0, 0};
       if (n == 3) {
         const double u = noise.uniform();
         if (kappa < 1e-5) {
           // w = 1 − 2a + 2a(1−a)κ + O(κ²), a = 1 − u
           const double a = 1 - u;
-          w = 1 - 2 * a + 2 * a * (1 - a) * kappa;
-          wprime = 2 * a * (1 - a) + 2 * (-4 * a / 3 + 4 * a * a - 8 * a * a * a / 3) * kappa;
+          d.w = 1 - 2 * a + 2 * a * (1 - a) * kappa;
+          d.wprime = 2 * a * (1 - a) + 2 * (-4 * a / 3 + 4 * a * a - 8 * a * a * a / 3) * kappa;
         } else {
           const double e = std::expm1(-2 * kappa);  // e^{−2κ} − 1
           const double L = std::log1p((1 - u) * e);
-          w = 1 + L / kappa;
-          wprime = -L / (kappa * kappa) + (-2 * (1 - u) * std::exp(-2 * kappa)) / (kappa * (1 + (1 - u) * e));
+          d.w = 1 + L / kappa;
+          d.wprime = -L / (kappa * kappa) + (-2 * (1 - u) * std::exp(-2 * kappa)) / (kappa * (1 + (1 - u) * e));
         }
-        w = std::clamp(w, -1.0, 1.0);
-        r = std::sqrt(std::max(0.0, (1 - w) * (1 + w)));
-      } else {
-        const double root = std::sqrt(4 * kappa * kappa + m * m);
-        const double b = m / (2 * kappa + root);
-        const double bprime = -2 * b / root;
-        const double a = (m + 2 * kappa + root) / 4;
-        const double d = 4 * a * b / (1 + b) - m * std::log(m);
-        double eps = 0.5, D = 1;
-        for (int tries = 0;; ++tries) {
-          eps = beta(noise);
-          D = 1 - (1 - b) * eps;
-          const double t = 2 * a * b / D;
-          const double u = noise.uniform();
-          if (m * std::log(t) - t + d >= std::log(u) || tries >= 1000) break;
-        }
-        w = (1 - (1 + b) * eps) / D;
-        const double one_minus_w2 = 4 * b * eps * (1 - eps) / (D * D);  // (1−w)(1+w) without cancelling
-        r = std::sqrt(one_minus_w2);
-        wprime = -2 * eps * (1 - eps) / (D * D) * bprime;
-        score = -bessel_ratio(n, kappa) + w + (kappa - (n - 3) * w / one_minus_w2) * wprime +
-                bprime * (1 / b - 2 * eps / D);
-        if (!std::isfinite(score)) score = 0;  // ε at 0 or 1 exactly: a set of measure zero
+        d.w = std::clamp(d.w, -1.0, 1.0);
+        d.r = std::sqrt(std::max(0.0, (1 - d.w) * (1 + d.w)));
+        return d;
       }
-      sphere::place(noise, w, r, mu, n, zp, zj);
-      zp[n] = static_cast<T>(wprime);
-      zp[n + 1] = static_cast<T>(score);
-      zp[n + 2] = static_cast<T>(r);
-    }
+      const double root = std::sqrt(4 * kappa * kappa + m * m);
+      const double b = m / (2 * kappa + root);
+      const double bprime = -2 * b / root;
+      const double a = (m + 2 * kappa + root) / 4;
+      const double dd = 4 * a * b / (1 + b) - m * std::log(m);
+      double eps = 0.5, D = 1;
+      for (int tries = 0;; ++tries) {
+        eps = beta(noise);
+        D = 1 - (1 - b) * eps;
+        const double t = 2 * a * b / D;
+        const double u = noise.uniform();
+        if (m * std::log(t) - t + dd >= std::log(u) || tries >= 1000) break;
+      }
+      d.w = (1 - (1 + b) * eps) / D;
+      const double one_minus_w2 = 4 * b * eps * (1 - eps) / (D * D);  // (1−w)(1+w) without cancelling
+      d.r = std::sqrt(one_minus_w2);
+      d.wprime = -2 * eps * (1 - eps) / (D * D) * bprime;
+      d.score = -bessel_ratio(n, kappa) + d.w + (kappa - (n - 3) * d.w / one_minus_w2) * d.wprime +
+                bprime * (1 / b - 2 * eps / D);
+      if (!std::isfinite(d.score)) d.score = 0;  // ε at 0 or 1 exactly: a set of measure zero
+      return d;
+    });
   }
   template <class T>
   static void backward(exec<T>& ex, int self) { sphere::backward(ex, self); }
@@ -198,32 +217,16 @@ struct op_sample_vmf {
 struct op_sample_power_spherical {
   template <class T>
   static void forward(exec<T>& ex, int self) {
-    const tensor<T>& z = ex.val[static_cast<std::size_t>(self)];
-    const tensor<T>& aux = ex.aux[static_cast<std::size_t>(self)];
-    const tensor<T>&mean = ex.in(self, 0), &conc = ex.in(self, 1);
-    const int n = z.rows;
-    const double beta = 0.5 * (n - 1);
+    const double beta = 0.5 * (ex.val[static_cast<std::size_t>(self)].rows - 1);
     const bool learn = ex.wants(self, 1);
-    for (int j = 0; j < z.cols; ++j) {
-      T* zp = aux.data + sphere::idx(0, j, n + 4);
-      T* zj = z.data + sphere::idx(0, j, n);
-      const T* mu = mean.data + sphere::idx(0, j % mean.cols, n);
-      const double kappa = static_cast<double>(at(conc, 0, j));
-      if (!(kappa >= 0) || !std::isfinite(kappa)) {
-        sphere::poison(zp, zj, n);
-        continue;
-      }
+    auto non_negative = [](double kappa) { return kappa >= 0; };
+    sphere::sample_columns(ex, self, non_negative, [&](double kappa) {
       const double alpha = beta + kappa;
       const double g1 = gamma_draw(alpha, *ex.noise), g2 = gamma_draw(beta, *ex.noise);
       const double sum = g1 + g2;
-      const double w = (g1 - g2) / sum;
-      const double r = 2 * std::sqrt(g1 * g2) / sum;
       const double wprime = learn ? 2 * g2 / (sum * sum) * gamma_draw_dalpha(alpha, g1) : 0.0;
-      sphere::place(*ex.noise, w, r, mu, n, zp, zj);
-      zp[n] = static_cast<T>(wprime);
-      zp[n + 1] = T(0);
-      zp[n + 2] = static_cast<T>(r);
-    }
+      return sphere::draw{(g1 - g2) / sum, 2 * std::sqrt(g1 * g2) / sum, wprime, 0.0};
+    });
   }
   template <class T>
   static void backward(exec<T>& ex, int self) { sphere::backward(ex, self); }
