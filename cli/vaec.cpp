@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -198,7 +199,7 @@ int run_train(const train_cli& c) {
   vaec::rt::run_files files;
   files.dir = dir;
   files.metadata_json = settings.dump();
-  files.on_epoch = [&](const vaec::rt::train_result& r, const std::vector<float>&) {
+  files.on_epoch = [&](const vaec::rt::train_result& r, std::span<const float>) {
     const auto& last = r.epochs.back();
     nlohmann::json final_figures = {{"epoch", last.epoch},
                                     {"train_elbo", last.train_elbo},

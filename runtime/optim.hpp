@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/aligned.hpp"
+
 namespace vaec::rt {
 
 struct adam_settings {
@@ -22,7 +24,7 @@ class adam {
   // as torch.optim.Adam (denominator √v / √(1 − β2ᵗ) + eps).
   void step(T* params, const T* grads);
   adam_settings settings;
-  std::vector<T> m, v;
+  aligned_vector<T> m, v;  // first and second moments, 64-byte aligned
   std::int64_t t = 0;  // steps taken
 };
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/aligned.hpp"
 #include "runtime/graph.hpp"
 #include "runtime/ops/exec.hpp"
 #include "runtime/rng.hpp"
@@ -25,8 +26,8 @@ class parameters {
   tensor<T> value(int p) const;
   tensor<T> grad(int p) const;
   const graph& source() const { return *g_; }
-  std::vector<T> values;
-  std::vector<T> grads;
+  aligned_vector<T> values;  // 64-byte aligned (runtime/aligned.hpp)
+  aligned_vector<T> grads;
 
  private:
   const graph* g_;
@@ -66,7 +67,7 @@ class plan {
  private:
   const graph* g_;
   parameters<T>* params_;
-  std::vector<T> arena_;
+  aligned_vector<T> arena_;  // every value, gradient and scratch buffer; 64-byte aligned
   exec<T> ex_;
   bool profiling_ = false;
   std::vector<double> forward_seconds_, backward_seconds_;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <numeric>
 #include <ostream>
+#include <span>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -175,7 +176,7 @@ struct param_io {
   std::vector<tensor_view> views;
 };
 
-param_io export_params(const graph& g, const std::vector<float>& values) {
+param_io export_params(const graph& g, std::span<const float> values) {
   param_io io;
   for (const auto& p : g.params()) {
     std::vector<float> b(p.size());
@@ -195,7 +196,7 @@ param_io export_params(const graph& g, const std::vector<float>& values) {
   return io;
 }
 
-void import_params(const graph& g, const checkpoint& ck, const std::string& path, std::vector<float>& values) {
+void import_params(const graph& g, const checkpoint& ck, const std::string& path, std::span<float> values) {
   for (const auto& p : g.params()) {
     auto it = ck.tensors.find(p.name);
     if (it == ck.tensors.end())
@@ -384,8 +385,9 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       if (v.size() != opt.m.size()) throw checkpoint_error(fmt::format("{}: '{}' has the wrong size", ckpt_path, name));
       return v;
     };
-    opt.m = take("vaec.adam.m");
-    opt.v = take("vaec.adam.v");
+    const std::vector<float> moment1 = take("vaec.adam.m"), moment2 = take("vaec.adam.v");
+    opt.m.assign(moment1.begin(), moment1.end());
+    opt.v.assign(moment2.begin(), moment2.end());
     auto meta = [&](const std::string& k) {
       auto it = ck.metadata.find(k);
       if (it == ck.metadata.end()) throw checkpoint_error(fmt::format("{}: no metadata '{}'", ckpt_path, k));
@@ -560,7 +562,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   return result;
 }
 
-eval_result evaluate(const model_binding& eb, const model_binding& ib, const std::vector<float>& values,
+eval_result evaluate(const model_binding& eb, const model_binding& ib, std::span<const float> values,
                      const dataset& d, int k, std::uint64_t seed, int threads) {
   check_fits(eb, d);
   set_threads(threads);
@@ -570,7 +572,7 @@ eval_result evaluate(const model_binding& eb, const model_binding& ib, const std
   out.examples = d.count;
   {
     parameters<float> params(*eb.g);
-    params.values = values;
+    params.values.assign(values.begin(), values.end());
     plans ps(*eb.g, params, std::min<int>(500, static_cast<int>(d.count)), 1, d.count, false);
     auto f = evaluate_elbo(ps, eb.data, d, seed, 0);
     out.elbo = f.elbo;
@@ -582,7 +584,7 @@ eval_result evaluate(const model_binding& eb, const model_binding& ib, const std
   // exactly: with m_c = log Σ_{s ∈ chunk c} w_s, log (1/K) Σ_s w_s = log Σ_c e^{m_c} − log K.
   constexpr int columns = 16384;
   parameters<float> params(*ib.g);
-  params.values = values;
+  params.values.assign(values.begin(), values.end());
   const int chunk = std::min(k, columns);
   const int per = std::max(1, std::min<int>(static_cast<int>(d.count), columns / chunk));
   const int last_chunk = k % chunk;

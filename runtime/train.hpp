@@ -7,6 +7,7 @@
 #include <functional>
 #include <iosfwd>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -73,7 +74,7 @@ struct model_binding {
 struct run_files {
   std::string dir;                        // the run folder
   std::string metadata_json;              // settings etc., stored in the checkpoint's metadata
-  std::function<void(const train_result&, const std::vector<float>& params)> on_epoch;  // e.g. write summary.json
+  std::function<void(const train_result&, std::span<const float> params)> on_epoch;  // e.g. write summary.json
 };
 
 // Trains `binding.g`. With `resume`, continues from dir/checkpoint.safetensors and
@@ -92,7 +93,7 @@ struct eval_result {
 
 // `elbo_graph` and `iwae_graph` are the same model lowered with the ELBO and the IWAE
 // objective; `params` are the trained parameters in the graphs' layout.
-eval_result evaluate(const model_binding& elbo_graph, const model_binding& iwae_graph, const std::vector<float>& params,
+eval_result evaluate(const model_binding& elbo_graph, const model_binding& iwae_graph, std::span<const float> params,
                      const dataset& data, int k, std::uint64_t seed, int threads);
 
 // Reads the parameters of a run's checkpoint into the graph's layout. Throws checkpoint_error.

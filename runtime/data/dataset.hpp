@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/aligned.hpp"
+
 namespace vaec::rt {
 
 // A problem with a data file. what() names the file and the problem, and says how to
@@ -20,7 +22,7 @@ struct data_error : std::runtime_error {
 // `count` examples of `width` values each, example-major: example i is
 // values[i*width .. (i+1)*width), which is a column-major [width × count] matrix.
 struct dataset {
-  std::vector<float> values;
+  aligned_vector<float> values;  // 64-byte aligned
   std::vector<std::int32_t> labels;  // one per example, or empty when there are none
   std::size_t count = 0;
   std::size_t width = 0;

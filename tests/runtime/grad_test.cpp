@@ -80,7 +80,7 @@ check_result gradient_check(const std::function<int(rt::graph&, int)>& body, int
   };
   loss();
   p.backward();
-  std::vector<double> analytic = params.grads;
+  std::vector<double> analytic(params.grads.begin(), params.grads.end());
 
   check_result res;
   for (const auto& info : g.params()) {
@@ -420,7 +420,7 @@ q(z | x) = VonMisesFisher(mean = normalize(linear(x, 4)), concentration = softpl
       };
       loss();
       p.backward();
-      const std::vector<double> analytic = params.grads;
+      const std::vector<double> analytic(params.grads.begin(), params.grads.end());
       std::size_t checked = 0;
       for (const auto& info : low.graph.params()) {
         for (std::size_t k = 0; k < std::min<std::size_t>(info.size(), 6); ++k) {
