@@ -2,12 +2,18 @@
 // plan → train (or evaluate); argument parsing and output only.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <thread>
@@ -25,6 +31,8 @@
 #include "lang/report.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/data/dataset.hpp"
+#include "runtime/digest.hpp"
+#include "runtime/run_folder.hpp"
 #include "runtime/train.hpp"
 
 namespace {
@@ -105,83 +113,161 @@ struct train_cli {
   std::string data;
   std::optional<int> epochs, batch, samples, threads;
   std::optional<double> lr;
-  std::optional<std::uint64_t> seed;
+  std::optional<std::string> seed;  // checked by parse_seed: CLI11 would wrap −1 around
   std::string out;
   bool resume = false;
 };
 
-nlohmann::json settings_json(const vaec::rt::train_options& o, int eval_samples, const std::string& objective,
-                             const std::string& kl) {
-  return {{"epochs", o.epochs},
-          {"batch", o.batch},
-          {"optimizer", {{"name", "adam"}, {"lr", o.adam.lr}, {"beta1", o.adam.beta1}, {"beta2", o.adam.beta2}, {"eps", o.adam.eps}}},
-          {"samples", o.samples},
-          {"objective", objective},
-          {"kl", kl},
-          {"beta", o.beta},
-          {"kl_warmup", o.kl_warmup},
-          {"free_bits", o.free_bits},
-          {"binarize", o.binarize_mode == vaec::rt::binarize::none      ? "none"
-                       : o.binarize_mode == vaec::rt::binarize::dynamic ? "dynamic"
-                                                                         : "static"},
-          {"eval_samples", eval_samples},
-          {"seed", o.seed},
-          {"early_stopping", o.early_stopping},
-          {"threads", o.threads}};
+// A problem with the command line: exit status 2.
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A seed: a whole number in 0 … 2^64 − 1, in decimal. Throws usage_error.
+std::uint64_t parse_seed(const std::string& s, const char* option) {
+  const bool digits = !s.empty() && s.size() <= 20 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits) {
+    errno = 0;
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+    if (errno == 0 && *end == '\0') return v;
+  }
+  throw usage_error(fmt::format("{} {}: a seed is a whole number from 0 to 18446744073709551615 (2^64 − 1)", option, s));
 }
 
-int run_train(const train_cli& c) {
-  auto m = load_model(c.model);
-  if (!m) return exit_error;
-  const vaec::checked_model& model = m->model;
-  const vaec::train_settings& s = model.settings;
-  vaec::rt::train_options o;
+void require_threads(int t, const char* verb) {
+  if (t < 1) throw usage_error(fmt::format("--threads {}: {} needs at least 1 thread", t, verb));
+}
+
+// --data as recorded: the name fashion-mnist as it is, a path made absolute (so that a
+// resume from another folder finds the same files).
+std::string absolute_data_path(const std::string& data) {
+  if (data == "fashion-mnist") return data;
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(data), ec);
+  return ec ? fs::absolute(data).lexically_normal().string() : p.string();
+}
+
+std::string format_double(double v) { return fmt::format("{}", v); }
+
+// The run's effective settings: the model file's, overridden by the command line.
+vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
+  const vaec::train_settings& s = m.model.settings;
+  vaec::rt::run_record r;
+  vaec::rt::train_options& o = r.options;
   o.epochs = c.epochs.value_or(s.epochs);
   o.batch = c.batch.value_or(s.batch);
   o.samples = c.samples.value_or(s.samples);
   o.adam = {c.lr.value_or(s.lr), s.beta1, s.beta2, s.eps};
   o.beta = s.beta;
   o.kl_warmup = s.kl_warmup;
+  o.kl_cycle = s.kl_cycle;
   o.free_bits = s.free_bits;
   o.binarize_mode = s.binarize == vaec::binarize_mode::none      ? vaec::rt::binarize::none
                     : s.binarize == vaec::binarize_mode::dynamic ? vaec::rt::binarize::dynamic
                                                                  : vaec::rt::binarize::fixed;
-  o.seed = c.seed.value_or(s.seed);
+  o.seed = c.seed ? parse_seed(*c.seed, "--seed") : s.seed;
   o.early_stopping = s.early_stopping;
   o.threads = c.threads.value_or(default_threads());
+  if (c.epochs && *c.epochs < 1) throw usage_error(fmt::format("--epochs {}: train for at least 1 epoch", *c.epochs));
+  if (c.batch && *c.batch < 1) throw usage_error(fmt::format("--batch {}: a batch holds at least 1 example", *c.batch));
+  if (c.samples && *c.samples < 1) throw usage_error(fmt::format("--samples {}: draw at least 1 sample", *c.samples));
+  if (c.lr && !(std::isfinite(*c.lr) && *c.lr > 0))
+    throw usage_error(fmt::format("--lr {}: the learning rate must be a finite number above 0 (e.g. 1e-3)", *c.lr));
+  require_threads(o.threads, "training");
+  r.model_name = m.model.name;
+  r.model_file = c.model;
+  r.model_sha256 = vaec::rt::sha256_hex(m.text);
+  r.data = c.data;
+  r.data_path = absolute_data_path(c.data);
+  r.objective = s.objective == vaec::objective_kind::iwae ? "iwae" : "elbo";
+  r.kl = s.kl == vaec::kl_choice::mc ? "mc" : "best";
+  r.eval_samples = s.eval_samples;
+  r.version = VAEC_VERSION;
+  return r;
+}
+
+// On --resume, everything given on the command line must agree with the run's record;
+// a contradiction is refused, naming both values.
+void require_agreement(const train_cli& c, const vaec::rt::run_record& r, const std::string& dir) {
+  const auto& o = r.options;
+  auto refuse = [&](const std::string& option, const std::string& given, const std::string& recorded) {
+    throw usage_error(fmt::format("{} {} contradicts the run in {}, which has {} = {} ({}); resume with "
+                                  "`vaec --resume --out {}` alone, or start a new run",
+                                  option, given, dir, option.substr(2), recorded,
+                                  (fs::path(dir) / "run.json").string(), dir));
+  };
+  if (c.epochs && *c.epochs != o.epochs) refuse("--epochs", std::to_string(*c.epochs), std::to_string(o.epochs));
+  if (c.batch && *c.batch != o.batch) refuse("--batch", std::to_string(*c.batch), std::to_string(o.batch));
+  if (c.samples && *c.samples != o.samples) refuse("--samples", std::to_string(*c.samples), std::to_string(o.samples));
+  if (c.threads && *c.threads != o.threads)
+    refuse("--threads", std::to_string(*c.threads), std::to_string(o.threads) + ", and results depend on it");
+  if (c.lr && *c.lr != o.adam.lr) refuse("--lr", format_double(*c.lr), format_double(o.adam.lr));
+  if (c.seed && parse_seed(*c.seed, "--seed") != o.seed) refuse("--seed", *c.seed, std::to_string(o.seed));
+  if (!c.data.empty() && absolute_data_path(c.data) != r.data_path) refuse("--data", c.data, r.data_path);
+}
+
+int run_train(const train_cli& c) {
+  if (c.resume && c.out.empty())
+    throw usage_error("--resume needs --out RUN_DIR, the run folder to continue");
+  std::optional<vaec::rt::run_folder> folder;
+  std::optional<loaded> m;
+  vaec::rt::run_record record;
+  if (c.resume) {
+    folder.emplace(vaec::rt::run_folder::open(c.out));
+    const std::string record_path = folder->file("run.json").string();
+    record = vaec::rt::parse_run_record(folder->read("run.json").value_or(""), record_path);
+    require_agreement(c, record, c.out);
+    const std::string model_path = folder->file("model.vae").string();
+    m = load_model(model_path);
+    if (!m) return exit_error;
+    if (vaec::rt::sha256_hex(m->text) != record.model_sha256)
+      throw vaec::rt::run_folder_error(fmt::format("{} was changed since the run started (its SHA-256 differs from "
+                                                   "run.json's); the checkpoint belongs to the original model",
+                                                   model_path));
+    if (!c.model.empty()) {
+      std::string why;
+      auto given = vaec::source::read_file(c.model, why);
+      if (!given) throw usage_error(fmt::format("{}: cannot read the model file: {}", c.model, why));
+      if (given->text() != m->text)
+        throw usage_error(fmt::format("{} differs from {}, the model this run trains; resume with `vaec --resume "
+                                      "--out {}` (the run's own model), or start a new run with another --out",
+                                      c.model, model_path, c.out));
+    }
+  } else {
+    m = load_model(c.model);
+    if (!m) return exit_error;
+    record = new_record(c, *m);
+  }
+  const vaec::checked_model& model = m->model;
+  vaec::rt::train_options o = record.options;
   o.progress = isatty(fileno(stderr)) != 0;
-  if (o.epochs < 1 || o.batch < 1 || o.samples < 1 || o.threads < 1 || !(o.adam.lr > 0)) {
-    fmt::print(stderr, "vaec: error: --epochs, --batch, --samples, --threads and --lr must be positive\n");
-    return exit_usage;
-  }
-  if (c.resume && c.out.empty()) {
-    fmt::print(stderr, "vaec: error: --resume needs --out RUN_DIR, the run folder to continue\n");
-    return exit_usage;
-  }
 
   vaec::lowered_model low = vaec::lower(model);
   vaec::rt::model_binding binding = vaec::bind(low, model);
-  vaec::rt::data_splits data = vaec::rt::load_data(c.data);
+  // The data are loaded and checked before the run folder exists: a data problem leaves nothing behind.
+  vaec::rt::data_splits data = vaec::rt::load_data(c.resume ? record.data_path : c.data);
+  vaec::rt::check_data(binding, data);
+  const std::string fp = vaec::rt::fingerprint(data);
+  if (c.resume && fp != record.data_fingerprint)
+    throw vaec::rt::run_folder_error(fmt::format(
+        "the data at {} are not those the run in {} started on (their contents differ: fingerprint {} against {}); "
+        "resume with the run's own data, or start a new run",
+        record.data_path, c.out, fp.substr(0, 24) + "…", record.data_fingerprint.substr(0, 24) + "…"));
+  record.data_fingerprint = fp;
 
-  const std::string dir = !c.out.empty() ? c.out : (fs::path("runs") / (model.name + "-" + timestamp())).string();
-  if (c.resume) {
-    if (!fs::exists(fs::path(dir) / "checkpoint.safetensors")) {
-      fmt::print(stderr, "vaec: error: {}: no checkpoint.safetensors to resume from\n", dir);
-      return exit_error;
-    }
-  } else if (fs::exists(fs::path(dir) / "checkpoint.safetensors")) {
-    fmt::print(stderr, "vaec: error: {} already holds a run; continue it with --resume, or choose another --out\n", dir);
-    return exit_error;
-  }
-  fs::create_directories(dir);
   if (!c.resume) {
-    std::ofstream src(fs::path(dir) / "model.vae", std::ios::binary);
-    src << m->text;
+    folder.emplace(!c.out.empty() ? vaec::rt::run_folder::create(c.out)
+                                  : vaec::rt::run_folder::create_unique("runs", model.name + "-" + timestamp()));
+    folder->write("model.vae", m->text);
+    folder->write("run.json", vaec::rt::to_json(record));
+  } else if (!folder->has("checkpoint.safetensors")) {
+    throw vaec::rt::run_folder_error(fmt::format("{} holds no checkpoint yet (the run stopped before the end of its "
+                                                 "first epoch); start it again with a new --out",
+                                                 c.out));
   }
+  const std::string dir = folder->path().string();
 
-  const std::string objective = s.objective == vaec::objective_kind::iwae ? "iwae" : "elbo";
-  const std::string kl = s.kl == vaec::kl_choice::mc ? "mc" : "best";
-  nlohmann::json settings = settings_json(o, s.eval_samples, objective, kl);
   nlohmann::json latents = nlohmann::json::array();
   for (const auto& lp : model.latents) {
     const auto& v = model.variables[static_cast<std::size_t>(lp.variable)];
@@ -195,6 +281,13 @@ int run_train(const train_cli& c) {
                        {"kl_reason", lp.method_reason},
                        {"gradient", lp.gradient}});
   }
+  const nlohmann::json settings = nlohmann::json::parse(vaec::rt::settings_json(record));
+  const bool grey_bernoulli = binding.bernoulli_likelihood && o.binarize_mode == vaec::rt::binarize::none &&
+                              !(vaec::rt::is_binary(data.train) && (!data.test || vaec::rt::is_binary(*data.test)));
+  const std::string test_set_note = !data.test ? "none"
+                                    : o.binarize_mode != vaec::rt::binarize::none
+                                        ? fmt::format("binarized once (seed {})", o.seed)
+                                        : "as given";
 
   vaec::rt::run_files files;
   files.dir = dir;
@@ -214,68 +307,134 @@ int run_train(const train_cli& c) {
     for (const auto& e : r.epochs) seconds += e.seconds;
     nlohmann::json summary = {
         {"model", model.name},
-        {"model_file", c.model},
-        {"data", c.data},
+        {"model_file", record.model_file},
+        {"data", record.data},
         {"train_examples", data.train.count},
         {"test_examples", data.test ? data.test->count : 0},
+        {"test_set", test_set_note},
+        {"elbo_is_log_probability", !grey_bernoulli},
         {"settings", settings},
         {"parameters", {{"theta", model.theta_count()}, {"phi", model.phi_count()}}},
         {"latents", latents},
         {"final", final_figures},
+        {"best_epoch", r.best_epoch},
         {"epochs_completed", r.epochs.size()},
-        {"training_seconds_this_process", seconds},
+        {"training_seconds", seconds},
         {"versions", {{"vaec", VAEC_VERSION}, {"blas", "OpenBLAS (OpenMP)"}, {"compiler", __VERSION__}}},
     };
-    std::ofstream f(fs::path(dir) / "summary.json.tmp");
-    f << summary.dump(2) << "\n";
-    f.close();
-    fs::rename(fs::path(dir) / "summary.json.tmp", fs::path(dir) / "summary.json");
+    folder->write("summary.json", summary.dump(2) + "\n");
   };
 
   fmt::print("training {} on {}: {} train{} examples, batch {}, {} sample{}, {} thread{} (OpenBLAS, OpenMP)\n",
-             model.name, c.data, vaec::group_thousands(static_cast<std::int64_t>(data.train.count)),
+             model.name, record.data, vaec::group_thousands(static_cast<std::int64_t>(data.train.count)),
              data.test ? fmt::format(" / {} test", vaec::group_thousands(static_cast<std::int64_t>(data.test->count))) : "",
              o.batch, o.samples, o.samples == 1 ? "" : "s", o.threads, o.threads == 1 ? "" : "s");
+  if (data.test && o.binarize_mode != vaec::rt::binarize::none)
+    fmt::print("test figures: on the test set binarized once (seed {}), as vaec eval uses it\n", o.seed);
+  if (grey_bernoulli)
+    fmt::print("note: the data are grey levels in [0, 1] and the likelihood is Bernoulli, a distribution of binary "
+               "data: the ELBO figures are not log-probabilities of these data (set binarize = dynamic or static "
+               "for binarized data)\n");
   fmt::print("run folder: {}\n", dir);
   std::fflush(stdout);
   vaec::rt::install_interrupt_handler();
   vaec::rt::train_result r = vaec::rt::train(binding, data, o, files, c.resume, std::cout);
   if (r.interrupted) {
-    fmt::print("resume with: vaec {} --data {} --out {} --resume\n", c.model, c.data, dir);
+    fmt::print("resume with: vaec --resume --out {}\n", dir);
     return exit_interrupted;
   }
-  fmt::print("done: {} epoch{}; run folder: {}\n", r.epochs.size(), r.epochs.size() == 1 ? "" : "s", dir);
+  fmt::print("done: {} of {} epoch{}{}; run folder: {}\n", r.epochs.size(), o.epochs, o.epochs == 1 ? "" : "s",
+             r.early_stopped ? fmt::format(" (early stopping; the best, epoch {}, is in best.safetensors)", r.best_epoch)
+                             : "",
+             dir);
   return exit_ok;
 }
 
-int run_eval(const std::string& run_dir, const std::string& data_path, std::optional<int> iw, std::optional<int> threads) {
-  const std::string model_path = (fs::path(run_dir) / "model.vae").string();
-  if (!fs::exists(model_path)) {
-    fmt::print(stderr, "vaec: error: {}: not a run folder (no model.vae)\n", run_dir);
-    return exit_error;
-  }
-  auto m = load_model(model_path);
+struct eval_cli {
+  std::string run_dir, data;
+  std::optional<int> iw, threads;
+  std::optional<std::string> seed;
+  std::string which;  // best | last | "" (best when there is one)
+};
+
+int run_eval(const eval_cli& c) {
+  const fs::path dir(c.run_dir);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw vaec::rt::run_folder_error(fmt::format("{}: no such run folder", c.run_dir));
+  const fs::path record_path = dir / "run.json";
+  const fs::path model_path = dir / "model.vae";
+  if (!fs::exists(record_path, ec) || !fs::exists(model_path, ec))
+    throw vaec::rt::run_folder_error(fmt::format("{}: not a run folder of this version of vaec (no run.json or "
+                                                 "model.vae)",
+                                                 c.run_dir));
+  std::ifstream in(record_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const vaec::rt::run_record record = vaec::rt::parse_run_record(text.str(), record_path.string());
+  auto m = load_model(model_path.string());
   if (!m) return exit_error;
-  const int k = iw.value_or(m->model.settings.eval_samples);
-  if (k < 1) {
-    fmt::print(stderr, "vaec: error: --iw must be positive\n");
-    return exit_usage;
-  }
+  if (c.iw && *c.iw < 1) throw usage_error(fmt::format("--iw {}: K must be at least 1", *c.iw));
+  const int k = c.iw.value_or(m->model.settings.eval_samples);
+  const int threads = c.threads.value_or(default_threads());
+  require_threads(threads, "evaluation");
+  const std::uint64_t seed = c.seed ? parse_seed(*c.seed, "--seed") : record.options.seed;
+
+  // Which checkpoint: the best (early stopping) by default, else the last.
+  const bool has_best = fs::exists(dir / "best.safetensors", ec);
+  std::string which = c.which;
+  if (which.empty()) which = has_best ? "best" : "last";
+  if (which == "best" && !has_best)
+    throw usage_error(fmt::format("--checkpoint best: {} has no best.safetensors (early stopping was off); use "
+                                  "--checkpoint last",
+                                  c.run_dir));
+  const fs::path ckpt = dir / (which == "best" ? "best.safetensors" : "checkpoint.safetensors");
+  if (!fs::exists(ckpt, ec))
+    throw vaec::rt::run_folder_error(fmt::format("{}: no checkpoint yet (the run stopped before the end of its first "
+                                                 "epoch)",
+                                                 ckpt.string()));
+
   vaec::lowered_model elbo = vaec::lower(m->model, {false});
   vaec::lowered_model iwae = vaec::lower(m->model, {true});
-  std::vector<float> params =
-      vaec::rt::load_parameters(elbo.graph, (fs::path(run_dir) / "checkpoint.safetensors").string());
-  vaec::rt::data_splits data = vaec::rt::load_data(data_path);
-  const vaec::rt::dataset& d = data.test ? *data.test : data.train;
-  fmt::print("evaluating {} on {} ({} examples{})\n", m->model.name, d.origin, vaec::group_thousands(static_cast<std::int64_t>(d.count)),
-             data.test ? ", the test split" : "");
-  auto r = vaec::rt::evaluate(vaec::bind(elbo, m->model), vaec::bind(iwae, m->model), params, d, k, m->model.settings.seed,
-                              threads.value_or(default_threads()));
+  std::vector<float> params = vaec::rt::load_parameters(elbo.graph, ckpt.string());
+  for (const auto& p : elbo.graph.params()) {
+    const float* v = params.data() + p.offset;
+    for (std::size_t i = 0; i < p.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw vaec::rt::checkpoint_error(fmt::format("{}: tensor '{}' holds a non-finite value ({} at element {}); "
+                                                     "these parameters cannot be evaluated",
+                                                     ckpt.string(), p.name, v[i], i));
+  }
+  vaec::rt::model_binding eb = vaec::bind(elbo, m->model), ib = vaec::bind(iwae, m->model);
+  vaec::rt::data_splits data = vaec::rt::load_data(c.data);
+  const vaec::rt::dataset* d = data.test ? &*data.test : &data.train;
+  vaec::rt::check_data(eb, *d);
+  std::optional<vaec::rt::dataset> binarized;
+  std::string what = "as given";
+  if (record.options.binarize_mode != vaec::rt::binarize::none) {
+    binarized = vaec::rt::binarized_once(*d, record.options.seed);
+    d = &*binarized;
+    what = fmt::format("binarized test set (seed {})", record.options.seed);
+  }
+  fmt::print("evaluating {} ({}, {}) on {} ({} examples{}, {}); seed {}\n", m->model.name, ckpt.filename().string(),
+             which == "best" ? "the best validation ELBO" : "the last epoch", d->origin,
+             vaec::group_thousands(static_cast<std::int64_t>(d->count)), data.test ? ", the test split" : "", what,
+             seed);
+  if (eb.bernoulli_likelihood && !binarized && !vaec::rt::is_binary(*d))
+    fmt::print("note: the data are grey levels and the likelihood is Bernoulli, a distribution of binary data: these "
+               "figures are not log-probabilities of the data (train with binarize = dynamic or static)\n");
+  auto r = vaec::rt::evaluate(eb, ib, params, *d, k, seed, threads);
   fmt::print("  ELBO                 {:10.3f} nats\n", r.elbo);
   fmt::print("  reconstruction       {:10.3f}\n", r.recon);
   fmt::print("  KL                   {:10.3f}\n", r.kl);
   fmt::print("  log p(x), IW K={:<5} {:10.3f} ± {:.3f} (standard error over examples)\n", k, r.iw_loglik, r.iw_stderr);
   fmt::print("  gap log p(x) − ELBO  {:10.3f}   (estimates E[KL(q(z|x) ‖ p(z|x))])\n", r.iw_loglik - r.elbo);
+  std::fflush(stdout);
+  if (!std::isfinite(r.elbo) || !std::isfinite(r.iw_loglik)) {
+    fmt::print(stderr, "vaec: error: the evaluation of {} is not finite (ELBO {}, log p(x) {}): the model gives a "
+                       "non-finite value on these data\n",
+               c.run_dir, r.elbo, r.iw_loglik);
+    return exit_error;
+  }
   return exit_ok;
 }
 
@@ -284,6 +443,7 @@ int run_eval(const std::string& run_dir, const std::string& data_path, std::opti
 int main(int argc, char** argv) {
   CLI::App app{"vaec: a language for variational autoencoders.\n"
                "  vaec MODEL.vae --data PATH [options]   train\n"
+               "  vaec --resume --out RUN_DIR            continue a run from its folder\n"
                "  vaec check MODEL.vae ...                parse and check; print θ, φ and the objective\n"
                "  vaec graph MODEL.vae [--dot]            print the computation graph\n"
                "  vaec eval RUN_DIR --data PATH [--iw K]  test ELBO and importance-weighted log-likelihood"};
@@ -295,12 +455,12 @@ int main(int argc, char** argv) {
   app.add_option("--data", tc.data, "a file (IDX, .npy, CSV), a folder with the train/test IDX pair, or fashion-mnist");
   app.add_option("--epochs", tc.epochs, "passes over the training split");
   app.add_option("--batch", tc.batch, "examples per step");
-  app.add_option("--lr", tc.lr, "Adam's learning rate");
+  app.add_option("--lr", tc.lr, "Adam's learning rate (finite, above 0)");
   app.add_option("--samples", tc.samples, "reparameterized draws per example");
-  app.add_option("--seed", tc.seed, "the seed every random draw follows from");
+  app.add_option("--seed", tc.seed, "the seed every random draw follows from (0 to 2^64 − 1)");
   app.add_option("--threads", tc.threads, "threads for the matrix products and Adam (default: the machine's cores)");
-  app.add_option("--out", tc.out, "the run folder (default runs/MODEL-YYYYmmdd-HHMMSS)");
-  app.add_flag("--resume", tc.resume, "continue the run in --out from its checkpoint");
+  app.add_option("--out", tc.out, "the run folder (default runs/MODEL-YYYYmmdd-HHMMSS, with -2, -3, … when taken)");
+  app.add_flag("--resume", tc.resume, "continue the run in --out from its checkpoint, with its own model, data and settings");
 
   std::vector<std::string> check_files;
   auto* check = app.add_subcommand("check", "parse and check model files; print θ, φ and the objective");
@@ -312,13 +472,16 @@ int main(int argc, char** argv) {
   graph->add_option("MODEL", graph_file, "a .vae model file")->required();
   graph->add_flag("--dot", dot, "Graphviz output");
 
-  std::string run_dir, eval_data;
-  std::optional<int> iw, eval_threads;
+  eval_cli ec;
   auto* eval = app.add_subcommand("eval", "test ELBO and importance-weighted log-likelihood of a trained run");
-  eval->add_option("RUN_DIR", run_dir, "a run folder")->required();
-  eval->add_option("--data", eval_data, "the data (its test split when it has one)")->required();
-  eval->add_option("--iw", iw, "K, the importance samples per example (default: the model's eval_samples)");
-  eval->add_option("--threads", eval_threads, "threads (default: the machine's cores)");
+  eval->add_option("RUN_DIR", ec.run_dir, "a run folder")->required();
+  eval->add_option("--data", ec.data, "the data (its test split when it has one)")->required();
+  eval->add_option("--iw", ec.iw, "K, the importance samples per example (default: the model's eval_samples)");
+  eval->add_option("--threads", ec.threads, "threads (default: the machine's cores)");
+  eval->add_option("--seed", ec.seed, "the seed of the evaluation's draws (default: the run's seed)");
+  eval->add_option("--checkpoint", ec.which, "best (early stopping's best validation ELBO; the default when there is "
+                                             "one) or last")
+      ->check(CLI::IsMember({"best", "last"}));
 
   try {
     app.parse(argc, argv);
@@ -330,16 +493,19 @@ int main(int argc, char** argv) {
   try {
     if (check->parsed()) return run_check(check_files);
     if (graph->parsed()) return run_graph(graph_file, dot);
-    if (eval->parsed()) return run_eval(run_dir, eval_data, iw, eval_threads);
-    if (tc.model.empty()) {
+    if (eval->parsed()) return run_eval(ec);
+    if (tc.model.empty() && !tc.resume) {
       std::cout << app.help();
       return exit_usage;
     }
-    if (tc.data.empty()) {
+    if (tc.data.empty() && !tc.resume) {
       fmt::print(stderr, "vaec: error: training needs --data PATH (a file, a folder, or fashion-mnist)\n");
       return exit_usage;
     }
     return run_train(tc);
+  } catch (const usage_error& e) {
+    fmt::print(stderr, "vaec: error: {}\n", e.what());
+    return exit_usage;
   } catch (const vaec::lowering_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::data_error& e) {
@@ -348,6 +514,14 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::train_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
+  } catch (const vaec::rt::run_folder_error& e) {
+    fmt::print(stderr, "vaec: error: {}\n", e.what());
+  } catch (const fs::filesystem_error& e) {
+    // An environment problem (a path that cannot be read or made): name the path and the reason.
+    fmt::print(stderr, "vaec: error: {}{}: {}\n", e.path1().string(),
+               e.path2().empty() ? "" : " → " + e.path2().string(), e.code().message());
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "vaec: error: out of memory; try a smaller --batch, or fewer --samples or --iw\n");
   } catch (const std::exception& e) {
     // Nothing should reach here for bad input; this is the last line of defence.
     fmt::print(stderr, "vaec: internal error: {}\n", e.what());

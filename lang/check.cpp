@@ -1452,7 +1452,7 @@ void checker::check_factor(const ast::factor& f) {
 
 void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
   static const std::vector<std::string> keys = {"epochs", "batch", "optimizer", "samples", "objective",
-                                                "kl", "beta", "kl_warmup", "free_bits", "binarize",
+                                                "kl", "beta", "kl_warmup", "kl_cycle", "free_bits", "binarize",
                                                 "eval_samples", "seed", "early_stopping"};
   train_settings& t = model_.settings;
   std::unordered_map<std::string, const ast::train_entry*> seen;
@@ -1527,6 +1527,7 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
       else if (k == "seed") { if (auto v = whole(e, 0, 9007199254740992.0, "1")) t.seed = static_cast<std::uint64_t>(*v); }
       else if (k == "beta") { if (auto v = real(e, "1")) t.beta = *v; }
       else if (k == "kl_warmup") { if (auto v = real(e, "10")) t.kl_warmup = *v; }
+      else if (k == "kl_cycle") { if (auto v = whole(e, 0, max_count, "10")) t.kl_cycle = static_cast<int>(*v); }
       else if (k == "free_bits") { if (auto v = real(e, "0.5")) t.free_bits = *v; }
       else if (k == "objective") { if (auto w = word(e, {"elbo", "iwae"})) t.objective = *w == "elbo" ? objective_kind::elbo : objective_kind::iwae; }
       else if (k == "kl") { if (auto w = word(e, {"best", "mc"})) t.kl = *w == "best" ? kl_choice::best : kl_choice::mc; }
@@ -1566,6 +1567,19 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
         }
       }
     }
+  }
+  // Cyclical annealing ramps β over the first kl_warmup epochs of every cycle.
+  if (auto it = seen.find("kl_cycle"); it != seen.end() && t.kl_cycle > 0) {
+    if (t.kl_warmup <= 0)
+      error(diagnostic_kind::bad_train_value, span_of(it->second->value),
+            fmt::format("kl_cycle = {} needs kl_warmup > 0: β ramps from 0 to beta over the first kl_warmup epochs "
+                        "of every cycle (e.g. kl_warmup = {})",
+                        t.kl_cycle, std::max(1, t.kl_cycle / 2)));
+    else if (t.kl_warmup > t.kl_cycle)
+      error(diagnostic_kind::bad_train_value, span_of(it->second->value),
+            fmt::format("kl_cycle = {} is shorter than kl_warmup = {}: β would restart before reaching beta; make "
+                        "kl_warmup at most the cycle's length",
+                        t.kl_cycle, fmt::format("{:g}", t.kl_warmup)));
   }
 }
 

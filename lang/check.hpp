@@ -125,6 +125,7 @@ struct train_settings {
   kl_choice kl = kl_choice::best;
   double beta = 1;               // weight of the KL terms
   double kl_warmup = 0;          // epochs over which the KL weight ramps from 0 to beta
+  int kl_cycle = 0;              // restart the warm-up every this many epochs (0: off)
   double free_bits = 0;          // nats per latent below which its KL is not penalized
   binarize_mode binarize = binarize_mode::none;
   int eval_samples = 500;        // K of the importance-weighted log-likelihood

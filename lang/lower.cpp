@@ -251,6 +251,8 @@ rt::model_binding bind(const lowered_model& low, const checked_model& m) {
   const variable& x = m.variables[static_cast<std::size_t>(m.data)];
   b.data_width = x.type.size;
   b.data_binary = x.type.kind == type_kind::binary;
+  for (const auto& f : m.factors)
+    if (f.side == 'p' && f.variable == m.data) b.bernoulli_likelihood = f.dist.family == family_id::bernoulli;
   return b;
 }
 

@@ -124,6 +124,7 @@ std::string describe(const checked_model& m) {
 
   std::string extras;
   if (s.kl_warmup > 0) extras += fmt::format(", kl_warmup {}", format_number(s.kl_warmup));
+  if (s.kl_cycle > 0) extras += fmt::format(", kl_cycle {}", s.kl_cycle);
   if (s.free_bits > 0) extras += fmt::format(", free_bits {}", format_number(s.free_bits));
   if (s.binarize != binarize_mode::none)
     extras += fmt::format(", binarize {}", s.binarize == binarize_mode::dynamic ? "dynamic" : "static");

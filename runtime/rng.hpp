@@ -19,7 +19,7 @@ inline std::uint64_t splitmix64(std::uint64_t& x) {
 }
 
 // What a stream is for; part of its seed.
-enum class stream : std::uint64_t { init = 1, shuffle = 2, noise = 3, binarize = 4, split = 5, eval = 6 };
+enum class stream : std::uint64_t { init = 1, shuffle = 2, noise = 3, binarize = 4, split = 5, eval = 6, binarize_test = 7 };
 
 class rng {
  public:

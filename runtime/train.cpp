@@ -20,6 +20,7 @@
 
 #include "runtime/checkpoint.hpp"
 #include "runtime/plan.hpp"
+#include "runtime/run_folder.hpp"
 
 namespace vaec::rt {
 
@@ -257,6 +258,15 @@ std::vector<epoch_metrics> read_metrics(const std::string& path, std::size_t lat
   return out;
 }
 
+// The first `n` lines after the header of the CSV file at `path`, as they are.
+std::string first_rows(const std::filesystem::path& path, std::size_t n) {
+  std::ifstream in(path);
+  std::string line, out;
+  std::getline(in, line);  // header
+  for (std::size_t i = 0; i < n && std::getline(in, line); ++i) out += line + "\n";
+  return out;
+}
+
 std::string group_digits(double v) {
   auto n = static_cast<long long>(std::llround(v));
   std::string s = std::to_string(n), out;
@@ -270,6 +280,37 @@ std::string group_digits(double v) {
 }
 
 }  // namespace
+
+double kl_weight(const train_options& o, double progress, bool at_epoch_end) {
+  if (o.kl_warmup <= 0) return o.beta;
+  double pos = progress;
+  if (o.kl_cycle > 0) {
+    // The position in the current cycle; at an epoch's end, the end of that cycle's
+    // epoch (C, not 0), so the epoch that completes a cycle reports its full weight.
+    const double c = static_cast<double>(o.kl_cycle);
+    pos = progress - c * std::floor(progress / c);
+    if (at_epoch_end && pos == 0 && progress > 0) pos = c;
+  }
+  return o.beta * std::min(1.0, pos / o.kl_warmup);
+}
+
+dataset binarized_once(const dataset& d, std::uint64_t seed) {
+  dataset out = d;
+  rng r(seed, stream::binarize_test, 0);
+  for (float& v : out.values) v = r.uniform() < v ? 1.0f : 0.0f;
+  return out;
+}
+
+bool is_binary(const dataset& d) {
+  return std::all_of(d.values.begin(), d.values.end(), [](float v) { return v == 0.0f || v == 1.0f; });
+}
+
+void check_data(const model_binding& b, const dataset& d) { check_fits(b, d); }
+
+void check_data(const model_binding& b, const data_splits& d) {
+  check_fits(b, d.train);
+  if (d.test) check_fits(b, *d.test);
+}
 
 void install_interrupt_handler() {
   struct sigaction sa {};
@@ -314,17 +355,25 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   if (o.binarize_mode == binarize::fixed) {
     if (!own_train) own_train = data.train;
     train_set = &*own_train;
-    if (test_set) {
-      own_test = *test_set;
-      test_set = &*own_test;
-    }
     std::uint64_t counter = 0;
-    for (dataset* d : {&*own_train, own_valid ? &*own_valid : nullptr, own_test ? &*own_test : nullptr}) {
+    for (dataset* d : {&*own_train, own_valid ? &*own_valid : nullptr}) {
       if (!d) continue;
       rng r(o.seed, stream::binarize, ~counter++);
       for (float& v : d->values) v = r.uniform() < v ? 1.0f : 0.0f;
     }
   }
+  // With either binarization the test figures are those of a test set binarized once,
+  // with the run's seed (the standard for binarized MNIST-style data); vaec eval uses the
+  // same set.
+  if (test_set && o.binarize_mode != binarize::none) {
+    own_test = binarized_once(*test_set, o.seed);
+    test_set = &*own_test;
+  }
+  if (valid_set)
+    log << fmt::format("early stopping: {} examples (a tenth of the training data, chosen with the seed) are held out "
+                       "as the validation split; training uses the other {}\n",
+                       group_digits(static_cast<double>(valid_set->count)),
+                       group_digits(static_cast<double>(train_set->count)));
 
   parameters<float> params(g);
   params.initialize(o.seed);
@@ -339,8 +388,12 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   const std::size_t steps_per_epoch = (train_set->count + static_cast<std::size_t>(B) - 1) / static_cast<std::size_t>(B);
   const std::size_t L = b.latent_names.size();
   const std::string ckpt_path = (std::filesystem::path(files.dir) / "checkpoint.safetensors").string();
-  const std::string metrics_path = (std::filesystem::path(files.dir) / "metrics.csv").string();
-  const std::string timing_path = (std::filesystem::path(files.dir) / "timing.csv").string();
+  const std::filesystem::path metrics_path = std::filesystem::path(files.dir) / "metrics.csv";
+  const std::filesystem::path timing_path = std::filesystem::path(files.dir) / "timing.csv";
+  const std::filesystem::path best_path = std::filesystem::path(files.dir) / "best.safetensors";
+  std::string metrics_rows, timing_rows;  // metrics.csv and timing.csv after their headers
+  // Which checkpoint exists, for the message of a stop: "" while there is none.
+  std::string last_checkpoint;
 
   train_result result;
   int start_epoch = 0;
@@ -350,7 +403,13 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   double best_valid = -INFINITY;
   int since_best = 0;
 
-  auto write_ckpt = [&](int epoch, std::size_t step_in_epoch) {
+  // Everything the rest of the run depends on: parameters, Adam's moments and step count,
+  // the position (epoch, step), the epoch's running sums, early stopping's state. The
+  // random streams have no state to save: each draw site's generator is derived from
+  // (seed, purpose, counter) — noise and dynamic binarization from the global step, the
+  // data order from the epoch, static binarization and the validation split from the
+  // seed alone (runtime/rng.hpp) — so the seed and the position determine them.
+  auto write_ckpt = [&](int epoch, std::size_t step_in_epoch, const std::filesystem::path& path) {
     param_io io = export_params(g, params.values);
     std::vector<tensor_view> views = io.views;
     const std::int64_t n = static_cast<std::int64_t>(opt.m.size());
@@ -365,6 +424,12 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         {"vaec.accumulators", acc.encode()},
         {"vaec.best_valid", number(best_valid)},
         {"vaec.since_best", std::to_string(since_best)},
+        {"vaec.best_epoch", std::to_string(result.best_epoch)},
+        {"vaec.random_streams", "xoshiro256++ per (seed, purpose, counter); counters follow from vaec.epoch and "
+                                "vaec.step_in_epoch"},
+        {"vaec.binarize", o.binarize_mode == binarize::none      ? "none"
+                          : o.binarize_mode == binarize::dynamic ? "dynamic (x ~ Bernoulli(pixel), stream of the step)"
+                                                                 : "static (once, from the seed)"},
         {"vaec.settings", files.metadata_json},
         // What the position in the run depends on; --resume refuses other values.
         {"vaec.batch", std::to_string(B)},
@@ -372,7 +437,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         {"vaec.seed", std::to_string(o.seed)},
         {"vaec.train_examples", std::to_string(train_set->count)},
     };
-    write_checkpoint(ckpt_path, views, meta);
+    write_checkpoint(path.string(), views, meta);
   };
 
   if (resume) {
@@ -421,22 +486,28 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     acc = accumulators::decode(meta("vaec.accumulators"), L);
     best_valid = std::strtod(meta("vaec.best_valid").c_str(), nullptr);
     since_best = static_cast<int>(integer("vaec.since_best"));
+    result.best_epoch = static_cast<int>(integer("vaec.best_epoch"));
     if (start_epoch < 0 || start_step >= steps_per_epoch || opt.t < 0)
       throw checkpoint_error(fmt::format("{}: the run's position (epoch {}, step {}) does not fit this run", ckpt_path,
                                          start_epoch, start_step));
-    result.epochs = read_metrics(metrics_path, L);
-    result.epochs.resize(static_cast<std::size_t>(std::min<int>(start_epoch, static_cast<int>(result.epochs.size()))));
-    // Rewrite metrics.csv with exactly the completed epochs.
-    std::ofstream m(metrics_path, std::ios::trunc);
-    m << csv_header(b.latent_names);
-    for (const auto& e : result.epochs) m << csv_row(e);
+    // metrics.csv and timing.csv keep exactly the completed epochs' rows, as they were
+    // written (a run killed after writing a row but before its checkpoint wrote one more).
+    result.epochs = read_metrics(metrics_path.string(), L);
+    if (result.epochs.size() < static_cast<std::size_t>(start_epoch))
+      throw checkpoint_error(fmt::format("{}: the checkpoint is at the end of epoch {}, but {} holds {} epochs' rows; "
+                                         "the run folder was changed by hand",
+                                         ckpt_path, start_epoch, metrics_path.string(), result.epochs.size()));
+    result.epochs.resize(static_cast<std::size_t>(start_epoch));
+    metrics_rows = first_rows(metrics_path, static_cast<std::size_t>(start_epoch));
+    timing_rows = first_rows(timing_path, static_cast<std::size_t>(start_epoch));
+    last_checkpoint = start_step == 0 ? fmt::format("end of epoch {}", start_epoch)
+                                      : fmt::format("epoch {}, step {}", start_epoch + 1, start_step);
     log << fmt::format("resuming at epoch {}, step {} of {}\n", start_epoch + 1, start_step, steps_per_epoch);
-  } else {
-    std::ofstream m(metrics_path, std::ios::trunc);
-    m << csv_header(b.latent_names);
-    std::ofstream t(timing_path, std::ios::trunc);
-    t << "epoch,seconds,examples_per_second\n";
   }
+  const std::string metrics_header = csv_header(b.latent_names);
+  const std::string timing_header = "epoch,seconds,examples_per_second\n";
+  write_file_atomically(metrics_path, metrics_header + metrics_rows);
+  write_file_atomically(timing_path, timing_header + timing_rows);
 
   interrupted.store(false);
   const bool tty = o.progress;
@@ -453,18 +524,32 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       if (o.binarize_mode == binarize::dynamic) bin.emplace(o.seed, stream::binarize, global);
       gather(*train_set, perm, from, n, p.input(b.data), bin ? &*bin : nullptr);
       double progress = epoch + static_cast<double>(step) / static_cast<double>(steps_per_epoch);
-      p.settings().beta = o.kl_warmup > 0 ? o.beta * std::min(1.0, progress / o.kl_warmup) : o.beta;
+      p.settings().beta = kl_weight(o, progress, false);
       p.settings().free_bits = o.free_bits;
       rng noise(o.seed, stream::noise, global);
       p.forward(noise);
       const objective_result& r = p.result();
       if (!r.finite) {
-        throw train_error(fmt::format(
-            "training stopped at epoch {}, step {} (step {} overall): {} became {}; the last good checkpoint "
-            "(end of epoch {}) is kept in {}. Try a smaller learning rate (--lr), or a scale bounded away from 0 "
-            "(e.g. softplus(...) + 1e-4)",
-            epoch + 1, step + 1, global + 1, r.nonfinite_term, std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite",
-            epoch, files.dir));
+        // Advice that fits the cause: before any update (the run's first step, or the
+        // first after a resume, whose parameters were finite when saved) the learning rate
+        // cannot be it; the model's value at these parameters is.
+        const bool before_any_update = result.steps == 0 && opt.t == 0;
+        const std::string advice =
+            before_any_update
+                ? "The model's value is not finite at its initial parameters, so the learning rate is not the cause: "
+                  "check that every scale, concentration and df stays finite and positive over its inputs (e.g. "
+                  "softplus(...) + 1e-4), and that the data fit the likelihood"
+                : "The parameters diverged: try a smaller learning rate (--lr), or bound scales and concentrations "
+                  "away from 0 (e.g. softplus(...) + 1e-4)";
+        const std::string kept =
+            last_checkpoint.empty()
+                ? fmt::format("no checkpoint was written (the run stopped before the end of its first epoch), so {} "
+                              "holds no parameters to resume from",
+                              files.dir)
+                : fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path);
+        throw train_error(fmt::format("training stopped at epoch {}, step {} (step {} overall): {} became {}; {}. {}",
+                                      epoch + 1, step + 1, global + 1, r.nonfinite_term,
+                                      std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite", kept, advice));
       }
       p.backward();
       opt.step(params.values.data(), params.grads.data());
@@ -490,7 +575,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       if (o.interrupt_after >= 0 && result.steps >= o.interrupt_after) interrupted.store(true);
       if (interrupted.load() && step + 1 < steps_per_epoch) {
         acc.seconds += seconds_since(t0);
-        write_ckpt(epoch, step + 1);
+        write_ckpt(epoch, step + 1, ckpt_path);
         if (tty) std::fprintf(stderr, "\r%80s\r", "");
         log << fmt::format("interrupted at epoch {}, step {} of {}: checkpoint written to {}\n", epoch + 1, step + 1,
                            steps_per_epoch, ckpt_path);
@@ -509,7 +594,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     for (double k : acc.kl_latent) m.train_kl_latent.push_back(k / acc.examples);
     m.seconds = acc.seconds;
     m.examples_per_second = acc.examples / std::max(1e-9, acc.seconds);
-    m.beta = o.kl_warmup > 0 ? o.beta * std::min(1.0, (epoch + 1) / o.kl_warmup) : o.beta;
+    m.beta = kl_weight(o, epoch + 1, true);
     if (test_set) {
       auto f = evaluate_elbo(*test_plans, b.data, *test_set, o.seed, static_cast<std::uint64_t>(epoch));
       m.test_elbo = f.elbo;
@@ -518,12 +603,12 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     }
     if (valid_set) m.valid_elbo = evaluate_elbo(*valid_plans, b.data, *valid_set, o.seed, (1ULL << 32) + static_cast<std::uint64_t>(epoch)).elbo;
     result.epochs.push_back(m);
-    {
-      std::ofstream f(metrics_path, std::ios::app);
-      f << csv_row(m);
-      std::ofstream t(timing_path, std::ios::app);
-      t << fmt::format("{},{:.3f},{:.1f}\n", m.epoch, m.seconds, m.examples_per_second);
-    }
+    // The rows first, then the checkpoint: a run killed between the two resumes from the
+    // previous checkpoint and drops the extra row.
+    metrics_rows += csv_row(m);
+    timing_rows += fmt::format("{},{:.3f},{:.1f}\n", m.epoch, m.seconds, m.examples_per_second);
+    write_file_atomically(metrics_path, metrics_header + metrics_rows);
+    write_file_atomically(timing_path, timing_header + timing_rows);
     std::string line = fmt::format("epoch {:>3}/{}  train ELBO {:9.3f}  recon {:9.3f}  KL {:8.3f}", m.epoch, o.epochs,
                                    m.train_elbo, m.train_recon, m.train_kl);
     if (m.test_elbo) line += fmt::format("  test ELBO {:9.3f}", *m.test_elbo);
@@ -545,7 +630,9 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     acc = accumulators{};
     acc.kl_latent.assign(L, 0.0);
     start_step = 0;
-    write_ckpt(epoch + 1, 0);
+    if (valid_set && since_best == 0) write_ckpt(epoch + 1, 0, best_path);
+    write_ckpt(epoch + 1, 0, ckpt_path);
+    last_checkpoint = fmt::format("end of epoch {}", epoch + 1);
     if (files.on_epoch) files.on_epoch(result, params.values);
     if (o.early_stopping > 0 && since_best >= o.early_stopping) {
       log << fmt::format("early stopping: no better validation ELBO for {} epochs (best: epoch {})\n", since_best,

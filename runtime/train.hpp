@@ -27,6 +27,7 @@ struct train_options {
   adam_settings adam;           // optimizer
   double beta = 1;              // weight of the KL terms
   double kl_warmup = 0;         // epochs over which the KL weight ramps from 0 to beta
+  int kl_cycle = 0;             // restart the warm-up every this many epochs (0: never)
   double free_bits = 0;         // nats per latent below which its KL is not penalized
   binarize binarize_mode = binarize::none;
   std::uint64_t seed = 1;       // every random draw follows from it
@@ -68,6 +69,7 @@ struct model_binding {
   std::vector<std::string> latent_names;  // in the objective's order
   int data_width = 0;
   bool data_binary = false;               // values must lie in [0, 1]
+  bool bernoulli_likelihood = false;      // p(x | …) is Bernoulli: a probability of binary data only
 };
 
 // Where a run lives and what is written there (DESIGN.md §4).
@@ -76,6 +78,27 @@ struct run_files {
   std::string metadata_json;              // settings etc., stored in the checkpoint's metadata
   std::function<void(const train_result&, std::span<const float> params)> on_epoch;  // e.g. write summary.json
 };
+
+// The KL weight β at `progress` epochs (fractional) into the run: `beta`, or, with a
+// warm-up, β = beta · min(1, t / kl_warmup) with t the epochs since the start — or, with
+// kl_cycle = C, since the start of the current C-epoch cycle (Fu et al. 2019, "Cyclical
+// Annealing Schedule", with a linear ramp over the cycle's first kl_warmup epochs). With
+// `at_epoch_end`, an integral `progress` is the end of an epoch (t = C, not 0, when that
+// epoch completes a cycle).
+double kl_weight(const train_options& o, double progress, bool at_epoch_end);
+
+// Throws train_error when a split does not fit the model: another width, no examples,
+// values outside [0, 1] for binary data. Call it before creating the run folder.
+void check_data(const model_binding& binding, const data_splits& data);
+void check_data(const model_binding& binding, const dataset& data);
+
+// `d` binarized once, x ← [u < x] with u from the stream (seed, binarize_test): the test
+// set of a run with binarize = dynamic or static, for training's test figures and for
+// vaec eval alike.
+dataset binarized_once(const dataset& d, std::uint64_t seed);
+
+// Whether every value of `d` is 0 or 1.
+bool is_binary(const dataset& d);
 
 // Trains `binding.g`. With `resume`, continues from dir/checkpoint.safetensors and
 // reproduces the uninterrupted run's numbers. Throws train_error (non-finite loss,

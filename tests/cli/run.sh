@@ -159,7 +159,9 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
   else
     fail "Ctrl-C: exit $status"; tail -3 "$work/int.out"
   fi
-  tmo=120 expect "resume after Ctrl-C" 0 "" "^resuming at epoch 1, step [0-9]+ of 469" -- "$model" --data fashion-mnist --epochs 1 --threads 1 --out "$work/r-int" --resume
+  grep -q "^resume with: vaec --resume --out $work/r-int\$" "$work/int.out" && { passed=$((passed + 1)); echo "ok   the resume hint is the whole command"; } \
+    || { fail "the resume hint is not 'vaec --resume --out DIR'"; grep "resume with" "$work/int.out"; }
+  tmo=120 expect "resume after Ctrl-C" 0 "" "^done: 2 of 2 epochs" -- --resume --out "$work/r-int"
 fi
 
 # ---- the command line itself

@@ -1,0 +1,335 @@
+#include "runtime/run_folder.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace vaec::rt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* lock_name = "vaec.lock";
+
+// strerror with a lowercase first letter, as the rest of vaec's messages.
+std::string os_reason(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  return s;
+}
+
+std::string reason(const std::error_code& ec) {
+  return ec.value() != 0 ? os_reason(ec.value()) : ec.message();
+}
+
+// A file descriptor closed on every path out.
+struct fd_guard {
+  int fd = -1;
+  ~fd_guard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// write(2) until done, retrying on EINTR; returns errno or 0.
+int write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
+// The entries of `dir` other than the lock file, sorted (at most `limit`).
+std::vector<std::string> entries(const fs::path& dir, std::size_t limit) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name != lock_name) names.push_back(name);
+  }
+  if (ec) throw run_folder_error(fmt::format("cannot list the folder {}: {}", dir.string(), reason(ec)));
+  std::sort(names.begin(), names.end());
+  if (names.size() > limit) names.resize(limit);
+  return names;
+}
+
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::string s;
+  for (std::size_t i = 0; i < names.size(); ++i) s += (i ? ", '" : "'") + names[i] + "'";
+  return s;
+}
+
+// A new run may go into `dir` only if it is empty (but for a stale lock file). Throws.
+void require_empty(const fs::path& dir) {
+  const auto names = entries(dir, 4);
+  if (names.empty()) return;
+  std::error_code ec;
+  if (fs::exists(dir / "run.json", ec) || fs::exists(dir / "checkpoint.safetensors", ec))
+    throw run_folder_error(fmt::format("{} already holds a run; continue it with `vaec --resume --out {}`, or choose "
+                                       "another --out",
+                                       dir.string(), dir.string()));
+  throw run_folder_error(fmt::format("{} is not empty (it holds {}{}); vaec writes a new run only into a new or empty "
+                                     "folder, so that no file of yours is overwritten: choose another --out",
+                                     dir.string(), quoted_list(names), names.size() >= 4 ? ", …" : ""));
+}
+
+}  // namespace
+
+int run_folder::lock(const fs::path& dir) {
+  const fs::path p = dir / lock_name;
+  const int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int err = errno;
+    throw run_folder_error(fmt::format("cannot create files in the run folder {}: {} (creating {}); choose a folder "
+                                       "you can write to with --out",
+                                       dir.string(), os_reason(err), p.string()));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    std::string holder;
+    char buf[64] = {};
+    if (::pread(fd, buf, sizeof buf - 1, 0) > 0) {
+      std::string s(buf);
+      while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+      holder = s;
+    }
+    ::close(fd);
+    if (err == EWOULDBLOCK)
+      throw run_folder_error(fmt::format("{} is in use by another vaec process{}; wait for it to finish, stop it, or "
+                                         "choose another --out",
+                                         dir.string(), holder.empty() ? "" : " (" + holder + ")"));
+    throw run_folder_error(fmt::format("cannot lock {}: {}", p.string(), os_reason(err)));
+  }
+  // The holder's pid, for the message another process prints.
+  const std::string me = fmt::format("pid {}\n", ::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+    const int err = errno;
+    ::close(fd);
+    throw run_folder_error(fmt::format("cannot write {}: {}", p.string(), os_reason(err)));
+  }
+  return fd;
+}
+
+run_folder run_folder::create(const fs::path& dir) {
+  std::error_code ec;
+  const auto st = fs::status(dir, ec);
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st))
+      throw run_folder_error(fmt::format("--out {}: this is a file, not a folder; choose a new folder name",
+                                         dir.string()));
+    // A folder that a vaec process is writing now: name that process.
+    if (fs::exists(dir / lock_name, ec)) {
+      run_folder held(dir, lock(dir));
+      require_empty(dir);
+      return held;
+    }
+    require_empty(dir);  // before creating the lock file in someone's folder
+  } else {
+    fs::create_directories(dir, ec);
+    if (ec)
+      throw run_folder_error(fmt::format("cannot create the run folder {}: {}; choose a folder you can write to with "
+                                         "--out",
+                                         dir.string(), reason(ec)));
+  }
+  run_folder f(dir, lock(dir));
+  require_empty(dir);  // again, now that no other vaec process can be writing
+  return f;
+}
+
+run_folder run_folder::create_unique(const fs::path& parent, const std::string& stem) {
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec)
+    throw run_folder_error(fmt::format("cannot create the folder {} for runs: {}; choose a run folder with --out",
+                                       parent.string(), reason(ec)));
+  for (int i = 1; i < 10000; ++i) {
+    const fs::path dir = parent / (i == 1 ? stem : fmt::format("{}-{}", stem, i));
+    if (::mkdir(dir.c_str(), 0755) == 0) return run_folder(dir, lock(dir));
+    if (errno != EEXIST)
+      throw run_folder_error(fmt::format("cannot create the run folder {}: {}; choose a run folder with --out",
+                                         dir.string(), os_reason(errno)));
+  }
+  throw run_folder_error(fmt::format("{}: 9,999 folders named {}-N exist already; choose a run folder with --out",
+                                     parent.string(), stem));
+}
+
+run_folder run_folder::open(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw run_folder_error(fmt::format("{}: no such run folder", dir.string()));
+  if (!fs::exists(dir / "run.json", ec))
+    throw run_folder_error(fmt::format("{} is not a run folder of this version of vaec (it has no run.json)",
+                                       dir.string()));
+  return run_folder(dir, lock(dir));
+}
+
+run_folder::run_folder(run_folder&& other) noexcept : dir_(std::move(other.dir_)), lock_fd_(other.lock_fd_) {
+  other.lock_fd_ = -1;
+}
+
+run_folder::~run_folder() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing the descriptor releases the flock
+}
+
+bool run_folder::has(std::string_view name) const {
+  std::error_code ec;
+  return fs::exists(file(name), ec);
+}
+
+void run_folder::write(std::string_view name, std::string_view content) const { write_file_atomically(file(name), content); }
+
+std::optional<std::string> run_folder::read(std::string_view name) const {
+  const fs::path p = file(name);
+  std::error_code ec;
+  if (!fs::exists(p, ec)) return std::nullopt;
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) throw run_folder_error(fmt::format("cannot read {}", p.string()));
+  return ss.str();
+}
+
+void run_folder::remove(std::string_view name) const {
+  std::error_code ec;
+  fs::remove(file(name), ec);
+  if (ec) throw run_folder_error(fmt::format("cannot remove {}: {}", file(name).string(), reason(ec)));
+}
+
+void write_file_atomically(const fs::path& path, std::string_view content) {
+  const fs::path tmp = fs::path(path.string() + ".tmp");
+  auto fail = [&](const std::string& what, int err) {
+    ::unlink(tmp.c_str());
+    throw run_folder_error(fmt::format("cannot write {}: {}{}", path.string(), what.empty() ? "" : what + ": ",
+                                       os_reason(err)));
+  };
+  {
+    fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+    if (f.fd < 0) {
+      const int err = errno;
+      throw run_folder_error(fmt::format("cannot write {}: {} (creating {})", path.string(), os_reason(err),
+                                         tmp.string()));
+    }
+    if (int err = write_all(f.fd, content)) fail("", err);
+    if (::fsync(f.fd) != 0 && errno != EINVAL) fail("fsync", errno);
+    const int fd = f.fd;
+    f.fd = -1;
+    if (::close(fd) != 0) fail("close", errno);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename from " + tmp.filename().string(), errno);
+  // The rename is durable once the directory entry is.
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (d.fd >= 0 && ::fsync(d.fd) != 0 && errno != EINVAL)
+    throw run_folder_error(fmt::format("cannot write {}: fsync of its folder: {}", path.string(), os_reason(errno)));
+}
+
+}  // namespace vaec::rt
+
+// ---- run.json --------------------------------------------------------------------------
+
+namespace vaec::rt {
+
+namespace {
+
+const char* binarize_name(binarize b) {
+  return b == binarize::none ? "none" : b == binarize::dynamic ? "dynamic" : "static";
+}
+
+nlohmann::ordered_json settings_of(const run_record& r) {
+  const train_options& o = r.options;
+  nlohmann::ordered_json j;
+  j["epochs"] = o.epochs;
+  j["batch"] = o.batch;
+  j["optimizer"] = {{"name", "adam"}, {"lr", o.adam.lr}, {"beta1", o.adam.beta1}, {"beta2", o.adam.beta2},
+                    {"eps", o.adam.eps}};
+  j["samples"] = o.samples;
+  j["objective"] = r.objective;
+  j["kl"] = r.kl;
+  j["beta"] = o.beta;
+  j["kl_warmup"] = o.kl_warmup;
+  j["kl_cycle"] = o.kl_cycle;
+  j["free_bits"] = o.free_bits;
+  j["binarize"] = binarize_name(o.binarize_mode);
+  j["eval_samples"] = r.eval_samples;
+  j["seed"] = o.seed;
+  j["early_stopping"] = o.early_stopping;
+  j["threads"] = o.threads;
+  return j;
+}
+
+}  // namespace
+
+std::string settings_json(const run_record& r) { return settings_of(r).dump(); }
+
+std::string to_json(const run_record& r) {
+  nlohmann::ordered_json j;
+  j["format"] = "vaec run";
+  j["vaec"] = r.version;
+  j["model"] = r.model_name;
+  j["model_file"] = r.model_file;
+  j["model_sha256"] = r.model_sha256;
+  j["data"] = r.data;
+  j["data_path"] = r.data_path;
+  j["data_fingerprint"] = r.data_fingerprint;
+  j["settings"] = settings_of(r);
+  return j.dump(2) + "\n";
+}
+
+run_record parse_run_record(const std::string& text, const std::string& path) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    throw run_folder_error(fmt::format("{}: not valid JSON; the run folder was changed by hand", path));
+  try {
+    run_record r;
+    r.version = j.at("vaec").get<std::string>();
+    r.model_name = j.at("model").get<std::string>();
+    r.model_file = j.at("model_file").get<std::string>();
+    r.model_sha256 = j.at("model_sha256").get<std::string>();
+    r.data = j.at("data").get<std::string>();
+    r.data_path = j.at("data_path").get<std::string>();
+    r.data_fingerprint = j.at("data_fingerprint").get<std::string>();
+    const auto& s = j.at("settings");
+    train_options& o = r.options;
+    o.epochs = s.at("epochs").get<int>();
+    o.batch = s.at("batch").get<int>();
+    const auto& a = s.at("optimizer");
+    o.adam = {a.at("lr").get<double>(), a.at("beta1").get<double>(), a.at("beta2").get<double>(),
+              a.at("eps").get<double>()};
+    o.samples = s.at("samples").get<int>();
+    r.objective = s.at("objective").get<std::string>();
+    r.kl = s.at("kl").get<std::string>();
+    o.beta = s.at("beta").get<double>();
+    o.kl_warmup = s.at("kl_warmup").get<double>();
+    o.kl_cycle = s.at("kl_cycle").get<int>();
+    o.free_bits = s.at("free_bits").get<double>();
+    const std::string b = s.at("binarize").get<std::string>();
+    if (b != "none" && b != "dynamic" && b != "static") throw std::invalid_argument("binarize");
+    o.binarize_mode = b == "none" ? binarize::none : b == "dynamic" ? binarize::dynamic : binarize::fixed;
+    r.eval_samples = s.at("eval_samples").get<int>();
+    o.seed = s.at("seed").get<std::uint64_t>();
+    o.early_stopping = s.at("early_stopping").get<int>();
+    o.threads = s.at("threads").get<int>();
+    return r;
+  } catch (const std::exception& e) {
+    throw run_folder_error(fmt::format("{}: a field is missing or of the wrong kind ({}); the run folder was changed "
+                                       "by hand or comes from another version of vaec",
+                                       path, e.what()));
+  }
+}
+
+}  // namespace vaec::rt

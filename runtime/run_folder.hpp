@@ -1,0 +1,106 @@
+// The run folder (DESIGN.md §4) and its one owner. A run folder is created or opened
+// here, locked for the lifetime of the object (a second writer is refused, naming the
+// holder's pid), and every file in it is written through write(): to a temporary file
+// in the folder, flushed and fsync'ed, then renamed over the old one, each step checked,
+// so a failure names the path and the OS's reason and never leaves a torn file.
+//
+// What a run folder holds: model.vae (the exact source), run.json (what --resume must
+// verify and needs to continue alone: the model's digest, the data's path and
+// fingerprint, the effective settings), metrics.csv, timing.csv, summary.json,
+// checkpoint.safetensors, best.safetensors (early stopping), eval.json, pictures, and
+// vaec.lock.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/train.hpp"
+
+namespace vaec::rt {
+
+// A run folder that cannot be created, locked, read or written; what() is the whole
+// message: the path, the OS's reason, and what to do.
+struct run_folder_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class run_folder {
+ public:
+  // A new run in `dir`. `dir` may not exist yet (it is created, with its parents), or
+  // be an empty folder. Throws run_folder_error when `dir` is a file, holds a vaec run
+  // ("continue it with vaec --resume --out DIR"), holds anything else (a folder of the
+  // user's own files is never written into), cannot be created or written, or is locked
+  // by another process.
+  static run_folder create(const std::filesystem::path& dir);
+
+  // A new run under `parent` named `stem` (e.g. runs/fashion_gaussian-20261130-061500);
+  // when that name exists, `stem-2`, `stem-3`, …: the folder is made with mkdir, which
+  // fails if another process made it first, so two runs never share a default folder.
+  static run_folder create_unique(const std::filesystem::path& parent, const std::string& stem);
+
+  // An existing run, locked, to continue (--resume) or to add files to (eval). Throws
+  // run_folder_error when `dir` does not exist, holds no run.json, or is locked.
+  static run_folder open(const std::filesystem::path& dir);
+
+  run_folder(run_folder&& other) noexcept;
+  run_folder& operator=(run_folder&&) = delete;
+  run_folder(const run_folder&) = delete;
+  ~run_folder();  // releases the lock (the kernel does so too if the process dies)
+
+  const std::filesystem::path& path() const { return dir_; }
+  std::filesystem::path file(std::string_view name) const { return dir_ / name; }
+  bool has(std::string_view name) const;
+
+  // Replaces the file `name` in the folder by `content`, atomically (see the top of this
+  // file). Throws run_folder_error: "cannot write DIR/NAME: no space left on device".
+  void write(std::string_view name, std::string_view content) const;
+
+  // The content of `name`, or nullopt when it does not exist. Throws run_folder_error
+  // when it exists but cannot be read.
+  std::optional<std::string> read(std::string_view name) const;
+
+  // Removes `name` if it exists (a stale temporary file). Throws run_folder_error.
+  void remove(std::string_view name) const;
+
+ private:
+  run_folder(std::filesystem::path dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}
+  static int lock(const std::filesystem::path& dir);
+  std::filesystem::path dir_;
+  int lock_fd_ = -1;
+};
+
+// What run.json records: what --resume must verify, and everything it needs to continue
+// with `vaec --resume --out DIR` alone.
+struct run_record {
+  std::string model_name;
+  std::string model_file;        // the model's path when the run started (for messages)
+  std::string model_sha256;      // SHA-256 of model.vae, the exact source
+  std::string data;              // --data as given
+  std::string data_path;         // the same, absolute (or the name fashion-mnist)
+  std::string data_fingerprint;  // runtime/digest.hpp: fingerprint(data_splits)
+  train_options options;         // the effective settings (file, then command line)
+  std::string objective = "elbo";  // elbo | iwae (for reports; the model file decides)
+  std::string kl = "best";         // best | mc
+  int eval_samples = 500;
+  std::string version;           // vaec's version
+};
+
+// run.json's text for `r` (nlohmann-json, 2-space indent, keys in a fixed order).
+std::string to_json(const run_record& r);
+
+// Reads run.json's text. Throws run_folder_error naming `path` when a field is missing or
+// of the wrong kind.
+run_record parse_run_record(const std::string& text, const std::string& path);
+
+// The settings of `o` as JSON text (for summary.json and the checkpoint's metadata).
+std::string settings_json(const run_record& r);
+
+// Writes `content` to `path` atomically (temporary file beside it, fsync, rename, fsync
+// of the folder). Throws run_folder_error naming the path and the OS's reason.
+void write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+}  // namespace vaec::rt
