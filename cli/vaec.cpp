@@ -261,12 +261,27 @@ int run_train(const train_cli& c) {
                                   : vaec::rt::run_folder::create_unique("runs", model.name + "-" + timestamp()));
     folder->write("model.vae", m->text);
     folder->write("run.json", vaec::rt::to_json(record));
-  } else if (!folder->has("checkpoint.safetensors")) {
-    throw vaec::rt::run_folder_error(fmt::format("{} holds no checkpoint yet (the run stopped before the end of its "
-                                                 "first epoch); start it again with a new --out",
-                                                 c.out));
   }
+  // A run stopped before its first checkpoint starts again from the beginning, which is
+  // exactly where the uninterrupted run started: its first state follows from the seed.
+  const bool from_checkpoint = c.resume && folder->has("checkpoint.safetensors");
+  if (c.resume && !from_checkpoint)
+    fmt::print("{} holds no checkpoint yet (the run stopped before the end of its first epoch): starting from the "
+               "beginning\n",
+               c.out);
   const std::string dir = folder->path().string();
+  {
+    // Room for the checkpoint (parameters and Adam's two moments, float32) and its
+    // temporary copy, checked before training rather than found missing after an epoch.
+    const double need = 2.0 * 3.0 * 4.0 * static_cast<double>(low.graph.param_storage()) + (1 << 20);
+    std::error_code ec;
+    const fs::space_info sp = fs::space(folder->path(), ec);
+    if (!ec && static_cast<double>(sp.available) < need)
+      throw vaec::rt::run_folder_error(fmt::format("{} has {:.1f} MiB free, and the run's checkpoints need about "
+                                                   "{:.1f} MiB; free some space or choose another --out",
+                                                   dir, static_cast<double>(sp.available) / 1048576.0,
+                                                   need / 1048576.0));
+  }
 
   nlohmann::json latents = nlohmann::json::array();
   for (const auto& lp : model.latents) {
@@ -338,7 +353,7 @@ int run_train(const train_cli& c) {
   fmt::print("run folder: {}\n", dir);
   std::fflush(stdout);
   vaec::rt::install_interrupt_handler();
-  vaec::rt::train_result r = vaec::rt::train(binding, data, o, files, c.resume, std::cout);
+  vaec::rt::train_result r = vaec::rt::train(binding, data, o, files, from_checkpoint, std::cout);
   if (r.interrupted) {
     fmt::print("resume with: vaec --resume --out {}\n", dir);
     return exit_interrupted;

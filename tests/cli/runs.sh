@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# End-to-end tests of trustworthy runs (issue 8): the same bytes whatever the
+# environment, resume that is exact after Ctrl-C or kill -9 at any moment, run folders
+# that are guarded, every failure reported, evaluation that says what it computes.
+# Runs on a 2,000/500-example slice of Fashion-MNIST (skipped without it).
+# usage: runs.sh VAEC SOURCE_DIR
+set -u
+vaec=$(readlink -f "$1") src=$(readlink -f "$2")
+work=$(mktemp -d)
+mnt=""
+cleanup() { [ -n "$mnt" ] && umount "$mnt" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
+# check NAME COMMAND...: ok when the command succeeds
+check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+same() { cmp -s "$1/metrics.csv" "$2/metrics.csv" && cmp -s "$1/checkpoint.safetensors" "$2/checkpoint.safetensors"; }
+no_crash() { ! grep -qE "internal error|terminate called|Aborted|Segmentation|what\(\)" "$1"; }
+
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  echo "runs: Fashion-MNIST is not installed (scripts/setup installs it); skipped"
+  echo "runs: 0 passed, 0 failed"
+  exit 0
+fi
+cd "$work"
+python3 "$src/tests/cli/make_slice.py" /usr/share/datasets/fashion-mnist slice 2000 500
+
+# The tiny model of issue 8, with a cyclical KL schedule so that resume must continue it.
+cat >tiny.vae <<'EOF'
+model tiny
+data   x : binary[784]
+latent z : real[2]
+p(z) = Normal(0, 1)
+p(x | z) {
+  h = mlp(z, [32], activation = relu)
+  x ~ Bernoulli(logits = linear(h, 784))
+}
+q(z | x) {
+  h = mlp(x, [32], activation = relu)
+  z ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 1e-4)
+}
+train { batch = 32  kl_warmup = 2  kl_cycle = 4 }
+EOF
+# (a command, not a shell function: a function run with & is a subshell, and killing it
+# would leave vaec running)
+train=("$vaec" tiny.vae --data slice --threads 1)
+train() { "${train[@]}" "$@"; }
+
+# ---- 1. determinism: same bytes under every variation of the environment ----------------
+train --epochs 2 --out ref >/dev/null 2>&1
+train --epochs 2 --out v-stderr-file 2>err.txt >/dev/null
+train --epochs 2 --out v-both-file >out.txt 2>&1
+mkdir -p a/much/longer/current/directory/than/before && (cd a/much/longer/current/directory/than/before &&
+  "$vaec" "$work/tiny.vae" --data "$work/slice" --epochs 2 --threads 1 --out "$work/v-cwd-and-a-long-run-folder-name-$(printf 'x%.0s' $(seq 1 120))" >/dev/null 2>&1)
+env -i PATH=/usr/bin:/bin BIG="$(head -c 20000 /dev/zero | tr '\0' y)" "$vaec" tiny.vae --data slice --epochs 2 --threads 1 --out v-env >/dev/null 2>&1
+LANG=C.UTF-8 LC_ALL=C TZ=Asia/Kolkata HOME=/nonexistent train --epochs 2 --out v-locale >/dev/null 2>&1
+script -qec "$vaec tiny.vae --data slice --epochs 2 --threads 1 --out v-terminal" /dev/null >/dev/null 2>&1
+n=0
+for v in v-stderr-file v-both-file v-cwd-and-a-long-run-folder-name-* v-env v-locale v-terminal; do
+  if same ref "$v"; then n=$((n + 1)); else fail "determinism: $v differs from the reference run"; fi
+done
+[ "$n" -eq 6 ] && ok "determinism: 6 variations (redirections, cwd and folder path, environment, locale, terminal), identical bytes"
+# Two threads: reproducible too (for that thread count).
+"$vaec" tiny.vae --data slice --epochs 2 --threads 2 --out t2a >/dev/null 2>&1
+"$vaec" tiny.vae --data slice --epochs 2 --threads 2 --out t2b >/dev/null 2>&1 </dev/null
+check "determinism: 2 threads, twice, identical bytes" same t2a t2b
+
+# ---- 2. exact resume after Ctrl-C or kill -9 at random moments ----------------------------
+train --epochs 12 --out full >/dev/null 2>&1
+check "kl_cycle: the beta column is the saw-tooth 0.5 1 1 1 0.5 1 1 1 …" \
+  test "$(cut -d, -f10 full/metrics.csv | tail -n +2 | tr '\n' ' ')" = "0.5 1 1 1 0.5 1 1 1 0.5 1 1 1 "
+total_ms=$( { /usr/bin/time -f %e "$vaec" tiny.vae --data slice --epochs 12 --threads 1 --out timed >/dev/null 2>/dev/null; } 2>&1 | awk '{printf "%d", $1 * 1000}')
+[ "${total_ms:-0}" -lt 300 ] && total_ms=300
+RANDOM=8  # the kill points follow from this seed
+kills=0 identical=0
+for i in $(seq 1 22); do
+  d="k$i"
+  sig=INT; [ $((i % 2)) -eq 0 ] && sig=KILL
+  "${train[@]}" --epochs 12 --out "$d" >"$d.log" 2>&1 &
+  pid=$!
+  sleep "$(awk -v r=$RANDOM -v t="$total_ms" 'BEGIN { printf "%.3f", 0.02 + (r / 32768) * t / 1000 }')"
+  kill -s "$sig" "$pid" 2>/dev/null && kills=$((kills + 1))
+  wait "$pid" 2>/dev/null
+  # Resume until done, killing some of the resumed runs again.
+  for attempt in 1 2 3 4 5 6; do
+    if [ $((RANDOM % 3)) -eq 0 ] && [ "$attempt" -lt 6 ]; then
+      "$vaec" --resume --out "$d" >>"$d.log" 2>&1 &
+      pid=$!
+      sleep "$(awk -v r=$RANDOM -v t="$total_ms" 'BEGIN { printf "%.3f", (r / 32768) * t / 1000 }')"
+      kill -s KILL "$pid" 2>/dev/null && kills=$((kills + 1))
+      wait "$pid" 2>/dev/null
+    else
+      "$vaec" --resume --out "$d" >>"$d.log" 2>&1 && break
+    fi
+  done
+  if same full "$d"; then identical=$((identical + 1)); else fail "resume: $d ($sig) differs from the uninterrupted run"; tail -3 "$d.log"; fi
+done
+[ "$identical" -eq 22 ] && ok "resume: $kills kills (SIGINT and SIGKILL) in 22 runs, every resumed metrics.csv and checkpoint identical"
+# A finished run resumed again changes nothing.
+"$vaec" --resume --out full >/dev/null 2>&1
+check "resume of a finished run: exit 0, bytes unchanged" same full k1
+
+# ---- 3. run folders are guarded ------------------------------------------------------------
+mkdir mine && echo "my own metrics" >mine/metrics.csv && echo "my model" >mine/model.vae
+before=$(md5sum mine/* | md5sum)
+train --epochs 1 --out mine >/dev/null 2>g.err; s=$?
+check "a folder of the user's own files is refused and left untouched" \
+  sh -c "[ $s -eq 1 ] && grep -q 'is not empty' g.err && [ \"$(md5sum mine/* | md5sum)\" = \"$before\" ] && [ ! -e mine/vaec.lock ]"
+grep -q "is not empty (it holds 'metrics.csv', 'model.vae')" g.err && ok "the refusal names the files" || { fail "the refusal names the files"; cat g.err; }
+"${train[@]}" --epochs 40 --out busy >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [ -e busy/run.json ] && break; sleep 0.02; done
+train --epochs 1 --out busy >/dev/null 2>w2.err; s1=$?
+"$vaec" --resume --out busy >/dev/null 2>w3.err; s2=$?
+kill -KILL "$pid"; wait "$pid" 2>/dev/null
+check "a second writer is refused, naming the holder's pid" \
+  sh -c "[ $s1 -eq 1 ] && [ $s2 -eq 1 ] && grep -q 'in use by another vaec process (pid $pid)' w2.err && grep -q 'pid $pid' w3.err"
+mkdir defaults && (cd defaults && for _ in 1 2 3; do "$vaec" ../tiny.vae --data ../slice --epochs 1 --threads 1 >/dev/null 2>&1 & done; wait)
+check "three runs started together without --out get three folders" test "$(ls defaults/runs | wc -l)" -eq 3
+check "each of the three holds a complete run" sh -c "for d in defaults/runs/*; do [ -s \$d/checkpoint.safetensors ] || exit 1; [ \$(wc -l <\$d/metrics.csv) -eq 2 ] || exit 1; done"
+train --epochs 1 --out done1 >/dev/null 2>&1
+train --epochs 1 --out done1 >/dev/null 2>g2.err
+check "a folder holding a run is refused for a new run, with the resume command" grep -q "already holds a run; continue it with \`vaec --resume --out done1\`" g2.err
+
+# ---- 4. every failure is reported ---------------------------------------------------------
+train --epochs 1 --out /proc/x >/dev/null 2>f1.err; s=$?
+check "--out under /proc: exit 1, a clear message" sh -c "[ $s -eq 1 ] && grep -q 'cannot create the run folder /proc/x' f1.err && ! grep -q 'internal error' f1.err"
+train --epochs 1 --out tiny.vae >/dev/null 2>f2.err; s=$?
+check "--out at a file: exit 1, a clear message" sh -c "[ $s -eq 1 ] && grep -q 'this is a file, not a folder' f2.err"
+train --epochs 1 --out tiny.vae/sub >/dev/null 2>f3.err; s=$?
+check "--out under a file: exit 1, no internal error" sh -c "[ $s -eq 1 ] && grep -q 'cannot create the run folder tiny.vae/sub: not a directory' f3.err"
+mkdir -p tmpfs && if mount -t tmpfs -o size=3m tmpfs tmpfs 2>/dev/null; then
+  mnt="$work/tmpfs"
+  mkdir tmpfs/pre && head -c 1500000 /dev/zero >tmpfs/pre/fill
+  train --epochs 1 --out tmpfs/pre/r >out.f4 2>f4.err; s=$?
+  check "too little free space is found before training" \
+    sh -c "[ $s -eq 1 ] && grep -q 'MiB free, and the run.s checkpoints need about' f4.err && ! grep -q '^epoch' out.f4"
+  rm -rf tmpfs/pre
+  "${train[@]}" --epochs 12 --out tmpfs/r >f5.out 2>f5.err &
+  pid=$!
+  for _ in $(seq 1 200); do grep -q "^epoch   2" f5.out 2>/dev/null && break; sleep 0.01; done
+  head -c 3000000 /dev/zero >tmpfs/fill 2>/dev/null
+  wait "$pid"; s=$?
+  check "a full disk mid-run: exit 1, naming the file and 'no space left on device'" \
+    sh -c "[ $s -eq 1 ] && grep -qE 'tmpfs/r/[a-z.]+: .*no space left on device|cannot write .*tmpfs/r/.*no space left on device' f5.err && ! grep -q 'internal error' f5.err"
+  rm -f tmpfs/fill
+  check "after the full disk, the kept checkpoint reads" python3 "$src/tests/runtime/read_safetensors.py" tmpfs/r/checkpoint.safetensors >/dev/null
+  "$vaec" --resume --out tmpfs/r >/dev/null 2>&1
+  check "after freeing space, --resume gives the uninterrupted run's bytes" same full tmpfs/r
+  umount tmpfs && mnt=""
+else
+  echo "note: cannot mount a tmpfs here; the full-disk cases are skipped"
+fi
+python3 - <<'EOF'
+import struct
+# data of width 100: a CSV of 5 rows
+open("narrow.csv", "w").write("\n".join(",".join(["0.5"] * 100) for _ in range(5)) + "\n")
+EOF
+"$vaec" tiny.vae --epochs 1 --data narrow.csv --out narrow >/dev/null 2>f6.err; s=$?
+check "a data-width error: exit 1, and no run folder is left" sh -c "[ $s -eq 1 ] && grep -q 'each example has 100 values' f6.err && [ ! -e narrow ]"
+
+# ---- 5. --resume refuses another model or other data ------------------------------------
+sed 's/z ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 1e-4)/z ~ StudentT(df = 5, loc = linear(h, 2), scale = softplus(linear(h, 2)) + 1e-4)/' tiny.vae >tiny_t.vae
+cp -r k1 r5
+"$vaec" tiny_t.vae --resume --out r5 >/dev/null 2>r5a.err; s=$?
+check "--resume with a StudentT posterior in place of the Normal is refused" sh -c "[ $s -ne 0 ] && grep -q 'tiny_t.vae differs from r5/model.vae' r5a.err"
+python3 - <<'EOF'
+# slice2: the same shapes, values 1 - x
+import os
+os.makedirs("slice2", exist_ok=True)
+for name in os.listdir("slice"):
+    b = bytearray(open(os.path.join("slice", name), "rb").read())
+    if "images" in name:
+        for i in range(16, len(b)):
+            b[i] = 255 - b[i]
+    open(os.path.join("slice2", name), "wb").write(bytes(b))
+EOF
+mv slice slice.orig && mv slice2 slice
+"$vaec" --resume --out r5 >/dev/null 2>r5b.err; s=$?
+mv slice slice2 && mv slice.orig slice
+check "--resume on data 1 − x at the same path is refused" sh -c "[ $s -eq 1 ] && grep -q 'are not those the run in r5 started on' r5b.err"
+"$vaec" --resume --out r5 --data slice2 >/dev/null 2>r5c.err; s=$?
+check "--resume --data OTHER is refused naming both paths" sh -c "[ $s -eq 2 ] && grep -q -- '--data slice2 contradicts the run in r5, which has data = $work/slice' r5c.err"
+"$vaec" --resume --out r5 --batch 64 >/dev/null 2>r5d.err; s=$?
+check "--resume --batch 64 is refused naming both values" sh -c "[ $s -eq 2 ] && grep -q -- '--batch 64 contradicts the run in r5, which has batch = 32' r5d.err"
+echo "# edited" >>r5/model.vae
+"$vaec" --resume --out r5 >/dev/null 2>r5e.err; s=$?
+check "--resume after model.vae was edited is refused" sh -c "[ $s -eq 1 ] && grep -q 'was changed since the run started' r5e.err"
+
+# ---- 6. the resume hint is the whole command; no epoch is dropped ---------------------------
+"${train[@]}" --epochs 3 --out r6 >r6.out 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do grep -q "^epoch   1" r6.out 2>/dev/null && break; sleep 0.01; done
+kill -INT "$pid"; wait "$pid"; s=$?
+check "Ctrl-C: exit 130 and the hint 'resume with: vaec --resume --out r6'" sh -c "[ $s -eq 130 ] && grep -q '^resume with: vaec --resume --out r6\$' r6.out"
+"$vaec" --resume --out r6 >r6b.out 2>&1
+check "the resumed run reports 3 of 3 epochs and metrics.csv has 3 rows" \
+  sh -c "grep -q '^done: 3 of 3 epochs' r6b.out && [ \$(wc -l <r6/metrics.csv) -eq 4 ]"
+
+# ---- 7. eval of a checkpoint holding NaN or inf --------------------------------------------
+for bad in nan inf; do
+  cp -r k1 "e-$bad"
+  python3 - "e-$bad/checkpoint.safetensors" "$bad" <<'EOF'
+import json, struct, sys
+path, bad = sys.argv[1], sys.argv[2]
+b = bytearray(open(path, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+start = h["p(x | z).linear2.weight"]["data_offsets"][0] + 8 + n
+b[start + 40:start + 44] = struct.pack("<f", float(bad))
+open(path, "wb").write(bytes(b))
+EOF
+  "$vaec" eval "e-$bad" --data slice --iw 2 >"e-$bad.out" 2>"e-$bad.err"; s=$?
+  check "eval of a checkpoint holding $bad: exit 1, naming the tensor" \
+    sh -c "[ $s -eq 1 ] && grep -q \"tensor 'p(x | z).linear2.weight' holds a non-finite value\" e-$bad.err && ! grep -q 'ELBO' e-$bad.out"
+done
+
+# ---- 8. messages ----------------------------------------------------------------------------
+for lr in inf nan 0 -1e-3; do
+  train --epochs 1 --lr "$lr" --out "lr$lr" >/dev/null 2>m.err; s=$?
+  check "--lr $lr is refused (exit 2), no folder made" sh -c "[ $s -eq 2 ] && grep -q 'the learning rate must be a finite number above 0' m.err && [ ! -e lr$lr ]"
+done
+for seed in -1 18446744073709551616 1.5 abc; do
+  train --epochs 1 --seed "$seed" --out "s$seed" >/dev/null 2>m.err; s=$?
+  check "--seed $seed is refused (exit 2)" sh -c "[ $s -eq 2 ] && grep -q 'a seed is a whole number from 0 to 18446744073709551615' m.err"
+done
+train --epochs 1 --seed 18446744073709551615 --out smax >/dev/null 2>&1
+check "--seed 2^64 − 1 is accepted and recorded" grep -q '"seed": 18446744073709551615' smax/run.json
+"$vaec" tiny.vae --data slice --epochs 1 --threads 0 --out th0 >/dev/null 2>m.err; s=$?
+check "--threads 0 is refused for training" sh -c "[ $s -eq 2 ] && grep -q 'needs at least 1 thread' m.err"
+"$vaec" eval k1 --data slice --threads 0 >/dev/null 2>m.err; s=$?
+check "eval --threads 0 is refused" sh -c "[ $s -eq 2 ] && grep -q 'needs at least 1 thread' m.err"
+# exp(1000 · …) overflows at the initial parameters: NaN at step 1, before any update
+sed 's/scale = softplus(linear(h, 2)) + 1e-4/scale = exp(1000 * linear(h, 2))/' tiny.vae >overflow.vae
+"$vaec" overflow.vae --data slice --epochs 1 --threads 1 --out nan1 >/dev/null 2>m.err; s=$?
+check "a NaN at the first step says no checkpoint exists and does not blame the learning rate" \
+  sh -c "[ $s -eq 1 ] && grep -q 'no checkpoint was written' m.err && ! grep -q -- '--lr' m.err && ! grep -q 'last good checkpoint' m.err"
+for f in *.err; do no_crash "$f" || fail "$f holds an internal error or a crash"; done
+
+# ---- 9. evaluation says what it computes ------------------------------------------------------
+sed 's/train { batch = 32  kl_warmup = 2  kl_cycle = 4 }/train { batch = 32  binarize = dynamic  early_stopping = 1 }/' tiny.vae >bin.vae
+"$vaec" bin.vae --data slice --epochs 6 --threads 1 --seed 3 --out b9 >b9.out 2>&1
+check "binarize = dynamic: training says its test set is binarized once with the seed" grep -q "test set binarized once (seed 3)" b9.out
+check "early stopping prints the validation split's size" grep -q "early stopping: 200 examples (a tenth of the training data" b9.out
+check "early stopping keeps best.safetensors" test -s b9/best.safetensors
+"$vaec" eval b9 --data slice --iw 4 >b9e.out 2>&1
+check "eval scores best.safetensors by default, on the binarized test set (seed 3)" \
+  sh -c "grep -q 'best.safetensors, the best validation ELBO' b9e.out && grep -q 'binarized test set (seed 3)' b9e.out"
+"$vaec" eval b9 --data slice --iw 4 --checkpoint last >b9l.out 2>&1
+check "eval --checkpoint last scores checkpoint.safetensors" grep -q "checkpoint.safetensors, the last epoch" b9l.out
+"$vaec" eval b9 --data slice --iw 4 --seed 11 >b9s.out 2>&1
+"$vaec" eval b9 --data slice --iw 4 --seed 11 >b9s2.out 2>&1
+check "eval --seed: another seed, other draws; the same seed, the same output" \
+  sh -c "! cmp -s b9e.out b9s.out && cmp -s b9s.out b9s2.out && grep -q 'seed 11' b9s.out"
+"$vaec" eval k1 --data slice --iw 4 >g9.out 2>&1
+check "grey levels under a Bernoulli likelihood: eval says the figure is not a log-probability" \
+  grep -q "not log-probabilities of the data" g9.out
+"$vaec" eval b9 --data slice --iw 4 --checkpoint best >/dev/null 2>&1 && "$vaec" eval k1 --data slice --checkpoint best >/dev/null 2>m9.err
+check "eval --checkpoint best without early stopping: a clear message" grep -q "has no best.safetensors (early stopping was off)" m9.err
+
+echo
+echo "runs: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
