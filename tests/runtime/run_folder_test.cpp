@@ -1,0 +1,143 @@
+// The run folder's guards, run.json's round trip, data fingerprints and the KL schedule.
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "runtime/digest.hpp"
+#include "runtime/run_folder.hpp"
+#include "runtime/train.hpp"
+
+namespace fs = std::filesystem;
+namespace rt = vaec::rt;
+
+namespace {
+
+struct scratch {
+  fs::path path;
+  explicit scratch(const std::string& name)
+      : path(fs::temp_directory_path() / ("vaec-runfolder-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+  }
+  ~scratch() { fs::remove_all(path); }
+};
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const rt::run_folder_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(run_folder)
+
+BOOST_AUTO_TEST_CASE(a_new_run_needs_a_new_or_empty_folder) {
+  scratch s("new");
+  { auto f = rt::run_folder::create(s.path / "a" / "b"); BOOST_TEST(fs::is_directory(s.path / "a" / "b")); }
+  fs::create_directories(s.path / "mine");
+  std::ofstream(s.path / "mine" / "notes.txt") << "mine";
+  const std::string m = message_of([&] { rt::run_folder::create(s.path / "mine"); });
+  BOOST_TEST(m.find("is not empty (it holds 'notes.txt')") != std::string::npos, m);
+  BOOST_TEST(!fs::exists(s.path / "mine" / "vaec.lock"));  // nothing written into the user's folder
+  std::ofstream(s.path / "file") << "x";
+  BOOST_TEST(message_of([&] { rt::run_folder::create(s.path / "file"); }).find("not a folder") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_second_writer_is_refused_naming_the_pid) {
+  scratch s("lock");
+  auto first = rt::run_folder::create(s.path);
+  first.write("run.json", "{}");
+  // flock locks belong to an open file description: a second open in this process conflicts too.
+  const std::string m = message_of([&] { rt::run_folder::open(s.path); });
+  BOOST_TEST(m.find("in use by another vaec process (pid " + std::to_string(::getpid()) + ")") != std::string::npos, m);
+}
+
+BOOST_AUTO_TEST_CASE(default_folders_never_collide) {
+  scratch s("unique");
+  auto a = rt::run_folder::create_unique(s.path, "m-20261130-000000");
+  auto b = rt::run_folder::create_unique(s.path, "m-20261130-000000");
+  auto c = rt::run_folder::create_unique(s.path, "m-20261130-000000");
+  BOOST_TEST(a.path().filename() == "m-20261130-000000");
+  BOOST_TEST(b.path().filename() == "m-20261130-000000-2");
+  BOOST_TEST(c.path().filename() == "m-20261130-000000-3");
+}
+
+BOOST_AUTO_TEST_CASE(writes_are_atomic_and_failures_name_the_path) {
+  scratch s("write");
+  auto f = rt::run_folder::create(s.path);
+  f.write("metrics.csv", "a\n");
+  f.write("metrics.csv", "b\n");
+  BOOST_TEST(*f.read("metrics.csv") == "b\n");
+  BOOST_TEST(!fs::exists(s.path / "metrics.csv.tmp"));
+  fs::create_directories(s.path / "summary.json");  // a folder where the file should go: rename fails
+  const std::string m = message_of([&] { f.write("summary.json", "{}"); });
+  BOOST_TEST(m.find("cannot write " + (s.path / "summary.json").string()) != std::string::npos, m);
+  BOOST_TEST(m.find("is a directory") != std::string::npos, m);
+  BOOST_TEST(!fs::exists(s.path / "summary.json.tmp"));
+}
+
+BOOST_AUTO_TEST_CASE(run_json_round_trips) {
+  rt::run_record r;
+  r.model_name = "m";
+  r.model_file = "models/m.vae";
+  r.model_sha256 = rt::sha256_hex("model m\n");
+  r.data = "d";
+  r.data_path = "/abs/d";
+  r.data_fingerprint = "train:00";
+  r.options.epochs = 7;
+  r.options.batch = 33;
+  r.options.adam.lr = 3.0000000000000001e-4;
+  r.options.seed = 18446744073709551615ULL;
+  r.options.kl_warmup = 2.5;
+  r.options.kl_cycle = 5;
+  r.options.binarize_mode = rt::binarize::fixed;
+  r.options.threads = 3;
+  r.version = "0.1.0";
+  const rt::run_record back = rt::parse_run_record(rt::to_json(r), "run.json");
+  BOOST_TEST(rt::to_json(back) == rt::to_json(r));
+  BOOST_TEST(back.options.seed == 18446744073709551615ULL);
+  BOOST_TEST(back.options.adam.lr == 3.0000000000000001e-4);
+  BOOST_TEST((back.options.binarize_mode == rt::binarize::fixed));
+  const std::string m = message_of([] { rt::parse_run_record("{\"vaec\": \"0.1.0\"}", "x/run.json"); });
+  BOOST_TEST(m.find("x/run.json: a field is missing") != std::string::npos, m);
+}
+
+BOOST_AUTO_TEST_CASE(sha256_and_fingerprints) {
+  // FIPS 180-4's test vector "abc".
+  BOOST_TEST(rt::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  rt::dataset d;
+  d.width = 2;
+  d.count = 2;
+  d.values.assign({0.25f, 0.5f, 0.75f, 1.0f});
+  rt::dataset same = d, flipped = d;
+  for (float& v : flipped.values) v = 1 - v;
+  BOOST_TEST(rt::fingerprint(d) == rt::fingerprint(same));
+  BOOST_TEST(rt::fingerprint(d) != rt::fingerprint(flipped));
+  same.labels = {0, 1};
+  BOOST_TEST(rt::fingerprint(d) != rt::fingerprint(same));
+}
+
+// β of the cyclical schedule (Fu et al. 2019) against the formula, by hand.
+BOOST_AUTO_TEST_CASE(kl_schedule) {
+  rt::train_options o;
+  o.beta = 2;
+  BOOST_TEST(rt::kl_weight(o, 0.3, false) == 2.0);  // no warm-up: β = beta
+  o.kl_warmup = 2;
+  BOOST_TEST(rt::kl_weight(o, 0.5, false) == 0.5);  // 2 · 0.5/2
+  BOOST_TEST(rt::kl_weight(o, 7.0, true) == 2.0);
+  o.kl_cycle = 4;
+  BOOST_TEST(rt::kl_weight(o, 4.0, false) == 0.0);   // a cycle starts over
+  BOOST_TEST(rt::kl_weight(o, 4.0, true) == 2.0);    // the epoch that ends cycle 1
+  BOOST_TEST(rt::kl_weight(o, 5.0, true) == 1.0);    // end of the first epoch of cycle 2
+  BOOST_TEST(rt::kl_weight(o, 9.5, false) == 1.5);   // 1.5 epochs into cycle 3
+}
+
+BOOST_AUTO_TEST_SUITE_END()
