@@ -22,6 +22,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "lang/check.hpp"
@@ -31,6 +32,7 @@
 #include "lang/report.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/data/dataset.hpp"
+#include "runtime/decode.hpp"
 #include "runtime/digest.hpp"
 #include "runtime/run_folder.hpp"
 #include "runtime/train.hpp"
@@ -372,64 +374,104 @@ struct eval_cli {
   std::string which;  // best | last | "" (best when there is one)
 };
 
-int run_eval(const eval_cli& c) {
-  const fs::path dir(c.run_dir);
+// A finished (or stopped) run, read for eval and sample: its record, model and the
+// parameters of the chosen checkpoint, checked finite.
+struct opened_run {
+  vaec::rt::run_record record;
+  loaded model;
+  fs::path checkpoint;
+  std::string which;  // best | last
+};
+
+std::optional<opened_run> open_run(const std::string& run_dir, std::string which) {
+  const fs::path dir(run_dir);
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw vaec::rt::run_folder_error(fmt::format("{}: no such run folder", c.run_dir));
+  if (!fs::is_directory(dir, ec)) throw vaec::rt::run_folder_error(fmt::format("{}: no such run folder", run_dir));
   const fs::path record_path = dir / "run.json";
   const fs::path model_path = dir / "model.vae";
   if (!fs::exists(record_path, ec) || !fs::exists(model_path, ec))
     throw vaec::rt::run_folder_error(fmt::format("{}: not a run folder of this version of vaec (no run.json or "
                                                  "model.vae)",
-                                                 c.run_dir));
+                                                 run_dir));
   std::ifstream in(record_path);
   std::stringstream text;
   text << in.rdbuf();
-  const vaec::rt::run_record record = vaec::rt::parse_run_record(text.str(), record_path.string());
+  vaec::rt::run_record record = vaec::rt::parse_run_record(text.str(), record_path.string());
   auto m = load_model(model_path.string());
-  if (!m) return exit_error;
-  if (c.iw && *c.iw < 1) throw usage_error(fmt::format("--iw {}: K must be at least 1", *c.iw));
-  const int k = c.iw.value_or(m->model.settings.eval_samples);
-  const int threads = c.threads.value_or(default_threads());
-  require_threads(threads, "evaluation");
-  const std::uint64_t seed = c.seed ? parse_seed(*c.seed, "--seed") : record.options.seed;
-
+  if (!m) return std::nullopt;
   // Which checkpoint: the best (early stopping) by default, else the last.
   const bool has_best = fs::exists(dir / "best.safetensors", ec);
-  std::string which = c.which;
   if (which.empty()) which = has_best ? "best" : "last";
   if (which == "best" && !has_best)
     throw usage_error(fmt::format("--checkpoint best: {} has no best.safetensors (early stopping was off); use "
                                   "--checkpoint last",
-                                  c.run_dir));
+                                  run_dir));
   const fs::path ckpt = dir / (which == "best" ? "best.safetensors" : "checkpoint.safetensors");
   if (!fs::exists(ckpt, ec))
     throw vaec::rt::run_folder_error(fmt::format("{}: no checkpoint yet (the run stopped before the end of its first "
                                                  "epoch)",
                                                  ckpt.string()));
+  return opened_run{std::move(record), std::move(*m), ckpt, which};
+}
 
-  vaec::lowered_model elbo = vaec::lower(m->model, {false});
-  vaec::lowered_model iwae = vaec::lower(m->model, {true});
-  std::vector<float> params = vaec::rt::load_parameters(elbo.graph, ckpt.string());
-  for (const auto& p : elbo.graph.params()) {
+// The parameters of `run`'s checkpoint in `g`'s layout; a non-finite value is refused,
+// naming the tensor.
+std::vector<float> checked_parameters(const opened_run& run, const vaec::rt::graph& g) {
+  std::vector<float> params = vaec::rt::load_parameters(g, run.checkpoint.string());
+  for (const auto& p : g.params()) {
     const float* v = params.data() + p.offset;
     for (std::size_t i = 0; i < p.size(); ++i)
       if (!std::isfinite(v[i]))
         throw vaec::rt::checkpoint_error(fmt::format("{}: tensor '{}' holds a non-finite value ({} at element {}); "
-                                                     "these parameters cannot be evaluated",
-                                                     ckpt.string(), p.name, v[i], i));
+                                                     "these parameters cannot be used",
+                                                     run.checkpoint.string(), p.name, v[i], i));
   }
-  vaec::rt::model_binding eb = vaec::bind(elbo, m->model), ib = vaec::bind(iwae, m->model);
-  vaec::rt::data_splits data = vaec::rt::load_data(c.data);
-  const vaec::rt::dataset* d = data.test ? &*data.test : &data.train;
-  vaec::rt::check_data(eb, *d);
+  return params;
+}
+
+// The data a run is evaluated or encoded on: the test split when there is one, binarized
+// once with the run's seed when the run binarizes.
+struct eval_data {
+  vaec::rt::data_splits splits;
   std::optional<vaec::rt::dataset> binarized;
+  const vaec::rt::dataset* set = nullptr;
   std::string what = "as given";
+};
+
+void load_eval_data(const std::string& path, const vaec::rt::run_record& record, const vaec::rt::model_binding& b,
+                    eval_data& out) {
+  out.splits = vaec::rt::load_data(path);
+  out.set = out.splits.test ? &*out.splits.test : &out.splits.train;
+  vaec::rt::check_data(b, *out.set);
   if (record.options.binarize_mode != vaec::rt::binarize::none) {
-    binarized = vaec::rt::binarized_once(*d, record.options.seed);
-    d = &*binarized;
-    what = fmt::format("binarized test set (seed {})", record.options.seed);
+    out.binarized = vaec::rt::binarized_once(*out.set, record.options.seed);
+    out.set = &*out.binarized;
+    out.what = fmt::format("binarized test set (seed {})", record.options.seed);
   }
+}
+
+int run_eval(const eval_cli& c) {
+  auto run = open_run(c.run_dir, c.which);
+  if (!run) return exit_error;
+  const loaded* m = &run->model;
+  const vaec::rt::run_record& record = run->record;
+  if (c.iw && *c.iw < 1) throw usage_error(fmt::format("--iw {}: K must be at least 1", *c.iw));
+  const int k = c.iw.value_or(m->model.settings.eval_samples);
+  const int threads = c.threads.value_or(default_threads());
+  require_threads(threads, "evaluation");
+  const std::uint64_t seed = c.seed ? parse_seed(*c.seed, "--seed") : record.options.seed;
+  const std::string which = run->which;
+  const fs::path ckpt = run->checkpoint;
+  vaec::lowered_model elbo = vaec::lower(m->model, {false});
+  vaec::lowered_model iwae = vaec::lower(m->model, {true});
+  std::vector<float> params = checked_parameters(*run, elbo.graph);
+  vaec::rt::model_binding eb = vaec::bind(elbo, m->model), ib = vaec::bind(iwae, m->model);
+  eval_data ed;
+  load_eval_data(c.data, record, eb, ed);
+  const vaec::rt::dataset* d = ed.set;
+  const auto& data = ed.splits;
+  const std::string& what = ed.what;
+  const bool binarized = ed.binarized.has_value();
   fmt::print("evaluating {} ({}, {}) on {} ({} examples{}, {}); seed {}\n", m->model.name, ckpt.filename().string(),
              which == "best" ? "the best validation ELBO" : "the last epoch", d->origin,
              vaec::group_thousands(static_cast<std::int64_t>(d->count)), data.test ? ", the test split" : "", what,
@@ -453,6 +495,83 @@ int run_eval(const eval_cli& c) {
   return exit_ok;
 }
 
+struct sample_cli {
+  std::string run_dir, data, from = "prior", which;
+  int n = 64;
+  std::vector<std::string> out;
+  std::optional<std::string> seed;
+  std::optional<int> threads;
+  bool draw = false;
+};
+
+// vaec sample: N latents from the prior (or the posterior of the data's first N
+// examples), decoded to the likelihood's mean (or a draw of x), written as .npy / .csv.
+int run_sample(const sample_cli& c) {
+  if (c.n < 1) throw usage_error(fmt::format("-n {}: ask for at least 1 sample", c.n));
+  if (c.from == "posterior" && c.data.empty())
+    throw usage_error("--from posterior encodes data: give them with --data PATH (the run's test split is used when "
+                      "there is one)");
+  if (c.from == "prior" && !c.data.empty())
+    throw usage_error("--data is for --from posterior; samples from the prior need no data");
+  std::vector<std::string> outs = c.out;
+  for (const auto& o : outs) {
+    const std::string ext = fs::path(o).extension().string();
+    if (ext != ".npy" && ext != ".csv")
+      throw usage_error(fmt::format("--out {}: the file's extension says the format: .npy or .csv", o));
+  }
+  const int threads = c.threads.value_or(default_threads());
+  require_threads(threads, "sampling");
+  auto run = open_run(c.run_dir, c.which);
+  if (!run) return exit_error;
+  const std::uint64_t seed = c.seed ? parse_seed(*c.seed, "--seed") : run->record.options.seed;
+  if (outs.empty()) outs.push_back((fs::path(c.run_dir) / fmt::format("samples_{}.npy", c.from)).string());
+
+  const bool posterior = c.from == "posterior";
+  vaec::lowered_model low =
+      vaec::lower(run->model.model, {false, posterior ? vaec::latent_source::posterior_draws : vaec::latent_source::prior_draws});
+  const std::vector<float> params = checked_parameters(*run, low.graph);
+  vaec::rt::set_threads(threads);
+  vaec::rt::set_flush_denormals();
+  const vaec::rt::model_binding b = vaec::bind(low, run->model.model);
+  eval_data ed;
+  std::size_t count = static_cast<std::size_t>(c.n);
+  if (posterior) {
+    load_eval_data(c.data, run->record, b, ed);
+    if (count > ed.set->count)
+      throw usage_error(fmt::format("-n {}: {} holds {} examples", c.n, ed.set->origin, ed.set->count));
+  }
+  const vaec::rt::likelihood_nodes& lik = low.likelihood;
+  const std::size_t rows = static_cast<std::size_t>(lik.rows);
+  std::vector<float> x(rows * count);
+  vaec::rt::rng draws(seed, vaec::rt::stream::sample_draw, 0);
+  vaec::rt::forward_batches(
+      low.graph, params, count, 500, seed, vaec::rt::stream::sample,
+      [&](vaec::rt::plan<float>& p, std::size_t from, int n) {
+        if (!posterior) return;
+        const vaec::rt::tensor<float> in = p.input(low.data);
+        std::copy_n(ed.set->values.data() + from * ed.set->width, static_cast<std::size_t>(n) * ed.set->width, in.data);
+      },
+      [&](const vaec::rt::plan<float>& p, std::size_t from, int n) {
+        std::span<float> out(x.data() + from * rows, static_cast<std::size_t>(n) * rows);
+        if (c.draw)
+          vaec::rt::likelihood_draw(lik, p, n, draws, out);
+        else
+          vaec::rt::likelihood_mean(lik, p, n, out);
+      });
+  for (const auto& o : outs) {
+    if (fs::path(o).extension() == ".npy")
+      vaec::rt::write_npy(o, x, rows, count);
+    else
+      vaec::rt::write_csv(o, x, rows, count);
+  }
+  fmt::print("{} {} of x ({}) from {} ({}, seed {}): {}\n", count, c.draw ? "draws" : "means",
+             vaec::rt::likelihood_name(lik.family),
+             posterior ? fmt::format("the posterior of the first {} examples of {} ({})", count, ed.set->origin, ed.what)
+                       : "the prior",
+             run->checkpoint.filename().string(), seed, fmt::join(outs, ", "));
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -461,7 +580,8 @@ int main(int argc, char** argv) {
                "  vaec --resume --out RUN_DIR            continue a run from its folder\n"
                "  vaec check MODEL.vae ...                parse and check; print θ, φ and the objective\n"
                "  vaec graph MODEL.vae [--dot]            print the computation graph\n"
-               "  vaec eval RUN_DIR --data PATH [--iw K]  test ELBO and importance-weighted log-likelihood"};
+               "  vaec eval RUN_DIR --data PATH [--iw K]  test ELBO and importance-weighted log-likelihood\n"
+               "  vaec sample RUN_DIR [-n N] [--out F]    decode latents from the prior or the posterior"};
   app.set_version_flag("--version", std::string("vaec ") + VAEC_VERSION);
   app.require_subcommand(0, 1);
 
@@ -498,6 +618,22 @@ int main(int argc, char** argv) {
                                              "one) or last")
       ->check(CLI::IsMember({"best", "last"}));
 
+  sample_cli sc;
+  auto* sample = app.add_subcommand("sample", "decode latents from the prior or the posterior; write x as .npy or .csv");
+  sample->add_option("RUN_DIR", sc.run_dir, "a run folder")->required();
+  sample->add_option("-n", sc.n, "how many samples (default 64)");
+  sample->add_option("--out", sc.out, "FILE.npy or FILE.csv, repeatable (default RUN_DIR/samples_FROM.npy)");
+  sample->add_option("--from", sc.from, "prior (default) or posterior (encode the first N examples of --data)")
+      ->check(CLI::IsMember({"prior", "posterior"}));
+  sample->add_option("--data", sc.data, "the data to encode with --from posterior (its test split when it has one)");
+  sample->add_option("--seed", sc.seed, "the seed of the draws (default: the run's seed)");
+  sample->add_option("--threads", sc.threads, "threads (default: the machine's cores)");
+  sample->add_option("--checkpoint", sc.which, "best or last (default: best when there is one)")
+      ->check(CLI::IsMember({"best", "last"}));
+  bool mean_given = false;
+  auto* mean_flag = sample->add_flag("--mean", mean_given, "write the likelihood's mean of x (the default)");
+  sample->add_flag("--draw", sc.draw, "write draws x ~ p(x | z) instead of means")->excludes(mean_flag);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -509,6 +645,7 @@ int main(int argc, char** argv) {
     if (check->parsed()) return run_check(check_files);
     if (graph->parsed()) return run_graph(graph_file, dot);
     if (eval->parsed()) return run_eval(ec);
+    if (sample->parsed()) return run_sample(sc);
     if (tc.model.empty() && !tc.resume) {
       std::cout << app.help();
       return exit_usage;
@@ -528,6 +665,8 @@ int main(int argc, char** argv) {
   } catch (const vaec::rt::checkpoint_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::train_error& e) {
+    fmt::print(stderr, "vaec: error: {}\n", e.what());
+  } catch (const vaec::rt::decode_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::run_folder_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());

@@ -35,15 +35,26 @@ class lowerer {
     out_.data = out_.graph.input(m_.variables[static_cast<std::size_t>(m_.data)].type.size,
                                  m_.variables[static_cast<std::size_t>(m_.data)].name);
     sample_.assign(m_.variables.size(), -1);
+    drawn_.assign(m_.variables.size(), false);
     dist_params_.assign(m_.factors.size(), {});
+    const bool with_q = o_.latents == latent_source::posterior_draws || o_.latents == latent_source::posterior_location;
+    if (o_.latents == latent_source::inputs)
+      for (const auto& lp : m_.latents) {
+        const variable& v = m_.variables[static_cast<std::size_t>(lp.variable)];
+        sample_[static_cast<std::size_t>(lp.variable)] = out_.graph.input(v.type.size, v.name);
+        out_.latent_inputs.push_back(sample_[static_cast<std::size_t>(lp.variable)]);
+      }
     // q factors (they sample the latents), then p factors.
-    for (char side : {'q', 'p'})
+    for (char side : {'q', 'p'}) {
+      if (side == 'q' && !with_q) continue;
       for (std::size_t f = 0; f < m_.factors.size(); ++f)
         if (m_.factors[f].side == side) lower_factor(static_cast<int>(f));
-    objective();
+    }
+    if (o_.latents == latent_source::posterior_draws) objective();
     for (const auto& lp : m_.latents) {
       out_.latent_nodes.push_back(sample_[static_cast<std::size_t>(lp.variable)]);
       out_.latent_names.push_back(m_.variables[static_cast<std::size_t>(lp.variable)].name);
+      out_.latent_drawn.push_back(drawn_[static_cast<std::size_t>(lp.variable)]);
     }
     return std::move(out_);
   }
@@ -54,6 +65,7 @@ class lowerer {
   lowered_model out_;
   std::vector<int> rt_;                    // checked node → runtime node
   std::vector<int> sample_;                // variable → its sample node (q) or the data input
+  std::vector<bool> drawn_;                // variable → its location was a draw (posterior_location)
   std::vector<std::vector<int>> dist_params_;  // factor → runtime nodes of its distribution's parameters
   int loglik_ = -1;
   int layer_ = 0;
@@ -112,6 +124,36 @@ class lowerer {
   int arg(family_id fam, const std::vector<int>& ps, std::size_t k) {
     if (ps[k] >= 0) return ps[k];
     return out_.graph.constant(info(fam).params[k].default_value);
+  }
+
+  // The location of q (its mean, or mean direction) as a node of the latent's size, or −1
+  // when the family has none (the uniform sphere) or it does not have the latent's rows.
+  int location(family_id fam, const std::vector<int>& ps, int n) {
+    int loc = -1;
+    switch (fam) {
+      case family_id::normal: case family_id::von_mises_fisher: case family_id::power_spherical: loc = ps[0]; break;
+      case family_id::student_t: loc = ps[1]; break;
+      default: return -1;
+    }
+    if (loc < 0 || out_.graph.nodes()[static_cast<std::size_t>(loc)].rows != n) return -1;
+    return loc;
+  }
+
+  rt::likelihood_nodes likelihood(const checked_factor& f, const std::vector<int>& ps, int n) {
+    using L = rt::likelihood_family;
+    rt::likelihood_nodes l;
+    l.params = ps;
+    l.rows = n;
+    switch (f.dist.family) {
+      case family_id::bernoulli: l.family = ps[0] >= 0 ? L::bernoulli_logits : L::bernoulli_probs; break;
+      case family_id::continuous_bernoulli: l.family = ps[0] >= 0 ? L::cbernoulli_logits : L::cbernoulli_probs; break;
+      case family_id::normal: l.family = L::normal; break;
+      case family_id::student_t: l.family = L::student_t; break;
+      case family_id::von_mises_fisher: l.family = L::von_mises_fisher; break;
+      case family_id::power_spherical: l.family = L::power_spherical; break;
+      case family_id::hyperspherical_uniform: l.family = L::hyperspherical_uniform; break;
+    }
+    return l;
   }
 
   // Reparameterized draws of a latent from its q factor.
@@ -186,11 +228,22 @@ class lowerer {
     rt::graph& g = out_.graph;
     const int n = v.type.size;
     if (f.side == 'q') {
-      sample_[static_cast<std::size_t>(f.variable)] = sample(f.dist.family, ps, n);
-      g.set_label(sample_[static_cast<std::size_t>(f.variable)], fmt::format("{} sample", v.name));
+      const int loc = o_.latents == latent_source::posterior_location ? location(f.dist.family, ps, n) : -1;
+      drawn_[static_cast<std::size_t>(f.variable)] = o_.latents == latent_source::posterior_location && loc < 0;
+      sample_[static_cast<std::size_t>(f.variable)] = loc >= 0 ? loc : sample(f.dist.family, ps, n);
+      g.set_label(sample_[static_cast<std::size_t>(f.variable)], fmt::format("{} {}", v.name, loc >= 0 ? "location" : "sample"));
       return;
     }
-    if (!v.is_data) return;  // a prior: used by the KL pieces
+    if (!v.is_data) {
+      // A prior: used by the KL pieces; or, generating, the source of the latent's draws.
+      if (o_.latents == latent_source::prior_draws) {
+        sample_[static_cast<std::size_t>(f.variable)] = sample(f.dist.family, ps, n);
+        g.set_label(sample_[static_cast<std::size_t>(f.variable)], fmt::format("{} ~ p", v.name));
+      }
+      return;
+    }
+    out_.likelihood = likelihood(f, ps, n);
+    if (o_.latents != latent_source::posterior_draws) return;  // no objective: only the likelihood's parameters
     loglik_ = logpdf(f.dist.family, out_.data, ps, n);
     g.set_label(loglik_, fmt::format("log {}", where));
   }

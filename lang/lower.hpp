@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lang/check.hpp"
+#include "runtime/decode.hpp"
 #include "runtime/graph.hpp"
 #include "runtime/train.hpp"
 
@@ -19,15 +20,32 @@ struct lowering_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where a lowered graph takes its latents from.
+enum class latent_source {
+  posterior_draws,     // z ~ q(z | x), reparameterized: training and evaluation (the default)
+  posterior_location,  // z = the location of q(z | x): the mean (Normal, Student-t) or the mean direction
+                       // (von Mises–Fisher, Power Spherical); a draw for q without one (the uniform sphere)
+  prior_draws,         // z ~ p(z), in generative order: no q factor, no data, no objective
+  inputs,              // every latent an input node (lowered_model::latent_inputs): no q factor, no objective
+};
+
 struct lower_options {
   bool iwae = false;  // build the importance-weighted bound (for training with objective = iwae, or evaluation)
+  latent_source latents = latent_source::posterior_draws;
 };
 
 struct lowered_model {
   rt::graph graph;
   int data = -1;                 // the input node of the data
-  std::vector<int> latent_nodes; // per latent (checked_model::latents order): its sample
+  std::vector<int> latent_nodes; // per latent (checked_model::latents order): its sample (or location, or input)
   std::vector<std::string> latent_names;
+  std::vector<int> latent_inputs;  // latent_source::inputs: per latent, its input node [n × B]
+  // Each latent's q location was a draw, not a location (latent_source::posterior_location
+  // for a q without one); per latent.
+  std::vector<bool> latent_drawn;
+  // The likelihood p(x | …): its parameters' nodes, for its mean or a draw of x
+  // (rt::likelihood_of in runtime/decode.hpp).
+  rt::likelihood_nodes likelihood;
 };
 
 // Every model that checks lowers; lowering_error means the checker and the lowering
