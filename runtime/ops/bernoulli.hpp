@@ -69,17 +69,24 @@ struct op_bernoulli_logits {
   }
 };
 
-// Σ x·log p + (1 − x)·log(1 − p), each log clamped at −100 as torch's binary cross
-// entropy does, so p = 0 or 1 gives a large finite penalty instead of −∞.
-// dp = (x − p) / max(p (1 − p), 1e-12)
+// Σ x·log p + (1 − x)·log(1 − p) from the probability itself (lang/lower turns probs =
+// sigmoid(h) into the logits op, which is exact at every logit). Exact wherever p is
+// representable: log1p(−p) keeps 1 − p exact for small p. Only where p is exactly 0 or 1
+// (the log is −∞) is the log clamped, at the log of the smallest positive T (−103.28 in
+// float, −744.44 in double), so that a rounded probability costs a large finite penalty;
+// `vaec check` states this (diagnostic probs_clamped).
+// dp = x/p − (1 − x)/(1 − p), each denominator at least the smallest normal T.
 struct op_bernoulli_probs {
+  template <class T>
+  static T floor_log() { return std::log(std::numeric_limits<T>::denorm_min()); }
   template <class T>
   static void forward(exec<T>& ex, int self) {
     const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     const tensor<T>& x = ex.in(self, 0);
     auto P = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
-    out.a() = (X * P.log().max(T(-100)) + (T(1) - X) * (T(1) - P).log().max(T(-100))).colwise().sum();
+    const T lo = floor_log<T>();
+    out.a() = (X * P.log().max(lo) + (T(1) - X) * P.unaryExpr([](T p) { return std::log1p(-p); }).max(lo)).colwise().sum();
   }
   template <class T>
   static void backward(exec<T>& ex, int self) {
@@ -88,7 +95,8 @@ struct op_bernoulli_probs {
     auto P = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
     auto G = down(ex.grad[static_cast<std::size_t>(self)], x.rows);
-    give(ex, self, 1, G * (X - P) / (P * (T(1) - P)).max(T(1e-12)));
+    const T tiny = std::numeric_limits<T>::min();
+    give(ex, self, 1, G * (X / P.max(tiny) - (T(1) - X) / (T(1) - P).max(tiny)));
   }
 };
 
