@@ -591,8 +591,9 @@ double gamma_log_ratio_dalpha(double alpha, double log_ratio) {
 double studentt_log_kernel(double u, double df) {
   if (std::isnan(u) || !(df > 0)) return kNaN;
   const double nu = std::min(df, 1e300);  // beyond, the Normal limit to double precision
+  const double log_r = std::log(std::fabs(u)) - 0.5 * std::log(nu);  // r = |u|/√ν may overflow
+  if (log_r > 230) return (nu + 1) * log_r;  // r > 1e100: log(1 + r²) = 2 log r to 1e-200
   const double r = std::fabs(u) / std::sqrt(nu);
-  if (r > 1e100) return (nu + 1) * std::log(r);  // log(1 + r²) = 2 log r to 1e-200
   const double x = r * r;
   if (x < 1e-8) return 0.5 * u * u * (1 + 1 / nu) * (1 - 0.5 * x);  // log1p(x)/x = 1 − x/2 + O(x²)
   return 0.5 * (nu + 1) * std::log1p(x);

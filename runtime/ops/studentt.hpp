@@ -107,8 +107,9 @@ struct op_studentt_logpdf {
     double kernel, log1p_r2, r;
     if (std::isfinite(u)) {
       kernel = studentt_log_kernel(u, nu);
-      r = std::fabs(u) / std::sqrt(nu);
-      log1p_r2 = r > 1e100 ? 2 * std::log(r) : std::log1p(r * r);
+      r = std::fabs(u) / std::sqrt(nu);  // +∞ beyond the largest double: h = 1, g = 0 below
+      const double log_r = std::log(std::fabs(u)) - 0.5 * std::log(nu);
+      log1p_r2 = log_r > 230 ? 2 * log_r : std::log1p(r * r);
     } else {
       const double L = 2 * log_u - std::log(nu);  // log r²
       log1p_r2 = L > 0 ? L + std::log1p(std::exp(-L)) : std::log1p(std::exp(L));
