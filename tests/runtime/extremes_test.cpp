@@ -25,6 +25,7 @@
 
 #include "lang/lower.hpp"
 #include "runtime/graph.hpp"
+#include "runtime/ops/bernoulli.hpp"
 #include "runtime/plan.hpp"
 #include "tests/lang/test_util.hpp"
 
@@ -293,6 +294,53 @@ BOOST_AUTO_TEST_CASE(studentt_small_df_draws_are_exact) {
       // The estimates are informative: 4 standard errors below 5% of the exact value.
       BOOST_TEST(4 * se1 < 0.05 * mean);
       BOOST_TEST(4 * se2 < 0.05 * second);
+    }
+  }
+}
+
+
+// ---- continuous Bernoulli log-normalizer -----------------------------------------------------
+
+// {η, log C(η), d log C/dη} from mpmath at 50 digits
+// (tests/runtime/reference/make_cbernoulli_reference.py).
+const double cb_reference[][3] = {
+    {0, 0.69314718055994530942, 0.0},
+    {1e-300, 0.69314718055994530942, 1.6666666666666666667e-301},
+    {1e-8, 0.69314718055994531775, 1.6666666666666666472e-9},
+    {-1e-8, 0.69314718055994531775, -1.6666666666666666472e-9},
+    {1e-4, 0.69314718139327864226, 0.000016666666647222222243},
+    {0.01, 0.69315551384466787335, 0.0016666472224272465774},
+    {-0.1, 0.69398002812361601973, -0.016647242703890362053},
+    {0.25, 0.69833660820498507748, 0.041364836697999639792},
+    {0.4, 0.70635745211472563289, 0.065442878392715643553},
+    {0.4999999, 0.71368192509082584035, 0.080965233394875889713},
+    {0.5, 0.71368193318734994335, 0.080965248665056280508},
+    {0.5000001, 0.71368194128387557337, 0.080965263935236136585},
+    {-0.6, 0.72253269506621450397, -0.095953757731591324847},
+    {1, 0.77193683290530472507, 0.14908187176067845487},
+    {2, 0.96548864947177686283, 0.22427943522821679224},
+    {10, 2.3026758928536330379, 0.099909200140287877837},
+    {-37, 3.610917912644224615, -0.027027027027026856366},
+    {100, 4.605170185988091368, 0.01},
+    {1e4, 9.2103403719761827361, 0.0001},
+    {1e30, 69.077552789821370521, 1.0e-30},
+    {-1e30, 69.077552789821370521, -1.0e-30},
+};
+
+BOOST_AUTO_TEST_CASE(continuous_bernoulli_log_normalizer) {
+  const int n = static_cast<int>(sizeof cb_reference / sizeof cb_reference[0]);
+  Eigen::ArrayXd eta(n), t(n);
+  for (int i = 0; i < n; ++i) eta(i) = cb_reference[i][0];
+  t = (-eta.abs()).exp();
+  const Eigen::ArrayXd logc = rt::cb::log_norm(eta, t), dlogc = rt::cb::dlog_norm(eta, t);
+  for (int i = 0; i < n; ++i) {
+    BOOST_TEST_CONTEXT("eta = " << eta(i)) {
+      const double ref = cb_reference[i][1], dref = cb_reference[i][2];
+      if (eta(i) == 0) BOOST_TEST(logc(i) == std::log(2.0));  // exactly log 2
+      const double tol = std::fabs(eta(i)) < 0.5 ? 1e-15 : 2e-15;
+      BOOST_TEST(std::fabs(logc(i) - ref) <= tol * std::fabs(ref), logc(i) << " vs " << ref << ": relative "
+                                                                          << (logc(i) - ref) / ref);
+      BOOST_TEST(std::fabs(dlogc(i) - dref) <= 1e-14 * std::fabs(dref), dlogc(i) << " vs " << dref);
     }
   }
 }
