@@ -17,6 +17,7 @@
 #include <boost/math/special_functions/trigamma.hpp>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -343,6 +344,68 @@ BOOST_AUTO_TEST_CASE(continuous_bernoulli_log_normalizer) {
       BOOST_TEST(std::fabs(dlogc(i) - dref) <= 1e-14 * std::fabs(dref), dlogc(i) << " vs " << dref);
     }
   }
+}
+
+// ---- a first sweep of parameter extremes (part of issue 9's sweep: Normal, Student-t,
+// Bernoulli and continuous Bernoulli; the sphere families are not yet swept here) -------------
+
+// Runs every node of a graph built by `make` on 64 columns; returns each output's values.
+std::vector<double> sweep_values(const std::function<std::vector<int>(rt::graph&)>& make) {
+  rt::graph g;
+  std::vector<int> outs = make(g);
+  rt::parameters<double> params(g);
+  rt::plan<double> p(g, params, 64, 1, false);
+  rt::rng noise(3, rt::stream::noise, 0);
+  p.forward(noise);
+  std::vector<double> v;
+  for (int o : outs) {
+    auto t = p.value(o);
+    v.insert(v.end(), t.data, t.data + t.size());
+  }
+  return v;
+}
+
+BOOST_AUTO_TEST_CASE(sweep_normal_studentt_bernoulli_extremes) {
+  const double scales[] = {1e-30, 1e-8, 1, 1e8, 1e30};
+  for (double s : scales)
+    for (double ps : scales) {
+      BOOST_TEST_CONTEXT("Normal scale " << s << ", prior scale " << ps) {
+        auto v = sweep_values([&](rt::graph& g) {
+          int z = g.sample_normal(g.constant(0), g.constant(s), 1);
+          return std::vector<int>{z, g.normal_logpdf(z, g.constant(0), g.constant(ps), 1), g.normal_entropy(g.constant(s), 1),
+                                  g.kl_normal_normal(g.constant(0), g.constant(s), g.constant(0), g.constant(ps), 1)};
+        });
+        for (double x : v) BOOST_TEST(std::isfinite(x));
+      }
+    }
+  for (double df : {1e-3, 0.5, 2.0, 3.0, 1e8, 1e300, static_cast<double>(INFINITY)})
+    for (double s : scales) {
+      BOOST_TEST_CONTEXT("Student-t df " << df << ", scale " << s) {
+        auto v = sweep_values([&](rt::graph& g) {
+          int z = g.sample_studentt(g.constant(df), g.constant(0), g.constant(s), 1);
+          return std::vector<int>{g.studentt_logpdf(z, g.constant(df), g.constant(0), g.constant(s), 1),
+                                  g.studentt_entropy(g.constant(df), g.constant(s), 1)};
+        });
+        for (double x : v) BOOST_TEST(std::isfinite(x), x);
+        auto kl = sweep_values([&](rt::graph& g) {
+          return std::vector<int>{g.kl_studentt_normal(g.constant(df), g.constant(0), g.constant(s), g.constant(0),
+                                                       g.constant(1), 1)};
+        });
+        for (double x : kl) BOOST_TEST((df <= 2 ? x == INFINITY : std::isfinite(x)), x);
+      }
+    }
+  for (double l : {-1e30, -800.0, -1e-30, 0.0, 1e-30, 800.0, 1e30})
+    for (double x : {0.0, 0.3, 1.0}) {
+      BOOST_TEST_CONTEXT("logit " << l << ", x " << x) {
+        auto v = sweep_values([&](rt::graph& g) {
+          int xs = g.constant(x);
+          return std::vector<int>{g.bernoulli_logits(xs, g.constant(l)), g.cbernoulli_logits(xs, g.constant(l))};
+        });
+        for (double y : v) BOOST_TEST(!std::isnan(y), y);
+        // Bernoulli: x·l − softplus(l) is finite for finite l; so is the continuous one.
+        for (double y : v) BOOST_TEST(std::isfinite(y), y);
+      }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
