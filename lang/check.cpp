@@ -135,6 +135,16 @@ interval apply(function_id f, const interval& a, double slope) {
   }
 }
 
+// Whether the checked node is sigmoid(h) or 1 − sigmoid(h) (lowered as the logits ±h); the
+// lowering (lang/lower.cpp, sigmoid_argument) recognises the same two forms.
+bool is_sigmoid_form(const node& p, const std::vector<node>& nodes) {
+  auto sigmoid = [](const node& n) { return n.kind == node_kind::call && n.function == function_id::sigmoid; };
+  if (sigmoid(p)) return true;
+  if (p.kind != node_kind::sub) return false;
+  const node& one = nodes[static_cast<std::size_t>(p.inputs[0])];
+  return one.kind == node_kind::constant && one.value == 1 && sigmoid(nodes[static_cast<std::size_t>(p.inputs[1])]);
+}
+
 std::string describe(const interval& r) {
   if (r.lo == -inf && r.hi == inf) return "can be any real number";
   if (r.lo == r.hi) return fmt::format("is {}", r.lo);
@@ -1340,6 +1350,16 @@ void checker::check_sample(const distribution_use& d, const std::vector<span>& s
     if (pname == "probs" && (p.range.lo < 0 || p.range.hi > 1)) {
       error(diagnostic_kind::constraint_violation, at,
             fmt::format("{} must lie in [0, 1]; use sigmoid(...), or give 'logits = ...' instead", what));
+    } else if (pname == "probs" && f.name == std::string_view("Bernoulli") && !is_sigmoid_form(p, model_.nodes)) {
+      // sigmoid(h) and 1 − sigmoid(h) are lowered as logits ±h, exactly; anything else is
+      // evaluated from the probability itself.
+      diags_.warning(diagnostic_kind::probs_clamped, at,
+                     fmt::format("{} is evaluated as x·log(probs) + (1 − x)·log(1 − probs): exact where probs is "
+                                 "representable, but where probs rounds to 0 or 1 its log is clamped (at −103.28, the log of "
+                                 "the smallest positive float); "
+                                 "give 'logits = ...' (or probs = sigmoid(...), read as its logits) for a "
+                                 "likelihood exact at every logit",
+                                 what));
     }
   }
 }
@@ -1645,7 +1665,8 @@ void checker::plan() {
       lp.method = kl_method::closed_form;
     } else if (qi.closed_form_entropy) {
       lp.method = kl_method::entropy_plus_mc;
-      lp.method_reason = pair ? "df is not provably above 2, so the closed form may not exist"
+      lp.method_reason = pair ? "df is not provably above 2, so the closed form may not exist (it is +infinity "
+                                "where df ≤ 2)"
                               : fmt::format("no closed form for {} ‖ {}", qi.name, pi.name);
     } else {
       lp.method = kl_method::monte_carlo;
@@ -1673,7 +1694,57 @@ void checker::plan() {
       case family_id::hyperspherical_uniform: lp.gradient = "no variational parameters"; break;
       default: lp.gradient = "not reparameterizable"; break;
     }
+    // KL(StudentT(ν) ‖ Normal) = +∞ for ν ≤ 2: q's second moment is infinite and −log p
+    // grows as z². The ELBO is then −∞ whatever the estimator (Monte Carlo only hides it).
+    // The IWAE bound with K samples stays finite, so only the ELBO is concerned.
+    if (qf.dist.family == family_id::student_t && pf.dist.family == family_id::normal &&
+        model_.settings.objective == objective_kind::elbo && qf.dist.params[0] >= 0) {
+      const node& df = model_.nodes[static_cast<std::size_t>(qf.dist.params[0])];
+      if (df.range.hi <= 2) {
+        error(diagnostic_kind::infinite_kl, df.where,
+              fmt::format("KL(StudentT ‖ Normal) of '{}' is +infinity: df {}, and a Student-t with df ≤ 2 has an "
+                          "infinite second moment that a Normal prior's log-density (−z²/2) turns into an "
+                          "infinite KL, so the ELBO is −infinity for every q; use df = 2 + softplus(...), or a "
+                          "StudentT prior",
+                          name, df.range.lo == df.range.hi ? fmt::format("is {}", df.range.lo)
+                                                           : fmt::format("is at most {}", df.range.hi)));
+      } else if (!df.range.above(2)) {
+        diags_.warning(diagnostic_kind::kl_may_be_infinite, df.where,
+                       fmt::format("KL(StudentT ‖ Normal) of '{}' is +infinity wherever df ≤ 2, and this df {}: "
+                                   "training stops the first time it gets there; to rule it out use "
+                                   "df = 2 + softplus(...), or a StudentT prior",
+                                   name, describe(df.range)));
+      }
+    }
     model_.latents.push_back(std::move(lp));
+  }
+
+  // A likelihood whose parameters use no latent: every sample of z gives the same
+  // log p(x | ·), so the latents cannot explain anything and their KL terms will only
+  // shrink to 0 (the objectives are still right; the model is probably not what was meant).
+  for (const auto& f : model_.factors) {
+    if (f.side != 'p' || f.variable != model_.data) continue;
+    std::vector<char> uses(model_.nodes.size(), 0);
+    bool any = false;
+    for (int i = f.first_node; i < f.end_node; ++i) {
+      const node& nd = model_.nodes[static_cast<std::size_t>(i)];
+      char u = nd.kind == node_kind::variable && nd.variable != model_.data;
+      for (int in : nd.inputs) u = u || uses[static_cast<std::size_t>(in)];
+      uses[static_cast<std::size_t>(i)] = u;
+    }
+    for (int p : f.dist.params)
+      if (p >= 0 && uses[static_cast<std::size_t>(p)]) any = true;
+    if (any) continue;
+    std::string header = "p(" + model_.variables[static_cast<std::size_t>(f.variable)].name, latents;
+    for (std::size_t k = 0; k < f.given.size(); ++k)
+      header += (k == 0 ? " | " : ", ") + model_.variables[static_cast<std::size_t>(f.given[k])].name;
+    header += ")";
+    for (std::size_t v = 0; v < model_.variables.size(); ++v)
+      if (!model_.variables[v].is_data) latents += (latents.empty() ? "'" : ", '") + model_.variables[v].name + "'";
+    diags_.warning(diagnostic_kind::likelihood_ignores_latents, f.dist.where,
+                   fmt::format("the likelihood {} depends on no latent: its parameters are the same whatever {} "
+                               "{}, so the latents cannot explain the data",
+                               header, latents, latents.find(',') == std::string::npos ? "is" : "are"));
   }
 }
 
@@ -1681,6 +1752,7 @@ std::optional<checked_model> checker::run(const ast::model& m) {
   declare(m);
   if (diags_.has_errors()) return std::nullopt;
   plan();
+  if (diags_.has_errors()) return std::nullopt;  // plan() reports infinite KL terms
   return std::move(model_);
 }
 

@@ -114,6 +114,23 @@ class lowerer {
     }
   }
 
+  // When checked node `c` is sigmoid(h) (or 1 − sigmoid(h)), the runtime node of the logit
+  // (h, or −h, added to the graph); otherwise −1.
+  int sigmoid_argument(int c) {
+    if (c < 0) return -1;
+    const node& n = m_.nodes[static_cast<std::size_t>(c)];
+    if (n.kind == node_kind::call && n.function == function_id::sigmoid)
+      return rt_[static_cast<std::size_t>(n.inputs[0])];
+    if (n.kind == node_kind::sub) {
+      const node& one = m_.nodes[static_cast<std::size_t>(n.inputs[0])];
+      const node& sg = m_.nodes[static_cast<std::size_t>(n.inputs[1])];
+      if (one.kind == node_kind::constant && one.value == 1 && sg.kind == node_kind::call &&
+          sg.function == function_id::sigmoid)
+        return out_.graph.unary(op_kind::negate, rt_[static_cast<std::size_t>(sg.inputs[0])]);
+    }
+    return -1;
+  }
+
   int param_node(const checked_factor& f, std::size_t k) {
     int c = f.dist.params[k];
     return c < 0 ? -1 : rt_[static_cast<std::size_t>(c)];
@@ -242,6 +259,15 @@ class lowerer {
       }
       return;
     }
+    if (f.dist.family == family_id::bernoulli || f.dist.family == family_id::continuous_bernoulli) {
+      // probs = sigmoid(h) is exactly logits = h: the logits ops are exact at every finite
+      // h, where σ(h) rounds to 0 or 1 beyond |h| ≈ 17 (float) or 37 (double).
+      const int logits = sigmoid_argument(f.dist.params[1]);
+      if (f.dist.params[0] < 0 && logits >= 0) {
+        ps[0] = logits;
+        ps[1] = -1;
+      }
+    }
     out_.likelihood = likelihood(f, ps, n);
     if (o_.latents != latent_source::posterior_draws) return;  // no objective: only the likelihood's parameters
     loglik_ = logpdf(f.dist.family, out_.data, ps, n);
@@ -286,6 +312,10 @@ class lowerer {
           g.set_label(t.logp, fmt::format("log p({})", v.name));
           break;
       }
+      // KL(StudentT ‖ Normal) is +∞ where df ≤ 2 (the checker rejects a df that is always
+      // ≤ 2 and warns when its range allows it): the objective watches df at run time.
+      if (!spec.iwae && qf.dist.family == family_id::student_t && pf.dist.family == family_id::normal)
+        t.heavy_tail_df = q[0];
       spec.latents.push_back(t);
     }
     g.objective(std::move(spec));

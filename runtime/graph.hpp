@@ -52,6 +52,10 @@ struct latent_term {
   } method = kind::monte_carlo;
   std::string name;  // the latent's name, for metrics and messages
   int kl = -1, entropy = -1, logp = -1, logq = -1;  // nodes, [1 × ·]
+  // When ≥ 0: q is a Student-t whose df is this node and p has Normal tails, so the KL is
+  // +∞ wherever df ≤ 2 — whichever way it is estimated (a Monte Carlo estimate of it is
+  // finite but meaningless). The objective then reports the term as +∞ with the reason.
+  int heavy_tail_df = -1;
 };
 
 struct objective_spec {

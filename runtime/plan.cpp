@@ -156,7 +156,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
         l.aux_rows = nodes[static_cast<std::size_t>(n.inputs[0])].rows;
         l.aux_cols = l.cols;
         break;
-      case op_kind::sample_studentt: l.aux_rows = 2 * n.rows; l.aux_cols = l.cols; break;
+      case op_kind::sample_studentt: l.aux_rows = 3 * n.rows; l.aux_cols = l.cols; break;
       case op_kind::sample_vmf:
       case op_kind::sample_power_spherical: l.aux_rows = n.rows + 4; l.aux_cols = l.cols; break;
       case op_kind::objective: l.aux_rows = 1; l.aux_cols = batch * samples; break;
@@ -167,7 +167,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
       wide_rows = std::max(wide_rows, static_cast<int>(n.attr));
     if (l.aux_rows > 0) l.aux = take(static_cast<std::size_t>(l.aux_rows) * static_cast<std::size_t>(l.aux_cols));
     if (has_grad[i] || (gradients && n.op == op_kind::objective)) {
-      l.scratch_rows = n.op == op_kind::objective ? 1 : wide_rows;
+      l.scratch_rows = n.op == op_kind::objective ? 2 : wide_rows;  // objective: give()'s buffer, then its weights
       l.scratch_cols = n.op == op_kind::objective ? batch * samples : wide_cols;
       l.scratch = take(static_cast<std::size_t>(l.scratch_rows) * static_cast<std::size_t>(l.scratch_cols));
     }

@@ -88,6 +88,7 @@
 #include <boost/math/special_functions/log1p.hpp>
 #include <boost/math/special_functions/trigamma.hpp>
 #include <boost/random/gamma_distribution.hpp>
+#include <boost/random/normal_distribution.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -162,7 +163,8 @@ constexpr real kStG[] = {
 
 constexpr real kStudentSeriesMinA = 12;  // a = ν/2 from which the series are used
 
-bool studentt_domain(double df) { return df >= 1e-3 && df <= 1e300; }
+// Up to +∞: the series in 1/a reach the Normal limit exactly at a = ∞ (1/a = 0).
+bool studentt_domain(double df) { return df >= 1e-3 && df <= std::numeric_limits<double>::infinity(); }
 
 // ---- Power Spherical: differences of lgamma, ψ, ψ′ (see top) ---------------------------
 
@@ -263,7 +265,7 @@ real ps_kl(real n, real kappa) {
 
 // ---- Gamma -----------------------------------------------------------------------------
 
-bool gamma_domain(double alpha) { return alpha >= 1e-3 && alpha <= 1e8; }
+bool gamma_domain(double alpha) { return alpha >= 1e-4 && alpha <= 1e8; }
 
 constexpr double kTemmeMinAlpha = 20;
 
@@ -544,6 +546,57 @@ double gamma_draw(double alpha, rng& r) {
   const double u = 1.0 - r.uniform();
   const double log_g = std::log(g1) + std::log(u) / alpha;
   return std::max(std::exp(log_g), 1e-300);
+}
+
+double gamma_log_ratio_draw(double alpha, rng& r) {
+  if (!(alpha >= 1e-4)) return kNaN;
+  if (alpha == std::numeric_limits<double>::infinity()) return 0;
+  if (alpha < 1) {
+    // G = G′ U^{1/α}, G′ ~ Gamma(α+1), U ~ U(0, 1]: log G = log G′ + log U / α, never
+    // exponentiated (for α = 5e-4 half of all draws are below 1e-300).
+    const double g1 = boost::random::gamma_distribution<double>(alpha + 1, 1.0)(r);
+    const double u = 1.0 - r.uniform();
+    return std::log(g1) + std::log(u) / alpha - std::log(alpha);
+  }
+  if (alpha <= 1e8) return std::log(boost::random::gamma_distribution<double>(alpha, 1.0)(r) / alpha);
+  // Marsaglia & Tsang (2000), written for log(G/α) so that nothing cancels when α is huge:
+  // G = d·v, d = α − 1/3, v = (1 + c x)³, c = 1/√(9d), x ~ N(0, 1), accepted when
+  // log U < x²/2 + d − d v + d log v. With y = c x, d − d v + d log v + x²/2 =
+  // d·[3 log1p(y) − 3y − 3y² − y³] + x²/2 = d·(−¾y⁴ + ⅗y⁵ − ½y⁶ + …), y = O(α^{−1/2}).
+  const double d = alpha - 1.0 / 3, c = 1 / std::sqrt(9 * d);
+  boost::random::normal_distribution<double> normal;
+  for (;;) {
+    const double x = normal(r), y = c * x;
+    if (y <= -1) continue;
+    const double u = 1.0 - r.uniform();
+    const double tail = std::fabs(y) < 1e-3
+                            ? d * y * y * y * y * (-0.75 + y * (0.6 - 0.5 * y))
+                            : d * (3 * std::log1p(y) - 3 * y - 3 * y * y - y * y * y) + 0.5 * x * x;
+    if (std::log(u) < tail) return std::log1p(-1 / (3 * alpha)) + 3 * std::log1p(y);
+  }
+}
+
+double gamma_log_ratio_dalpha(double alpha, double log_ratio) {
+  if (!(alpha >= 1e-4) || std::isnan(log_ratio)) return kNaN;
+  if (alpha == std::numeric_limits<double>::infinity()) return 0;
+  if (alpha > 1e8) return -log_ratio / (2 * alpha);
+  const double log_g = log_ratio + std::log(alpha);
+  // For g below 1e-100, P(α, g) = g^α/Γ(α+1)·(1 − αg/(α+1) + …), so at a fixed level
+  // log g = (log P + lgamma(α+1))/α and d log g/dα = (ψ(α+1) − log g)/α, to O(g).
+  if (log_g < -230) return static_cast<double>((psi(static_cast<real>(alpha) + 1) - log_g) / alpha) - 1 / alpha;
+  const double g = std::exp(log_g);
+  return gamma_draw_dalpha(alpha, g) / g - 1 / alpha;
+}
+
+double studentt_log_kernel(double u, double df) {
+  if (std::isnan(u) || !(df > 0)) return kNaN;
+  const double nu = std::min(df, 1e300);  // beyond, the Normal limit to double precision
+  const double log_r = std::log(std::fabs(u)) - 0.5 * std::log(nu);  // r = |u|/√ν may overflow
+  if (log_r > 230) return (nu + 1) * log_r;  // r > 1e100: log(1 + r²) = 2 log r to 1e-200
+  const double r = std::fabs(u) / std::sqrt(nu);
+  const double x = r * r;
+  if (x < 1e-8) return 0.5 * u * u * (1 + 1 / nu) * (1 - 0.5 * x);  // log1p(x)/x = 1 − x/2 + O(x²)
+  return 0.5 * (nu + 1) * std::log1p(x);
 }
 
 double gamma_draw_dalpha(double alpha, double g) {

@@ -9,7 +9,8 @@
 
 namespace vaec::rt {
 
-// ---- Student-t, standardized (loc 0, scale 1), df = ν ∈ [1e-3, 1e300] -----------------
+// ---- Student-t, standardized (loc 0, scale 1), df = ν ∈ [1e-3, +∞] ---------------------
+// (+∞ is the Normal limit, reached exactly: the series in 1/ν vanish there.)
 
 // log of the normalizer: lgamma((ν+1)/2) − lgamma(ν/2) − ½ log(νπ). Tends to −½ log 2π
 // as ν → ∞ without cancellation (no difference of two large lgammas).
@@ -23,7 +24,25 @@ double studentt_entropy(double df);
 // entropy → ½ log(2πe) + 1/ν).
 double studentt_entropy_ddf(double df);
 
-// ---- Gamma(α, rate 1), α ∈ [1e-3, 1e8] ------------------------------------------------
+// (ν+1)/2 · log(1 + u²/ν), the Student-t log-density's kernel, for any u (±∞ gives +∞) and
+// ν ∈ (0, ∞]: no overflow of u² (log(1 + u²/ν) = 2 log(|u|/√ν) when that is above 1e100),
+// no loss for tiny u²/ν, and ν beyond 1e300 (or +∞) gives the Normal limit u²/2.
+double studentt_log_kernel(double u, double df);
+
+// ---- Gamma(α, rate 1), α ∈ [1e-4, 1e8] (the log-ratio draw: α ∈ [1e-4, ∞]) ------------
+
+// One draw of log(G/α), G ~ Gamma(α, 1), for α ∈ [1e-4, +∞] — what the Student-t sampler
+// needs (t = ε·exp(−½ log(G/α)) with α = ν/2). Never floored or exponentiated: for small α
+// it is log G′ + log U/α − log α (G = G′U^{1/α}, G′ ~ Gamma(α+1)), exact where G itself
+// would underflow; for α above 1e8 Marsaglia & Tsang's method is written for log(G/α)
+// directly, so its O(α^{−1/2}) spread is kept; α = +∞ gives 0. Draws for α ∈ [1, 1e8] are
+// those of gamma_draw.
+double gamma_log_ratio_draw(double alpha, rng& r);
+// d/dα of log(G/α) at a fixed quantile level (the implicit reparameterization gradient of
+// gamma_draw_dalpha, divided by G, less 1/α), from the draw's log(G/α). Below G = 1e-100 the
+// small-g expansion of P(α, g); above α = 1e8 the leading Wilson–Hilferty term
+// −log(G/α)/(2α) (relative error O(α^{−1/2}) of a derivative that is itself O(α^{−3/2})).
+double gamma_log_ratio_dalpha(double alpha, double log_ratio);
 
 // One draw, in double, never 0 or denormal (at least 1e-300 — for small α the draw is
 // made in log space: G = G′·U^{1/α}, G′ ~ Gamma(α + 1)).

@@ -69,17 +69,24 @@ struct op_bernoulli_logits {
   }
 };
 
-// Σ x·log p + (1 − x)·log(1 − p), each log clamped at −100 as torch's binary cross
-// entropy does, so p = 0 or 1 gives a large finite penalty instead of −∞.
-// dp = (x − p) / max(p (1 − p), 1e-12)
+// Σ x·log p + (1 − x)·log(1 − p) from the probability itself (lang/lower turns probs =
+// sigmoid(h) into the logits op, which is exact at every logit). Exact wherever p is
+// representable: log1p(−p) keeps 1 − p exact for small p. Only where p is exactly 0 or 1
+// (the log is −∞) is the log clamped, at the log of the smallest positive T (−103.28 in
+// float, −744.44 in double), so that a rounded probability costs a large finite penalty;
+// `vaec check` states this (diagnostic probs_clamped).
+// dp = x/p − (1 − x)/(1 − p), each denominator at least the smallest normal T.
 struct op_bernoulli_probs {
+  template <class T>
+  static T floor_log() { return std::log(std::numeric_limits<T>::denorm_min()); }
   template <class T>
   static void forward(exec<T>& ex, int self) {
     const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     const tensor<T>& x = ex.in(self, 0);
     auto P = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
-    out.a() = (X * P.log().max(T(-100)) + (T(1) - X) * (T(1) - P).log().max(T(-100))).colwise().sum();
+    const T lo = floor_log<T>();
+    out.a() = (X * P.log().max(lo) + (T(1) - X) * P.unaryExpr([](T p) { return std::log1p(-p); }).max(lo)).colwise().sum();
   }
   template <class T>
   static void backward(exec<T>& ex, int self) {
@@ -88,35 +95,43 @@ struct op_bernoulli_probs {
     auto P = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
     auto G = down(ex.grad[static_cast<std::size_t>(self)], x.rows);
-    give(ex, self, 1, G * (X - P) / (P * (T(1) - P)).max(T(1e-12)));
+    const T tiny = std::numeric_limits<T>::min();
+    give(ex, self, 1, G * (X / P.max(tiny) - (T(1) - X) / (T(1) - P).max(tiny)));
   }
 };
 
 // ---- continuous Bernoulli (Loaiza-Ganem & Cunningham 2019) ------------------------------
 // p(x | λ) = C(λ) λ^x (1 − λ)^{1−x} on x ∈ [0, 1]. With the logit η = log(λ/(1−λ)),
 // C = η / tanh(η/2) (C = 2 at η = 0), an even function of η. With a = |η|:
-//   log C = log a + log(1 + e^{−a}) − log(1 − e^{−a})          for a ≥ ½,
-//   log C = log 2 + a²/12 − 7a⁴/1440 + …  (6 terms)            for a < ½,
-// truncation below 1e-11, so nothing cancels near η = 0 where the closed form is 0/0
-// (the λ form, 2 artanh(1 − 2λ)/(1 − 2λ), is what other libraries evaluate, with a
-// Taylor patch on a window around λ = ½). d log C/dη = 1/η − 1/sinh η, odd, with its own
-// series below ½. The branches are joined without a select, which Eigen does not
-// vectorize: f(a) = S(min(a, ½)) − S(½) + D(max(a, ½)), exact on either side because
-// S(½) = D(½) to the truncation error.
+//   log C = log a + log(1 + e^{−a}) − log(1 − e^{−a})                 for a > ½,
+//   log C = log 2 + S(a²),  S(s) = s/12 − 7s²/1440 + …  (12 terms)    for a ≤ ½,
+// S's coefficients are those of log(x coth x), x = η/2 (from the Bernoulli numbers; 30
+// digits by tests/runtime/reference/make_cbernoulli_reference.py); its truncation at
+// a = ½ is 6e-20 relative, so the branches meet to rounding, and nothing cancels near η = 0
+// where the closed form is 0/0 (the λ form, 2 artanh(1 − 2λ)/(1 − 2λ), is what other
+// libraries evaluate, with a Taylor patch on a window around λ = ½). d log C/dη =
+// 1/η − 1/sinh η, odd, with its own series below ½. The branches are joined without a
+// select (which Eigen does not vectorize) as a blend with m = [a > ½] ∈ {0, 1}:
+// f(a) = (1 − m)·(log 2 + S(min(a, ½))) + m·D(max(a, ½)), both branches finite everywhere, so
+// each side is its own formula exactly (log 2 itself at η = 0).
 namespace cb {
 template <class T>
 constexpr T half = T(0.5);
-// Series of log C − log 2 in s = a², for a number or an Eigen array expression of T.
+// S(s) = log C − log 2 in s = a², for a number or an Eigen array expression of T.
 template <class T, class A>
 auto log_norm_series(const A& s) {
-  return s * (T(1.0 / 12) + s * (T(-7.0 / 1440) + s * (T(62.0 / 181440) + s * (T(-2.6248346560846560847e-05) +
-              s * (T(2.1336045641601197157e-06) + s * T(-1.8027895356488830916e-07))))));
+  return s * (T(0.083333333333333333333) + s * (T(-0.0048611111111111111111) + s * (T(0.00034171075837742504409) +
+         s * (T(-2.6248346560846560847e-05) + s * (T(2.1336045641601197157e-06) + s * (T(-1.8027895356488830916e-07) +
+         s * (T(1.5659479531834029189e-08) + s * (T(-1.3883706783700259100e-09) + s * (T(1.2504263775315481832e-10) +
+         s * (T(-1.1402553853609105852e-11) + s * (T(1.0502918900453166989e-12) + s * T(-9.7548766787216444986e-14))))))))))));
 }
-// Series of (1/η − 1/sinh η)/η in s = η².
+// Series of (1/η − 1/sinh η)/η in s = η²: −Σ 2(1 − 2^{2n−1}) B_{2n} s^{n−1}/(2n)!.
 template <class T, class A>
 auto dlog_norm_series(const A& s) {
-  return T(1.0 / 6) + s * (T(-0.019444444444444444444) + s * (T(0.0020502645502645502646) +
-         s * (T(-0.00020998677248677248677) + s * (T(2.1336045641601197157e-05) + s * T(-2.1633474427786597099e-06)))));
+  return T(0.16666666666666666667) + s * (T(-0.019444444444444444444) + s * (T(0.0020502645502645502646) +
+         s * (T(-0.00020998677248677248677) + s * (T(2.1336045641601197157e-05) + s * (T(-2.1633474427786597099e-06) +
+         s * (T(2.1923271344567640864e-07) + s * (T(-2.2213930853920414560e-08) + s * (T(2.2507674795567867297e-09) +
+         s * (T(-2.2805107707218211705e-10) + s * (T(2.3106421580996967376e-11) + s * T(-2.3411704028931946797e-12)))))))))));
 }
 
 // log C(η) elementwise; `t` must hold e^{−|η|}.
@@ -127,8 +142,9 @@ auto log_norm(const E& eta, const TT& t) {
   auto small = a.min(half<T>);
   auto big = a.max(half<T>);
   auto tb = t.min(T(0.60653065971263342360));  // e^{−max(a, ½)}
-  const T offset = -log_norm_series<T>(half<T> * half<T>);
-  return log_norm_series<T>(small.square()) + offset + big.log() + log1p_of(tb) - (T(1) - tb).log();
+  auto above = (a > half<T>).template cast<T>();
+  return (T(1) - above) * (T(0.69314718055994530942) + log_norm_series<T>(small.square())) +
+         above * (big.log() + log1p_of(tb) - (T(1) - tb).log());
 }
 // d log C/dη elementwise; `t` must hold e^{−|η|}.
 template <class E, class TT>
@@ -139,8 +155,9 @@ auto dlog_norm(const E& eta, const TT& t) {
   auto sign = eta / a.max(std::numeric_limits<T>::min());
   auto big = a.max(half<T>);
   auto tb = t.min(T(0.60653065971263342360));
-  const T offset = -half<T> * dlog_norm_series<T>(half<T> * half<T>);
-  return x * dlog_norm_series<T>(x.square()) + sign * (offset + T(1) / big - T(2) * tb / (T(1) - tb.square()));
+  auto above = (a > half<T>).template cast<T>();
+  return (T(1) - above) * x * dlog_norm_series<T>(x.square()) +
+         above * sign * (T(1) / big - T(2) * tb / (T(1) - tb.square()));
 }
 }  // namespace cb
 

@@ -32,6 +32,15 @@ struct objective_result {
   double iwae = 0;               // the importance-weighted bound (iwae objectives)
   bool finite = true;
   std::string nonfinite_term;    // "log p(x | z)", "KL of z", ... when !finite
+  // Why a term is not finite, when !finite, so that a stop message gives advice that fits:
+  enum class cause_kind {
+    none,
+    numerical,     // NaN or ±∞ from the arithmetic (an overflow, a parameter gone to 0 or ∞):
+                   // a smaller learning rate or bounded parameters may help
+    infinite_kl,   // the term is +∞ by definition at the parameters reached (KL(StudentT ‖ Normal)
+                   // with df ≤ 2): no learning rate helps; the model must change (see `reason`)
+  } cause = cause_kind::none;
+  std::string reason;            // for infinite_kl: what is infinite, where, and the fix
 };
 
 template <class T>

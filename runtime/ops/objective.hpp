@@ -5,18 +5,31 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "runtime/ops/exec.hpp"
 
 namespace vaec::rt {
 
 struct op_objective {
-  // Mean over the S sample blocks of a [1 × k·B] piece, per example, added into out[b]·sign.
+  // A piece's value at sample column c ∈ [0, B·S) whatever its extent: a shared piece
+  // ([1 × 1]) is the same in every column, a per-example one ([1 × B]) the same in every
+  // sample block (column s·B + b reads column b), a per-sample one ([1 × B·S]) its own.
   template <class T>
-  static void add_per_example(const tensor<T>& piece, int B, double sign, std::vector<double>& out) {
-    const int blocks = piece.cols / B;
-    for (int s = 0; s < blocks; ++s)
-      for (int b = 0; b < B; ++b) out[static_cast<std::size_t>(b)] += sign * piece.data[s * B + b] / blocks;
+  static double column(const tensor<T>& piece, int c) {
+    return static_cast<double>(piece.data[c % piece.cols]);
+  }
+
+  // Mean over the S sample blocks of a piece of any extent, per example, added into
+  // out[b]·sign (out has B entries, S = samples of the plan).
+  template <class T>
+  static void add_per_example(const tensor<T>& piece, int B, int S, double sign, std::vector<double>& out) {
+    for (int b = 0; b < B; ++b) {
+      double s = 0;
+      for (int k = 0; k < S; ++k) s += column(piece, k * B + b);
+      out[static_cast<std::size_t>(b)] += sign * s / S;
+    }
   }
 
   template <class T>
@@ -49,8 +62,8 @@ struct op_objective {
     } else {
       auto add = [&](int node, double coefficient) {
         if (node < 0) return;
+        if (ex.n(node).ext != extent::sample) return;  // shared or per example: no column's draws affect it
         const tensor<T>& t = ex.val[static_cast<std::size_t>(node)];
-        if (t.cols != C) return;  // shared or per example: no column's draws affect it
         for (int c = 0; c < C; ++c) out[static_cast<std::size_t>(c)] += coefficient * static_cast<double>(t.data[c]) / C;
       };
       add(spec.loglik, -1.0);
@@ -90,15 +103,18 @@ struct op_objective {
     std::fill(per.begin(), per.end(), 0.0);
 
     if (spec.iwae) {
-      // log w = log p(x|z) + Σ_j log p(z_j) − log q(z_j) per column; bound_b = logsumexp_s − log S
+      // log w = log p(x|z) + Σ_j log p(z_j) − log q(z_j) per sample column; each piece is
+      // read at the column's shape (a piece constant over samples, examples or both
+      // enters every column it covers); bound_b = logsumexp_s log w − log S.
       tensor<T> logw = ex.aux[static_cast<std::size_t>(self)];
-      logw.a() = ll.a();
+      const int C = logw.cols;
+      for (int c = 0; c < C; ++c) logw.data[c] = static_cast<T>(column(ll, c));
       r.recon = mean(ll);
       for (std::size_t j = 0; j < spec.latents.size(); ++j) {
         const latent_term& l = spec.latents[j];
         const tensor<T>& lp = ex.val[static_cast<std::size_t>(l.logp)];
         const tensor<T>& lq = ex.val[static_cast<std::size_t>(l.logq)];
-        logw.a() += lp.a() - lq.a();
+        for (int c = 0; c < C; ++c) logw.data[c] += static_cast<T>(column(lp, c) - column(lq, c));
         r.kl[j] = mean(lq) - mean(lp);
       }
       const int S = logw.cols / B;
@@ -115,7 +131,7 @@ struct op_objective {
       r.loss = -r.iwae;
       r.elbo = mean(logw);
     } else {
-      add_per_example(ll, B, 1.0, per);
+      add_per_example(ll, B, ex.samples, 1.0, per);
       r.recon = mean(ll);
       r.loss = -r.recon;
       r.elbo = r.recon;
@@ -124,7 +140,7 @@ struct op_objective {
         double kl = 0;
         auto piece = [&](int node, double sign) {
           const tensor<T>& t = ex.val[static_cast<std::size_t>(node)];
-          add_per_example(t, B, -sign, per);
+          add_per_example(t, B, ex.samples, -sign, per);
           kl += sign * mean(t);
         };
         switch (l.method) {
@@ -137,6 +153,9 @@ struct op_objective {
         r.loss += ex.settings.beta * (ex.settings.free_bits > 0 ? std::max(kl, ex.settings.free_bits) : kl);
       }
     }
+    r.cause = objective_result::cause_kind::none;
+    r.reason.clear();
+    heavy_tails(ex, spec);
     column_losses(ex, spec);
     if (!std::isfinite(r.recon)) {
       r.finite = false;
@@ -151,6 +170,50 @@ struct op_objective {
       r.finite = false;
       r.nonfinite_term = "the objective";
     }
+    if (!r.finite && r.cause == objective_result::cause_kind::none) r.cause = objective_result::cause_kind::numerical;
+  }
+
+  // KL(StudentT(ν) ‖ p) with p Normal-tailed is +∞ where ν ≤ 2, whatever estimates it (its
+  // Monte Carlo estimate is finite but meaningless): the latent's KL, the loss and the
+  // ELBO of each example whose df is ≤ 2 become +∞ / −∞, and the cause says why.
+  template <class T>
+  static void heavy_tails(exec<T>& ex, const objective_spec& spec) {
+    objective_result& r = ex.result;
+    const int B = ex.batch;
+    for (std::size_t j = 0; j < spec.latents.size(); ++j) {
+      const latent_term& l = spec.latents[j];
+      if (l.heavy_tail_df < 0) continue;
+      const tensor<T>& df = ex.val[static_cast<std::size_t>(l.heavy_tail_df)];
+      double lowest = INFINITY;
+      for (int c = 0; c < df.cols; ++c) {
+        bool infinite = false;
+        for (int i = 0; i < df.rows; ++i) {
+          const double nu = static_cast<double>(df.data[static_cast<std::size_t>(c) * static_cast<std::size_t>(df.rows) + static_cast<std::size_t>(i)]);
+          if (nu <= 2) infinite = true;
+          lowest = std::min(lowest, nu);
+        }
+        if (!infinite) continue;
+        // The examples this column of df belongs to (all of them for a shared df).
+        for (int b = 0; b < B; ++b)
+          if (df.cols == 1 || b == c % B) ex.per_example[static_cast<std::size_t>(b)] = -INFINITY;
+      }
+      if (!(lowest <= 2)) continue;
+      r.kl[j] = INFINITY;
+      r.elbo = -INFINITY;
+      if (!spec.iwae) r.loss = INFINITY;
+      if (r.cause != objective_result::cause_kind::infinite_kl) {
+        r.cause = objective_result::cause_kind::infinite_kl;
+        r.reason = "KL(StudentT ‖ Normal) of '" + l.name + "' is +infinity: df reached " + fmt_number(lowest) +
+                   ", and a Student-t with df ≤ 2 has no finite second moment; bound df above 2 "
+                   "(df = 2 + softplus(...)), or use a StudentT prior";
+      }
+    }
+  }
+
+  static std::string fmt_number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
   }
 
   template <class T>
@@ -168,9 +231,13 @@ struct op_objective {
     if (spec.iwae) {
       // d(−bound_b)/d log w_{s,b} = −softmax_s(log w)_{s,b};  the loss averages over b.
       const tensor<T>& logw = ex.aux[static_cast<std::size_t>(self)];
+      // The weights live in the scratch buffer's second row: give() reshapes a gradient in
+      // its first row when an input has fewer columns (a piece constant over samples or
+      // examples), which must not overwrite them.
       tensor<T> w = ex.scratch[static_cast<std::size_t>(self)];
       w.rows = 1;
       w.cols = logw.cols;
+      w.data += w.cols;
       const int S = logw.cols / B;
       const double logS = std::log(static_cast<double>(S));
       for (int s = 0; s < S; ++s)

@@ -318,8 +318,24 @@ BOOST_AUTO_TEST_CASE(kl_student_t_normal_depends_on_df) {
   BOOST_TEST(method_name(kl_of(student("exp(linear(h, 20)) + 3"))) == method_name(kl_method::closed_form));
   // df that may be 2 or less: the closed form may not exist; entropy of q + Monte Carlo.
   BOOST_TEST(method_name(kl_of(student("softplus(param(1)) + 1"))) == method_name(kl_method::entropy_plus_mc));
-  BOOST_TEST(method_name(kl_of(student("2"))) == method_name(kl_method::entropy_plus_mc));
-  BOOST_TEST(method_name(kl_of(student("1.5"))) == method_name(kl_method::entropy_plus_mc));
+  // ... and it warns that the KL is +infinity wherever df ≤ 2 (issue 9).
+  {
+    auto r = run(student("softplus(param(1)) + 1"));
+    BOOST_TEST(r.model.has_value());
+    BOOST_TEST(r.rendered.find("warning: KL(StudentT ‖ Normal) of 'z' is +infinity wherever df ≤ 2") != std::string::npos,
+               r.rendered);
+  }
+  // df ≤ 2 over its whole range: the KL is +infinity, an error with the fix.
+  for (std::string df : {"2", "1.5", "1", "0.01", "sigmoid(param(1)) + 1", "2 * sigmoid(param(1))"}) {
+    BOOST_TEST_CONTEXT(df) {
+      auto r = run(student(df));
+      BOOST_TEST(!r.model.has_value());
+      BOOST_TEST((r.errors().size() == 1u && r.errors()[0].rfind("infinite_kl", 0) == 0), r.rendered);
+      BOOST_TEST(r.rendered.find("df = 2 + softplus(...)") != std::string::npos, r.rendered);
+    }
+  }
+  // Under the IWAE objective there is no KL term (the K-sample bound stays finite).
+  BOOST_TEST(run(student("1") + "train { objective = iwae }\n").model.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(kl_without_closed_form_uses_entropy_plus_monte_carlo) {

@@ -1,0 +1,411 @@
+// Estimators and families at their extremes (issue 9), each against a value computed by
+// hand or from closed forms with Boost.Math's digamma and trigamma:
+//   - Bernoulli(probs = sigmoid(h)) is exact at every h (it is lowered as logits h):
+//     log p(x | h) = x·h − softplus(h), d/dh = x − σ(h); at h = 17, x = 0: −17.0000000414;
+//   - Student-t with a huge df (1e39 … 1e300, and +∞ as a float constant of 1e39 becomes)
+//     is the Normal in every op, sampler and KL path, as prior, posterior and likelihood:
+//     KL(N(0, 0.001²) ‖ N(0, 1)) = −log 0.001 + 0.001²/2 − ½ = 6.4077558;
+//   - an infinite KL(StudentT(ν ≤ 2) ‖ Normal) is +∞ (never NaN) in the op, and the
+//     objective stops on it with the cause;
+//   - Student-t draws at small df: 1 + T²/ν = 1/B with B ~ Beta(ν/2, ½), so
+//     E[log(1 + T²/ν)] = ψ((ν+1)/2) − ψ(ν/2) and Var = ψ′(ν/2) − ψ′((ν+1)/2); and
+//     KL(q ‖ q) = 0 on the default path (closed-form entropy + Monte Carlo cross-entropy),
+//     each within 4 standard errors, at df ∈ {1e-3, 0.01, 0.05, 0.2, 1}.
+#include <boost/test/unit_test.hpp>
+
+#include <boost/math/special_functions/digamma.hpp>
+#include <boost/math/special_functions/trigamma.hpp>
+
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+#include <vector>
+
+#include "lang/lower.hpp"
+#include "runtime/graph.hpp"
+#include "runtime/ops/bernoulli.hpp"
+#include "runtime/plan.hpp"
+#include "tests/lang/test_util.hpp"
+
+namespace rt = vaec::rt;
+using rt::op_kind;
+
+namespace {
+
+// A model compiled through the language, run once on data rows that are all `value`.
+template <class T>
+struct model_run {
+  std::unique_ptr<vaec::test::run_result> parsed;
+  vaec::lowered_model low;
+  std::unique_ptr<rt::parameters<T>> params;
+  std::unique_ptr<rt::plan<T>> plan;
+  rt::objective_result result;
+};
+
+template <class T>
+model_run<T> run_model(const std::string& text, double value, int B = 64, int S = 1, bool backward = false) {
+  model_run<T> m;
+  m.parsed = std::make_unique<vaec::test::run_result>(vaec::test::run(text, "model.vae"));
+  BOOST_REQUIRE_MESSAGE(m.parsed->model, m.parsed->rendered);
+  m.low = vaec::lower(*m.parsed->model);
+  m.params = std::make_unique<rt::parameters<T>>(m.low.graph);
+  m.params->initialize(1);
+  m.plan = std::make_unique<rt::plan<T>>(m.low.graph, *m.params, B, S, backward);
+  auto in = m.plan->input(m.low.data);
+  for (std::size_t i = 0; i < in.size(); ++i) in.data[i] = static_cast<T>(value);
+  rt::rng noise(11, rt::stream::noise, 0);
+  m.plan->forward(noise);
+  if (backward) m.plan->backward();
+  m.result = m.plan->result();
+  return m;
+}
+
+double softplus(double h) { return std::max(h, 0.0) + std::log1p(std::exp(-std::fabs(h))); }
+double sigmoid(double h) { return h >= 0 ? 1 / (1 + std::exp(-h)) : std::exp(h) / (1 + std::exp(h)); }
+
+const double kl_normal_limit = -std::log(0.001) + 0.5e-6 - 0.5;  // 6.4077558
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(extremes)
+
+// ---- Bernoulli(probs = ·) ------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(bernoulli_probs_sigmoid_is_exact) {
+  BOOST_TEST(std::fabs(-softplus(17) - -17.0000000414) < 1e-10);  // the issue's value, by hand
+  for (double h : {-800.0, -17.0, 10.0, 17.0, 800.0})
+    for (double x : {0.0, 1.0})
+      for (int form = 0; form < 2; ++form) {
+        // σ(h), and 1 − σ(−h) = σ(h) with the parameter at −h.
+        const std::string probs = form == 0 ? fmt::format("sigmoid(param(1, init = {}))", h)
+                                            : fmt::format("1 - sigmoid(param(1, init = {}))", -h);
+        const std::string text = "data x : binary[1]\nlatent z : real[1]\np(z) = Normal(0, 1)\n"
+                                 "p(x | z) { x ~ Bernoulli(probs = " + probs + ") }\n"
+                                 "q(z | x) { z ~ Normal(loc = 0 * linear(x, 1), scale = 1) }\n";
+        BOOST_TEST_CONTEXT("h = " << h << ", x = " << x << ", probs = " << probs) {
+          const double exact = x * h - softplus(h), dexact = x - sigmoid(h);
+          // Training runs in float: the value to float precision, never clamped.
+          auto f = run_model<float>(text, x, 8, 1, true);
+          BOOST_TEST(f.parsed->rendered.find("probs of Bernoulli is evaluated") == std::string::npos, f.parsed->rendered);
+          BOOST_TEST(std::fabs(f.result.recon - exact) <= 1e-6 * (1 + std::fabs(exact)), f.result.recon << " vs " << exact);
+          auto d = run_model<double>(text, x, 8, 1, true);
+          BOOST_TEST(std::fabs(d.result.recon - exact) <= 1e-13 * (1 + std::fabs(exact)), d.result.recon << " vs " << exact);
+          // The loss is −recon (KL(q ‖ p) = 0 does not depend on h): d loss/d param = ∓(x − σ(h)).
+          const auto& g = d.low.graph;
+          std::size_t k = 0;
+          for (; k < g.params().size(); ++k)
+            if (g.params()[k].name.find("param") != std::string::npos) break;
+          BOOST_REQUIRE(k < g.params().size());
+          const double sign = form == 1 ? -1.0 : 1.0;  // 1 − σ(−h) = σ(h): d/d(−h)
+          const double got = -d.params->grads[g.params()[k].offset] * sign;
+          BOOST_TEST(std::fabs(got - dexact) <= 1e-14 + 1e-12 * std::fabs(dexact), "gradient " << got << " vs " << dexact);
+        }
+      }
+}
+
+BOOST_AUTO_TEST_CASE(bernoulli_probs_other_forms_are_exact_where_representable_and_stated) {
+  // probs = exp(−softplus(a)): not a sigmoid, so evaluated from the probability itself —
+  // exact down to e^−690 in double, where the old clamp at −100 cut it off; check says so.
+  for (double a : {-23.0, 0.0, 50.0, 690.0})
+    for (double x : {0.0, 1.0}) {
+      const std::string text = fmt::format("data x : binary[1]\nlatent z : real[1]\np(z) = Normal(0, 1)\n"
+                                           "p(x | z) {{ x ~ Bernoulli(probs = exp(-softplus(param(1, init = {})))) }}\n"
+                                           "q(z | x) {{ z ~ Normal(loc = 0 * linear(x, 1), scale = 1) }}\n",
+                                           a);
+      const double lp = -softplus(a);
+      BOOST_TEST_CONTEXT("log p = " << lp << ", x = " << x) {
+        auto d = run_model<double>(text, x, 4);
+        BOOST_TEST(d.parsed->rendered.find("warning: probs of Bernoulli is evaluated") != std::string::npos,
+                   d.parsed->rendered);
+        const double exact = x == 1 ? lp : std::log1p(-std::exp(lp));
+        // p itself is exact to half an ulp: log p to 1.2e-16 absolute near p = 1.
+        BOOST_TEST(std::fabs(d.result.recon - exact) <= 2e-16 + 1e-13 * std::fabs(exact), d.result.recon << " vs " << exact);
+      }
+    }
+}
+
+// ---- Student-t at huge df: the Normal limit everywhere ---------------------------------------
+
+BOOST_AUTO_TEST_CASE(studentt_huge_df_is_the_normal_limit) {
+  BOOST_TEST(std::fabs(kl_normal_limit - 6.4077558) < 5e-8);
+  for (const char* df : {"1e39", "1e100", "1e300"}) {
+    BOOST_TEST_CONTEXT("df = " << df) {
+      // As the prior, against a Normal posterior: entropy of q + Monte Carlo cross-entropy.
+      const std::string prior = fmt::format(
+          "data x : real[1]\nlatent z : real[1]\np(z) = StudentT(df = {}, loc = 0, scale = 1)\n"
+          "p(x | z) {{ x ~ Normal(loc = linear(z, 1), scale = 1) }}\n"
+          "q(z | x) {{ z ~ Normal(loc = 0 * linear(x, 1), scale = 0.001) }}\n", df);
+      // As the posterior, against a Normal prior: the closed form, and Monte Carlo.
+      const std::string post = fmt::format(
+          "data x : real[1]\nlatent z : real[1]\np(z) = Normal(0, 1)\n"
+          "p(x | z) {{ x ~ Normal(loc = linear(z, 1), scale = 1) }}\n"
+          "q(z | x) {{ z ~ StudentT(df = {}, loc = 0 * linear(x, 1), scale = 0.001) }}\n", df);
+      for (int pass = 0; pass < 2; ++pass) {
+        auto check = [&](const rt::objective_result& r, double tol, const char* what) {
+          BOOST_TEST(r.finite, what << ": " << r.nonfinite_term);
+          BOOST_TEST(std::fabs(r.kl[0] - kl_normal_limit) < tol, what << ": KL " << r.kl[0]);
+        };
+        // The Monte Carlo part is E[z²]/2 with z ~ N(0, 0.001²): its error is ~1e-7.
+        if (pass == 0) {
+          check(run_model<float>(prior, 0.0, 256, 4, true).result, 1e-4, "prior, float");
+          check(run_model<double>(prior, 0.0, 256, 4, true).result, 1e-6, "prior, double");
+          check(run_model<float>(post, 0.0, 64, 1, true).result, 1e-5, "posterior closed form, float");
+          check(run_model<double>(post, 0.0, 64, 1, true).result, 1e-12, "posterior closed form, double");
+        } else {
+          // log q − log p per draw: its standard error is √(½/1024) = 0.022.
+          check(run_model<float>(post + "train { kl = mc }\n", 0.0, 256, 4, true).result, 0.1, "posterior MC, float");
+          check(run_model<double>(post + "train { kl = mc }\n", 0.0, 256, 4, true).result, 0.1, "posterior MC, double");
+        }
+      }
+      // As the likelihood: log N(0.5; 0, 1).
+      const std::string lik = fmt::format(
+          "data x : real[1]\nlatent z : real[1]\np(z) = Normal(0, 1)\n"
+          "p(x | z) {{ x ~ StudentT(df = {}, loc = 0 * linear(z, 1), scale = 1) }}\n"
+          "q(z | x) {{ z ~ Normal(loc = 0 * linear(x, 1), scale = 1) }}\n", df);
+      const double exact = -0.5 * std::log(2 * M_PI) - 0.125;
+      auto lf = run_model<float>(lik, 0.5, 16, 1, true);
+      BOOST_TEST(std::fabs(lf.result.recon - exact) < 1e-6, "likelihood, float: " << lf.result.recon);
+      auto ld = run_model<double>(lik, 0.5, 16, 1, true);
+      BOOST_TEST(std::fabs(ld.result.recon - exact) < 1e-13, "likelihood, double: " << ld.result.recon);
+    }
+  }
+}
+
+// The sampler at df = ∞ (and 1e300) draws standard Normals: mean 0, variance 1, kurtosis 3.
+BOOST_AUTO_TEST_CASE(studentt_sampler_huge_df_draws_normals) {
+  for (double df : {3e8, 1e39, 1e300, static_cast<double>(INFINITY)}) {
+    rt::graph g;
+    int z = g.sample_studentt(g.constant(df), g.constant(0), g.constant(1), 1);
+    rt::parameters<double> params(g);
+    rt::plan<double> p(g, params, 100000, 1, false);
+    rt::rng noise(5, rt::stream::noise, 0);
+    p.forward(noise);
+    auto v = p.value(z);
+    double m1 = 0, m2 = 0, m4 = 0;
+    const double N = static_cast<double>(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      m1 += v.data[i] / N;
+      m2 += v.data[i] * v.data[i] / N;
+      m4 += std::pow(v.data[i], 4) / N;
+    }
+    BOOST_TEST_CONTEXT("df = " << df) {
+      BOOST_TEST(std::fabs(m1) < 4 / std::sqrt(N));
+      BOOST_TEST(std::fabs(m2 - 1) < 4 * std::sqrt(2 / N));
+      BOOST_TEST(std::fabs(m4 - 3) < 4 * std::sqrt(96 / N));
+    }
+  }
+}
+
+// ---- infinite KL -----------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(kl_studentt_normal_is_infinite_for_df_at_most_2) {
+  for (double df : {1e-3, 0.5, 1.0, 2.0, 2.0 + 1e-9, 3.0}) {
+    rt::graph g;
+    int kl = g.kl_studentt_normal(g.constant(df), g.constant(0.3), g.constant(1.5), g.constant(0), g.constant(1), 2);
+    rt::parameters<double> params(g);
+    rt::plan<double> p(g, params, 3, 1, false);
+    rt::rng noise(5, rt::stream::noise, 0);
+    p.forward(noise);
+    const double v = p.value(kl).data[0];
+    BOOST_TEST_CONTEXT("df = " << df) {
+      BOOST_TEST(!std::isnan(v));
+      if (df <= 2) BOOST_TEST(v == INFINITY);
+      else BOOST_TEST(std::isfinite(v));
+    }
+  }
+}
+
+// df = softplus(param) + 1: the check cannot decide (it warns); at run time df = 1.31 ≤ 2
+// and the objective stops with the cause and the fix, on every KL path.
+BOOST_AUTO_TEST_CASE(infinite_kl_stops_at_run_time_with_its_cause) {
+  const std::string text =
+      "data x : real[1]\nlatent z : real[1]\np(z) = Normal(0, 1)\n"
+      "p(x | z) { x ~ Normal(loc = linear(z, 1), scale = 1) }\n"
+      "q(z | x) { z ~ StudentT(df = softplus(param(1, init = -1)) + 1, loc = linear(x, 1), scale = 1) }\n";
+  for (const char* extra : {"", "train { kl = mc }\n"}) {
+    BOOST_TEST_CONTEXT("extra: " << extra) {
+      auto m = run_model<float>(text + extra, 0.0, 32);
+      BOOST_TEST(m.parsed->rendered.find("warning: KL(StudentT ‖ Normal) of 'z' is +infinity wherever df ≤ 2") !=
+                 std::string::npos, m.parsed->rendered);
+      BOOST_TEST(!m.result.finite);
+      BOOST_TEST(m.result.kl[0] == INFINITY);
+      BOOST_TEST((m.result.cause == rt::objective_result::cause_kind::infinite_kl));
+      BOOST_TEST(m.result.reason.find("df reached 1.31") != std::string::npos, m.result.reason);
+      BOOST_TEST(m.result.reason.find("2 + softplus") != std::string::npos, m.result.reason);
+    }
+  }
+  // With df above 2 at run time, the same model runs.
+  auto ok = run_model<float>(
+      "data x : real[1]\nlatent z : real[1]\np(z) = Normal(0, 1)\n"
+      "p(x | z) { x ~ Normal(loc = linear(z, 1), scale = 1) }\n"
+      "q(z | x) { z ~ StudentT(df = softplus(param(1, init = 3)) + 1, loc = linear(x, 1), scale = 1) }\n", 0.0, 32);
+  BOOST_TEST(ok.result.finite);
+  BOOST_TEST((ok.result.cause == rt::objective_result::cause_kind::none));
+}
+
+// A NaN from the arithmetic is a numerical cause (advice about learning rates fits it).
+BOOST_AUTO_TEST_CASE(numerical_nonfinite_has_numerical_cause) {
+  auto m = run_model<double>("data x : real[1]\nlatent z : real[1]\np(z) = Normal(0, 1)\n"
+                             "p(x | z) { x ~ Normal(loc = log(0 * linear(z, 1)), scale = 1) }\n"
+                             "q(z | x) { z ~ Normal(loc = linear(x, 1), scale = 1) }\n", 0.0, 4);
+  BOOST_TEST(!m.result.finite);
+  BOOST_TEST((m.result.cause == rt::objective_result::cause_kind::numerical));
+}
+
+// ---- Student-t draws at small df -------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(studentt_small_df_draws_are_exact) {
+  for (double nu : {1e-3, 0.01, 0.05, 0.2, 1.0}) {
+    // The default KL path's pieces of KL(q ‖ q), q = StudentT(ν, 0, 1): −H[q] − log q(z).
+    rt::graph g;
+    int z = g.sample_studentt(g.constant(nu), g.constant(0), g.constant(1), 1);
+    int lp = g.studentt_logpdf(z, g.constant(nu), g.constant(0), g.constant(1), 1);
+    int h = g.studentt_entropy(g.constant(nu), g.constant(1), 1);
+    rt::parameters<double> params(g);
+    const int N = 200000;
+    rt::plan<double> p(g, params, N, 1, false);
+    rt::rng noise(17, rt::stream::noise, 0);
+    p.forward(noise);
+    const double H = p.value(h).data[0];
+    // log(1 + z²/ν) from the density: log q = c(ν) − (ν+1)/2·L, c(ν) = log q(0) (H aside).
+    const double c = -0.5 * std::log(nu * M_PI) + std::lgamma((nu + 1) / 2) - std::lgamma(nu / 2);
+    double s1 = 0, s2 = 0, s3 = 0, s4 = 0, k1 = 0, k2 = 0;
+    for (int j = 0; j < N; ++j) {
+      const double l = p.value(lp).data[j];
+      const double L = 2 * (c - l) / (nu + 1);
+      s1 += L, s2 += L * L, s3 += L * L * L, s4 += L * L * L * L;
+      const double kl = -H - l;
+      k1 += kl, k2 += kl * kl;
+    }
+    s1 /= N, s2 /= N, s3 /= N, s4 /= N, k1 /= N, k2 /= N;
+    const double mean = boost::math::digamma((nu + 1) / 2) - boost::math::digamma(nu / 2);
+    const double var = boost::math::trigamma(nu / 2) - boost::math::trigamma((nu + 1) / 2);
+    const double second = var + mean * mean;
+    const double se1 = std::sqrt((s2 - s1 * s1) / N), se2 = std::sqrt((s4 - s2 * s2) / N);
+    const double sek = std::sqrt((k2 - k1 * k1) / N);
+    BOOST_TEST_CONTEXT("df = " << nu) {
+      BOOST_TEST_MESSAGE("df " << nu << ": E[L] " << s1 << " ± " << se1 << " (exact " << mean << "), E[L²] " << s2
+                               << " ± " << se2 << " (exact " << second << "), KL(q‖q) " << k1 << " ± " << sek);
+      BOOST_TEST(std::fabs(s1 - mean) < 4 * se1, "E[log(1 + z²/ν)] " << s1 << " ± " << se1 << ", exact " << mean);
+      BOOST_TEST(std::fabs(s2 - second) < 4 * se2, "E[log(1 + z²/ν)²] " << s2 << " ± " << se2 << ", exact " << second);
+      BOOST_TEST(std::fabs(k1) < 4 * sek, "KL(q ‖ q) " << k1 << " ± " << sek);
+      // The estimates are informative: 4 standard errors below 5% of the exact value.
+      BOOST_TEST(4 * se1 < 0.05 * mean);
+      BOOST_TEST(4 * se2 < 0.05 * second);
+    }
+  }
+}
+
+
+// ---- continuous Bernoulli log-normalizer -----------------------------------------------------
+
+// {η, log C(η), d log C/dη} from mpmath at 50 digits
+// (tests/runtime/reference/make_cbernoulli_reference.py).
+const double cb_reference[][3] = {
+    {0, 0.69314718055994530942, 0.0},
+    {1e-300, 0.69314718055994530942, 1.6666666666666666667e-301},
+    {1e-8, 0.69314718055994531775, 1.6666666666666666472e-9},
+    {-1e-8, 0.69314718055994531775, -1.6666666666666666472e-9},
+    {1e-4, 0.69314718139327864226, 0.000016666666647222222243},
+    {0.01, 0.69315551384466787335, 0.0016666472224272465774},
+    {-0.1, 0.69398002812361601973, -0.016647242703890362053},
+    {0.25, 0.69833660820498507748, 0.041364836697999639792},
+    {0.4, 0.70635745211472563289, 0.065442878392715643553},
+    {0.4999999, 0.71368192509082584035, 0.080965233394875889713},
+    {0.5, 0.71368193318734994335, 0.080965248665056280508},
+    {0.5000001, 0.71368194128387557337, 0.080965263935236136585},
+    {-0.6, 0.72253269506621450397, -0.095953757731591324847},
+    {1, 0.77193683290530472507, 0.14908187176067845487},
+    {2, 0.96548864947177686283, 0.22427943522821679224},
+    {10, 2.3026758928536330379, 0.099909200140287877837},
+    {-37, 3.610917912644224615, -0.027027027027026856366},
+    {100, 4.605170185988091368, 0.01},
+    {1e4, 9.2103403719761827361, 0.0001},
+    {1e30, 69.077552789821370521, 1.0e-30},
+    {-1e30, 69.077552789821370521, -1.0e-30},
+};
+
+BOOST_AUTO_TEST_CASE(continuous_bernoulli_log_normalizer) {
+  const int n = static_cast<int>(sizeof cb_reference / sizeof cb_reference[0]);
+  Eigen::ArrayXd eta(n), t(n);
+  for (int i = 0; i < n; ++i) eta(i) = cb_reference[i][0];
+  t = (-eta.abs()).exp();
+  const Eigen::ArrayXd logc = rt::cb::log_norm(eta, t), dlogc = rt::cb::dlog_norm(eta, t);
+  for (int i = 0; i < n; ++i) {
+    BOOST_TEST_CONTEXT("eta = " << eta(i)) {
+      const double ref = cb_reference[i][1], dref = cb_reference[i][2];
+      if (eta(i) == 0) BOOST_TEST(logc(i) == std::log(2.0));  // exactly log 2
+      const double tol = std::fabs(eta(i)) < 0.5 ? 1e-15 : 2e-15;
+      BOOST_TEST(std::fabs(logc(i) - ref) <= tol * std::fabs(ref), logc(i) << " vs " << ref << ": relative "
+                                                                          << (logc(i) - ref) / ref);
+      BOOST_TEST(std::fabs(dlogc(i) - dref) <= 1e-14 * std::fabs(dref), dlogc(i) << " vs " << dref);
+    }
+  }
+}
+
+// ---- a first sweep of parameter extremes (part of issue 9's sweep: Normal, Student-t,
+// Bernoulli and continuous Bernoulli; the sphere families are not yet swept here) -------------
+
+// Runs every node of a graph built by `make` on 64 columns; returns each output's values.
+std::vector<double> sweep_values(const std::function<std::vector<int>(rt::graph&)>& make) {
+  rt::graph g;
+  std::vector<int> outs = make(g);
+  rt::parameters<double> params(g);
+  rt::plan<double> p(g, params, 64, 1, false);
+  rt::rng noise(3, rt::stream::noise, 0);
+  p.forward(noise);
+  std::vector<double> v;
+  for (int o : outs) {
+    auto t = p.value(o);
+    v.insert(v.end(), t.data, t.data + t.size());
+  }
+  return v;
+}
+
+BOOST_AUTO_TEST_CASE(sweep_normal_studentt_bernoulli_extremes) {
+  const double scales[] = {1e-30, 1e-8, 1, 1e8, 1e30};
+  for (double s : scales)
+    for (double ps : scales) {
+      BOOST_TEST_CONTEXT("Normal scale " << s << ", prior scale " << ps) {
+        auto v = sweep_values([&](rt::graph& g) {
+          int z = g.sample_normal(g.constant(0), g.constant(s), 1);
+          return std::vector<int>{z, g.normal_logpdf(z, g.constant(0), g.constant(ps), 1), g.normal_entropy(g.constant(s), 1),
+                                  g.kl_normal_normal(g.constant(0), g.constant(s), g.constant(0), g.constant(ps), 1)};
+        });
+        for (double x : v) BOOST_TEST(std::isfinite(x));
+      }
+    }
+  for (double df : {1e-3, 0.5, 2.0, 3.0, 1e8, 1e300, static_cast<double>(INFINITY)})
+    for (double s : scales) {
+      BOOST_TEST_CONTEXT("Student-t df " << df << ", scale " << s) {
+        auto v = sweep_values([&](rt::graph& g) {
+          int z = g.sample_studentt(g.constant(df), g.constant(0), g.constant(s), 1);
+          return std::vector<int>{g.studentt_logpdf(z, g.constant(df), g.constant(0), g.constant(s), 1),
+                                  g.studentt_entropy(g.constant(df), g.constant(s), 1)};
+        });
+        for (double x : v) BOOST_TEST(std::isfinite(x), x);
+        auto kl = sweep_values([&](rt::graph& g) {
+          return std::vector<int>{g.kl_studentt_normal(g.constant(df), g.constant(0), g.constant(s), g.constant(0),
+                                                       g.constant(1), 1)};
+        });
+        for (double x : kl) BOOST_TEST((df <= 2 ? x == INFINITY : std::isfinite(x)), x);
+      }
+    }
+  for (double l : {-1e30, -800.0, -1e-30, 0.0, 1e-30, 800.0, 1e30})
+    for (double x : {0.0, 0.3, 1.0}) {
+      BOOST_TEST_CONTEXT("logit " << l << ", x " << x) {
+        auto v = sweep_values([&](rt::graph& g) {
+          int xs = g.constant(x);
+          return std::vector<int>{g.bernoulli_logits(xs, g.constant(l)), g.cbernoulli_logits(xs, g.constant(l))};
+        });
+        for (double y : v) BOOST_TEST(!std::isnan(y), y);
+        // Bernoulli: x·l − softplus(l) is finite for finite l; so is the continuous one.
+        for (double y : v) BOOST_TEST(std::isfinite(y), y);
+      }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
