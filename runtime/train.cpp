@@ -116,8 +116,10 @@ struct accumulators {
   std::vector<double> kl_latent;
   double examples = 0;
   double seconds = 0;
+  double iw = 0;  // the importance-weighted bound (objective = iwae)
   std::string encode() const {
-    std::string s = number(elbo) + "," + number(recon) + "," + number(kl) + "," + number(examples) + "," + number(seconds);
+    std::string s = number(elbo) + "," + number(recon) + "," + number(kl) + "," + number(examples) + "," +
+                    number(seconds) + "," + number(iw);
     for (double k : kl_latent) s += "," + number(k);
     return s;
   }
@@ -127,13 +129,14 @@ struct accumulators {
     std::stringstream ss(s);
     std::string item;
     while (std::getline(ss, item, ',')) v.push_back(std::strtod(item.c_str(), nullptr));
-    if (v.size() != 5 + latents) throw checkpoint_error("checkpoint: the epoch accumulators do not match the model");
+    if (v.size() != 6 + latents) throw checkpoint_error("checkpoint: the epoch accumulators do not match the model");
     a.elbo = v[0];
     a.recon = v[1];
     a.kl = v[2];
     a.examples = v[3];
     a.seconds = v[4];
-    a.kl_latent.assign(v.begin() + 5, v.end());
+    a.iw = v[5];
+    a.kl_latent.assign(v.begin() + 6, v.end());
     return a;
   }
 };
@@ -142,6 +145,7 @@ struct accumulators {
 // noise from (seed, eval, counter).
 struct eval_figures {
   double elbo = 0, recon = 0, kl = 0;
+  double iw = 0;  // the importance-weighted bound with the plan's S samples (iwae graphs)
 };
 
 eval_figures evaluate_elbo(plans& ps, int data_node, const dataset& d, std::uint64_t seed, std::uint64_t counter) {
@@ -160,6 +164,7 @@ eval_figures evaluate_elbo(plans& ps, int data_node, const dataset& d, std::uint
     const objective_result& r = p.result();
     f.elbo += r.elbo * n;
     f.recon += r.recon * n;
+    f.iw += r.iwae * n;
     double kl = 0;
     for (double k : r.kl) kl += k;
     f.kl += kl * n;
@@ -167,6 +172,7 @@ eval_figures evaluate_elbo(plans& ps, int data_node, const dataset& d, std::uint
   f.elbo /= static_cast<double>(d.count);
   f.recon /= static_cast<double>(d.count);
   f.kl /= static_cast<double>(d.count);
+  f.iw /= static_cast<double>(d.count);
   return f;
 }
 
@@ -215,18 +221,22 @@ void import_params(const graph& g, const checkpoint& ck, const std::string& path
   }
 }
 
-std::string csv_header(const std::vector<std::string>& latents) {
+// With objective = iwae two more columns: the K-sample importance-weighted bound that is
+// optimized (train_iw_bound) and its value on the test set, beside the ELBO columns.
+std::string csv_header(const std::vector<std::string>& latents, bool iwae) {
   std::string h = "epoch,train_elbo,train_recon,train_kl";
   for (const auto& l : latents) h += ",train_kl_" + l;
-  return h + ",test_elbo,test_recon,test_kl,valid_elbo,beta\n";
+  return h + ",test_elbo,test_recon,test_kl,valid_elbo,beta" + (iwae ? ",train_iw_bound,test_iw_bound\n" : "\n");
 }
 
 std::string csv_row(const epoch_metrics& m) {
   auto opt = [](const std::optional<double>& v) { return v ? number(*v) : std::string(); };
   std::string row = fmt::format("{},{},{},{}", m.epoch, number(m.train_elbo), number(m.train_recon), number(m.train_kl));
   for (double k : m.train_kl_latent) row += "," + number(k);
-  return row + fmt::format(",{},{},{},{},{}\n", opt(m.test_elbo), opt(m.test_recon), opt(m.test_kl), opt(m.valid_elbo),
-                           number(m.beta));
+  row += fmt::format(",{},{},{},{},{}", opt(m.test_elbo), opt(m.test_recon), opt(m.test_kl), opt(m.valid_elbo),
+                     number(m.beta));
+  if (m.train_iw) row += fmt::format(",{},{}", number(*m.train_iw), opt(m.test_iw));
+  return row + "\n";
 }
 
 std::vector<epoch_metrics> read_metrics(const std::string& path, std::size_t latents) {
@@ -253,6 +263,10 @@ std::vector<epoch_metrics> read_metrics(const std::string& path, std::size_t lat
     m.test_kl = o(f[6 + latents]);
     m.valid_elbo = o(f[7 + latents]);
     m.beta = d(f[8 + latents]);
+    if (f.size() >= 11 + latents) {
+      m.train_iw = o(f[9 + latents]);
+      m.test_iw = o(f[10 + latents]);
+    }
     out.push_back(m);
   }
   return out;
@@ -504,7 +518,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                                       : fmt::format("epoch {}, step {}", start_epoch + 1, start_step);
     log << fmt::format("resuming at epoch {}, step {} of {}\n", start_epoch + 1, start_step, steps_per_epoch);
   }
-  const std::string metrics_header = csv_header(b.latent_names);
+  const bool iwae = g.objective_node() >= 0 && g.nodes()[static_cast<std::size_t>(g.objective_node())].objective.iwae;
+  const std::string metrics_header = csv_header(b.latent_names, iwae);
   const std::string timing_header = "epoch,seconds,examples_per_second\n";
   write_file_atomically(metrics_path, metrics_header + metrics_rows);
   write_file_atomically(timing_path, timing_header + timing_rows);
@@ -535,7 +550,9 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         // cannot be it; the model's value at these parameters is.
         const bool before_any_update = result.steps == 0 && opt.t == 0;
         const std::string advice =
-            before_any_update
+            r.cause == objective_result::cause_kind::infinite_kl
+                ? r.reason + "; no learning rate helps: the model must change"
+            : before_any_update
                 ? "The model's value is not finite at its initial parameters, so the learning rate is not the cause: "
                   "check that every scale, concentration and df stays finite and positive over its inputs (e.g. "
                   "softplus(...) + 1e-4), and that the data fit the likelihood"
@@ -555,6 +572,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       opt.step(params.values.data(), params.grads.data());
       acc.elbo += r.elbo * n;
       acc.recon += r.recon * n;
+      acc.iw += r.iwae * n;
       for (std::size_t j = 0; j < L; ++j) {
         acc.kl += r.kl[j] * n;
         acc.kl_latent[j] += r.kl[j] * n;
@@ -595,11 +613,13 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     m.seconds = acc.seconds;
     m.examples_per_second = acc.examples / std::max(1e-9, acc.seconds);
     m.beta = kl_weight(o, epoch + 1, true);
+    if (iwae) m.train_iw = acc.iw / acc.examples;
     if (test_set) {
       auto f = evaluate_elbo(*test_plans, b.data, *test_set, o.seed, static_cast<std::uint64_t>(epoch));
       m.test_elbo = f.elbo;
       m.test_recon = f.recon;
       m.test_kl = f.kl;
+      if (iwae) m.test_iw = f.iw;
     }
     if (valid_set) m.valid_elbo = evaluate_elbo(*valid_plans, b.data, *valid_set, o.seed, (1ULL << 32) + static_cast<std::uint64_t>(epoch)).elbo;
     result.epochs.push_back(m);
@@ -612,6 +632,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     std::string line = fmt::format("epoch {:>3}/{}  train ELBO {:9.3f}  recon {:9.3f}  KL {:8.3f}", m.epoch, o.epochs,
                                    m.train_elbo, m.train_recon, m.train_kl);
     if (m.test_elbo) line += fmt::format("  test ELBO {:9.3f}", *m.test_elbo);
+    if (m.train_iw) line += fmt::format("  train IW bound (K={}) {:9.3f}", o.samples, *m.train_iw);
     if (m.valid_elbo) line += fmt::format("  valid ELBO {:9.3f}", *m.valid_elbo);
     line += fmt::format("  {:>7} ex/s  {:.1f} s", group_digits(m.examples_per_second), m.seconds);
     log << line << "\n" << std::flush;

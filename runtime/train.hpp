@@ -52,6 +52,9 @@ struct epoch_metrics {
   double seconds = 0;            // training time of the epoch (evaluation excluded)
   double examples_per_second = 0;
   double beta = 1;               // the KL weight used at the epoch's end
+  // objective = iwae: the K-sample importance-weighted bound (K = samples) that training
+  // maximizes, on the training batches and on the test set; the *_elbo fields stay ELBOs.
+  std::optional<double> train_iw, test_iw;
 };
 
 struct train_result {
