@@ -720,8 +720,8 @@ void plot_bars(const std::string& base, const std::string& title, const std::str
       plfill(4, bx, by);
     }
     plcol0(c_black);
-    // A tick and number at every bar up to 20 bars, then PLplot's choice.
-    const bool every = values.size() <= 20;
+    // A tick and number at every bar up to 12 bars, then PLplot's choice.
+    const bool every = values.size() <= 12;
     plbox("bcnst", every ? 1 : 0, every ? 1 : 0, "bcnstv", 0, 0);
     if (ya.lo < 0) pljoin(-0.7, 0, nb - 0.3, 0);
     if (threshold) {
