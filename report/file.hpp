@@ -1,0 +1,17 @@
+// Checked, atomic writes of whole files for the pictures module (internal).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace vaec::report {
+
+// strerror(err) with a lowercase first letter, as vaec's other messages.
+std::string os_reason(int err);
+
+// Writes `bytes` to PATH.tmp, fsyncs it, closes it and renames it to `path`, checking
+// every step (the temporary file is removed on failure). Throws picture_error
+// "cannot write PATH: REASON".
+void write_file_atomically(const std::string& path, std::string_view bytes);
+
+}  // namespace vaec::report
