@@ -32,6 +32,8 @@
 #include "lang/report.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/data/dataset.hpp"
+#include "figures/figures.hpp"
+#include "report/pictures.hpp"
 #include "runtime/decode.hpp"
 #include "runtime/digest.hpp"
 #include "runtime/run_folder.hpp"
@@ -209,6 +211,35 @@ void require_agreement(const train_cli& c, const vaec::rt::run_record& r, const 
   if (!c.data.empty() && absolute_data_path(c.data) != r.data_path) refuse("--data", c.data, r.data_path);
 }
 
+// The run's pictures (figures/), from its checkpoint (the best one when early stopping
+// kept one); one line each with its time. A run without a checkpoint has none.
+void write_pictures(const vaec::rt::run_folder& folder, const vaec::checked_model& model, const vaec::rt::run_record& record,
+                    const vaec::rt::data_splits& data, const std::vector<vaec::rt::epoch_metrics>& epochs) {
+  const bool best = folder.has("best.safetensors");
+  if (!folder.has("checkpoint.safetensors")) return;
+  vaec::figures::run_inputs in;
+  in.dir = folder.path();
+  in.model = &model;
+  in.checkpoint = folder.file(best ? "best.safetensors" : "checkpoint.safetensors").string();
+  std::optional<vaec::rt::dataset> binarized;
+  if (data.test) {
+    in.test = &*data.test;
+    if (record.options.binarize_mode != vaec::rt::binarize::none) {
+      binarized = vaec::rt::binarized_once(*data.test, record.options.seed);
+      in.test = &*binarized;
+    }
+  }
+  in.epochs = epochs;
+  in.kl_warmup = record.options.kl_warmup;
+  in.kl_cycle = record.options.kl_cycle;
+  in.seed = record.options.seed;
+  in.fashion_mnist = record.data == "fashion-mnist";
+  const auto pictures = vaec::figures::write_run_pictures(in);
+  fmt::print("pictures ({}):\n", best ? "from best.safetensors" : "from checkpoint.safetensors");
+  for (const auto& p : pictures) fmt::print("  {:<24} {:5.2f} s  {}\n", p.file, p.seconds, p.what);
+  std::fflush(stdout);
+}
+
 int run_train(const train_cli& c) {
   if (c.resume && c.out.empty())
     throw usage_error("--resume needs --out RUN_DIR, the run folder to continue");
@@ -355,7 +386,21 @@ int run_train(const train_cli& c) {
   fmt::print("run folder: {}\n", dir);
   std::fflush(stdout);
   vaec::rt::install_interrupt_handler();
-  vaec::rt::train_result r = vaec::rt::train(binding, data, o, files, from_checkpoint, std::cout);
+  vaec::rt::train_result r;
+  try {
+    r = vaec::rt::train(binding, data, o, files, from_checkpoint, std::cout);
+  } catch (const vaec::rt::train_error&) {
+    // A stopped run (NaN) still gets the pictures of its last good checkpoint, if any.
+    std::vector<vaec::rt::epoch_metrics> done;
+    if (auto text = folder->read("metrics.csv")) done = vaec::rt::parse_metrics(*text, binding.latent_names.size());
+    try {
+      write_pictures(*folder, model, record, data, done);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "vaec: note: no pictures: {}\n", e.what());
+    }
+    throw;
+  }
+  write_pictures(*folder, model, record, data, r.epochs);
   if (r.interrupted) {
     fmt::print("resume with: vaec --resume --out {}\n", dir);
     return exit_interrupted;
@@ -665,6 +710,8 @@ int main(int argc, char** argv) {
   } catch (const vaec::rt::checkpoint_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::train_error& e) {
+    fmt::print(stderr, "vaec: error: {}\n", e.what());
+  } catch (const vaec::report::picture_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::decode_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());

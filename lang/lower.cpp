@@ -55,6 +55,12 @@ class lowerer {
       out_.latent_nodes.push_back(sample_[static_cast<std::size_t>(lp.variable)]);
       out_.latent_names.push_back(m_.variables[static_cast<std::size_t>(lp.variable)].name);
       out_.latent_drawn.push_back(drawn_[static_cast<std::size_t>(lp.variable)]);
+      lowered_model::latent_dists d;
+      d.q = m_.factors[static_cast<std::size_t>(lp.q_factor)].dist.family;
+      d.p = m_.factors[static_cast<std::size_t>(lp.p_factor)].dist.family;
+      d.q_params = dist_params_[static_cast<std::size_t>(lp.q_factor)];
+      d.p_params = dist_params_[static_cast<std::size_t>(lp.p_factor)];
+      out_.dists.push_back(std::move(d));
     }
     return std::move(out_);
   }

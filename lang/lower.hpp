@@ -46,6 +46,13 @@ struct lowered_model {
   // The likelihood p(x | …): its parameters' nodes, for its mean or a draw of x
   // (rt::likelihood_of in runtime/decode.hpp).
   rt::likelihood_nodes likelihood;
+  // Per latent: the families of q and p and their parameters' nodes (−1 where absent, or
+  // where the factor was not lowered), e.g. for a KL per coordinate.
+  struct latent_dists {
+    family_id q{}, p{};
+    std::vector<int> q_params, p_params;
+  };
+  std::vector<latent_dists> dists;
 };
 
 // Every model that checks lowers; lowering_error means the checker and the lowering

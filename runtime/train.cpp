@@ -240,8 +240,17 @@ std::string csv_row(const epoch_metrics& m) {
 }
 
 std::vector<epoch_metrics> read_metrics(const std::string& path, std::size_t latents) {
-  std::vector<epoch_metrics> out;
   std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_metrics(text.str(), latents);
+}
+
+}  // namespace
+
+std::vector<epoch_metrics> parse_metrics(const std::string& text, std::size_t latents) {
+  std::vector<epoch_metrics> out;
+  std::istringstream in(text);
   std::string line;
   std::getline(in, line);  // header
   while (std::getline(in, line)) {
@@ -271,6 +280,8 @@ std::vector<epoch_metrics> read_metrics(const std::string& path, std::size_t lat
   }
   return out;
 }
+
+namespace {
 
 // The first `n` lines after the header of the CSV file at `path`, as they are.
 std::string first_rows(const std::filesystem::path& path, std::size_t n) {

@@ -100,6 +100,9 @@ void check_data(const model_binding& binding, const dataset& data);
 // vaec eval alike.
 dataset binarized_once(const dataset& d, std::uint64_t seed);
 
+// The rows of a metrics.csv text (its header first), for pictures of a run.
+std::vector<epoch_metrics> parse_metrics(const std::string& text, std::size_t latents);
+
 // Whether every value of `d` is 0 or 1.
 bool is_binary(const dataset& d);
 
