@@ -311,7 +311,7 @@ const auto named_argument = (identifier >> lit('=') >> expr)[build_named_argumen
 const auto positional_argument = expr[build_positional_argument];
 const auto argument_def = named_argument | positional_argument;
 const auto argument_list_def = -(argument >> *(lit(',') > argument));
-const auto call_def = identifier >> lit('(') > argument_list > lit(')');
+const auto call_def = (identifier >> lit('(')) > argument_list > lit(')');
 const auto list_items_def = -(expr >> *(lit(',') > expr));
 const auto list_built_def = (lit('[') > list_items > lit(']'))[build_list];
 const auto list_def = list_built;

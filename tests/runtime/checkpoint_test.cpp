@@ -233,7 +233,7 @@ BOOST_AUTO_TEST_CASE(tensors_are_stored_in_name_order_back_to_back) {
   BOOST_TEST(header["b"]["dtype"] == "F64");
   BOOST_TEST(header["m"]["dtype"] == "I64");
   BOOST_TEST(header["z"]["shape"] == json({3}));
-  BOOST_TEST(header["a"]["shape"] == json({0}));
+  BOOST_TEST(header["a"]["shape"] == json::array({0}));
 }
 
 // The smallest real case, by hand: one F32 tensor "a" = [1.0f, 2.0f].
