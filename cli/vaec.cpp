@@ -35,6 +35,7 @@
 #include "figures/figures.hpp"
 #include "report/pictures.hpp"
 #include "runtime/decode.hpp"
+#include "runtime/plan.hpp"
 #include "runtime/digest.hpp"
 #include "runtime/run_folder.hpp"
 #include "runtime/train.hpp"
@@ -561,23 +562,21 @@ int run_sample(const sample_cli& c) {
   std::vector<std::string> outs = c.out;
   for (const auto& o : outs) {
     const std::string ext = fs::path(o).extension().string();
-    if (ext != ".npy" && ext != ".csv")
-      throw usage_error(fmt::format("--out {}: the file's extension says the format: .npy or .csv", o));
+    if (ext != ".npy" && ext != ".csv" && ext != ".png")
+      throw usage_error(fmt::format("--out {}: the file's extension says the format: .png, .npy or .csv", o));
   }
   const int threads = c.threads.value_or(default_threads());
   require_threads(threads, "sampling");
   auto run = open_run(c.run_dir, c.which);
   if (!run) return exit_error;
   const std::uint64_t seed = c.seed ? parse_seed(*c.seed, "--seed") : run->record.options.seed;
-  if (outs.empty()) outs.push_back((fs::path(c.run_dir) / fmt::format("samples_{}.npy", c.from)).string());
 
   const bool posterior = c.from == "posterior";
-  vaec::lowered_model low =
-      vaec::lower(run->model.model, {false, posterior ? vaec::latent_source::posterior_draws : vaec::latent_source::prior_draws});
-  const std::vector<float> params = checked_parameters(*run, low.graph);
   vaec::rt::set_threads(threads);
   vaec::rt::set_flush_denormals();
-  const vaec::rt::model_binding b = vaec::bind(low, run->model.model);
+  const vaec::checked_model& model = run->model.model;
+  vaec::lowered_model low = vaec::lower(model);
+  const vaec::rt::model_binding b = vaec::bind(low, model);
   eval_data ed;
   std::size_t count = static_cast<std::size_t>(c.n);
   if (posterior) {
@@ -585,32 +584,36 @@ int run_sample(const sample_cli& c) {
     if (count > ed.set->count)
       throw usage_error(fmt::format("-n {}: {} holds {} examples", c.n, ed.set->origin, ed.set->count));
   }
-  const vaec::rt::likelihood_nodes& lik = low.likelihood;
-  const std::size_t rows = static_cast<std::size_t>(lik.rows);
-  std::vector<float> x(rows * count);
-  vaec::rt::rng draws(seed, vaec::rt::stream::sample_draw, 0);
-  vaec::rt::forward_batches(
-      low.graph, params, count, 500, seed, vaec::rt::stream::sample,
-      [&](vaec::rt::plan<float>& p, std::size_t from, int n) {
-        if (!posterior) return;
-        const vaec::rt::tensor<float> in = p.input(low.data);
-        std::copy_n(ed.set->values.data() + from * ed.set->width, static_cast<std::size_t>(n) * ed.set->width, in.data);
-      },
-      [&](const vaec::rt::plan<float>& p, std::size_t from, int n) {
-        std::span<float> out(x.data() + from * rows, static_cast<std::size_t>(n) * rows);
-        if (c.draw)
-          vaec::rt::likelihood_draw(lik, p, n, draws, out);
-        else
-          vaec::rt::likelihood_mean(lik, p, n, out);
-      });
+  checked_parameters(*run, low.graph);  // refuses non-finite parameters, naming the tensor
+  const vaec::var_type& xt = model.variables[static_cast<std::size_t>(model.data)].type;
+  const std::size_t rows = static_cast<std::size_t>(xt.size);
+  const vaec::figures::layout lay = vaec::figures::layout_of(xt);
+  if (outs.empty()) {
+    const fs::path base = fs::path(c.run_dir) / fmt::format("sample_{}_{}_seed{}", c.from, c.draw ? "draws" : "means", seed);
+    outs.push_back(base.string() + ".npy");
+    if (lay.image) outs.push_back(base.string() + ".png");
+  }
+  for (const auto& o : outs)
+    if (fs::path(o).extension() == ".png" && !lay.image)
+      throw usage_error(fmt::format("--out {}: x : {} is not an image (its size is not a perfect square); write .npy "
+                                    "or .csv",
+                                    o, vaec::to_string(xt)));
+  // The same functions draw the run's samples.png: the same seed gives the same numbers.
+  const std::vector<float> x =
+      posterior ? vaec::figures::decode_posterior(model, run->checkpoint.string(), *ed.set, count, seed, false, c.draw)
+                : vaec::figures::decode_prior(model, run->checkpoint.string(), count, seed, c.draw);
   for (const auto& o : outs) {
-    if (fs::path(o).extension() == ".npy")
+    const std::string ext = fs::path(o).extension().string();
+    if (ext == ".npy")
       vaec::rt::write_npy(o, x, rows, count);
-    else
+    else if (ext == ".csv")
       vaec::rt::write_csv(o, x, rows, count);
+    else  // .png: a grid of images, ⌈√N⌉ columns, each pixel drawn 2 × 2 (as samples.png)
+      vaec::report::write_image_grid(o, x, static_cast<int>(count), {lay.channels, lay.height, lay.width},
+                                     static_cast<int>(std::ceil(std::sqrt(static_cast<double>(count)))), 2);
   }
   fmt::print("{} {} of x ({}) from {} ({}, seed {}): {}\n", count, c.draw ? "draws" : "means",
-             vaec::rt::likelihood_name(lik.family),
+             vaec::rt::likelihood_name(low.likelihood.family),
              posterior ? fmt::format("the posterior of the first {} examples of {} ({})", count, ed.set->origin, ed.what)
                        : "the prior",
              run->checkpoint.filename().string(), seed, fmt::join(outs, ", "));
@@ -667,7 +670,8 @@ int main(int argc, char** argv) {
   auto* sample = app.add_subcommand("sample", "decode latents from the prior or the posterior; write x as .npy or .csv");
   sample->add_option("RUN_DIR", sc.run_dir, "a run folder")->required();
   sample->add_option("-n", sc.n, "how many samples (default 64)");
-  sample->add_option("--out", sc.out, "FILE.npy or FILE.csv, repeatable (default RUN_DIR/samples_FROM.npy)");
+  sample->add_option("--out", sc.out, "FILE.png (an image grid), FILE.npy or FILE.csv; repeatable (default "
+                                      "RUN_DIR/sample_FROM_means_seedS.npy, and .png for image data)");
   sample->add_option("--from", sc.from, "prior (default) or posterior (encode the first N examples of --data)")
       ->check(CLI::IsMember({"prior", "posterior"}));
   sample->add_option("--data", sc.data, "the data to encode with --from posterior (its test split when it has one)");

@@ -11,6 +11,7 @@
 #include "lang/lower.hpp"
 #include "report/pictures.hpp"
 #include "runtime/decode.hpp"
+#include "runtime/plan.hpp"
 
 namespace vaec::figures {
 

@@ -1,6 +1,8 @@
 #include "runtime/decode.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include <boost/random/normal_distribution.hpp>
 #include <boost/random/student_t_distribution.hpp>
@@ -110,6 +112,29 @@ void likelihood_draw(const likelihood_nodes& l, const plan<float>& p, int cols, 
       }
       out[static_cast<std::size_t>(c) * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)] = static_cast<float>(v);
     }
+}
+
+void forward_batches(const graph& g, std::span<const float> params, std::size_t count, int batch, std::uint64_t seed,
+                     stream purpose, const std::function<void(plan<float>&, std::size_t, int)>& fill,
+                     const std::function<void(const plan<float>&, std::size_t, int)>& take) {
+  if (params.size() != g.param_storage()) throw std::invalid_argument("forward_batches: parameters of another graph");
+  if (count == 0) return;
+  parameters<float> ps(g);
+  ps.values.assign(params.begin(), params.end());
+  const int full = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(batch), count));
+  plan<float> main(g, ps, full, 1, false);
+  const int rest = static_cast<int>(count % static_cast<std::size_t>(full));
+  std::unique_ptr<plan<float>> tail;
+  if (rest > 0) tail = std::make_unique<plan<float>>(g, ps, rest, 1, false);
+  std::uint64_t index = 0;
+  for (std::size_t from = 0; from < count; from += static_cast<std::size_t>(full)) {
+    const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(full), count - from));
+    plan<float>& p = n == full ? main : *tail;
+    fill(p, from, n);
+    rng noise(seed, purpose, index++);
+    p.forward(noise);
+    take(p, from, n);
+  }
 }
 
 void write_npy(const std::string& path, std::span<const float> values, std::size_t rows, std::size_t cols) {

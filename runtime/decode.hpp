@@ -4,8 +4,8 @@
 // gradient.
 #pragma once
 
-#include <algorithm>
-#include <memory>
+#include <cstdint>
+#include <functional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -60,9 +60,9 @@ void likelihood_draw(const likelihood_nodes& l, const plan<float>& p, int cols, 
 // batch index), and `take(plan, from, n)` reads the results. One sample per column, no
 // gradients; the same seed gives the same numbers. `params` are in the graph's layout
 // (load_parameters). Throws std::invalid_argument for a size mismatch.
-template <class Fill, class Take>
 void forward_batches(const graph& g, std::span<const float> params, std::size_t count, int batch, std::uint64_t seed,
-                     stream purpose, Fill fill, Take take);
+                     stream purpose, const std::function<void(plan<float>&, std::size_t, int)>& fill,
+                     const std::function<void(const plan<float>&, std::size_t, int)>& take);
 
 // Writes values [rows × cols] (column-major: column j is example j) as a NumPy .npy
 // file of shape (cols, rows), float32, C order; or as CSV, one example a line, "%.9g".
@@ -75,33 +75,3 @@ std::string likelihood_name(likelihood_family f);
 
 }  // namespace vaec::rt
 
-// ---- template definitions -----------------------------------------------------------------
-
-#include "runtime/plan.hpp"
-
-namespace vaec::rt {
-
-template <class Fill, class Take>
-void forward_batches(const graph& g, std::span<const float> params, std::size_t count, int batch, std::uint64_t seed,
-                     stream purpose, Fill fill, Take take) {
-  if (params.size() != g.param_storage()) throw std::invalid_argument("forward_batches: parameters of another graph");
-  if (count == 0) return;
-  parameters<float> ps(g);
-  ps.values.assign(params.begin(), params.end());
-  const int full = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(batch), count));
-  plan<float> main(g, ps, full, 1, false);
-  const int rest = static_cast<int>(count % static_cast<std::size_t>(full));
-  std::unique_ptr<plan<float>> tail;
-  if (rest > 0) tail = std::make_unique<plan<float>>(g, ps, rest, 1, false);
-  std::uint64_t index = 0;
-  for (std::size_t from = 0; from < count; from += static_cast<std::size_t>(full)) {
-    const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(full), count - from));
-    plan<float>& p = n == full ? main : *tail;
-    fill(p, from, n);
-    rng noise(seed, purpose, index++);
-    p.forward(noise);
-    take(static_cast<const plan<float>&>(p), from, n);
-  }
-}
-
-}  // namespace vaec::rt

@@ -264,13 +264,13 @@ BOOST_AUTO_TEST_CASE(learning_curves_and_comparison_plots) {
     p.ylabel = label;
     std::vector<double> tr, te;
     for (double e : ep) tr.push_back(a + 20 / e), te.push_back(a + 18 / e);
-    p.lines = {{"train", ep, tr}, {"test", ep, te, {}, 1, -1, true}};
+    p.lines = {{"train", ep, tr, {}, -1, -1, false}, {"test", ep, te, {}, 1, -1, true}};
     return p;
   };
   curves.panels = {pair("ELBO (nats)", -250), pair("reconstruction (nats)", -230), pair("KL (nats)", 20)};
   rp::panel beta;
   beta.ylabel = "β";
-  beta.lines = {{"β", ep, {0.5, 1, 1, 1, 1, std::nan("")}}};
+  beta.lines = {{"β", ep, {0.5, 1, 1, 1, 1, std::nan("")}, {}, -1, -1, false}};
   curves.panels.push_back(beta);
   check_plot(dir, "curves", 800, 900, [&](const std::string& b) { rp::plot_lines(b, curves); });
 
@@ -278,7 +278,7 @@ BOOST_AUTO_TEST_CASE(learning_curves_and_comparison_plots) {
   ll.title = "log-likelihood";
   ll.xlabel = "latent dimensions";
   ll.log_x = true;
-  ll.panels = {{"LL (nats)", {{"Gaussian", {2, 5, 10, 20}, {-260, -245, -238, -236}, {2, 1.5, 1, 1}}}}};
+  ll.panels = {{"LL (nats)", {{"Gaussian", {2, 5, 10, 20}, {-260, -245, -238, -236}, {2, 1.5, 1, 1}, -1, -1, false}}, true, std::nullopt, std::nullopt}};
   check_plot(dir, "compare", 800, 600, [&](const std::string& b) { rp::plot_lines(b, ll); });
 }
 
