@@ -80,10 +80,12 @@ struct chain : located {
   std::vector<operation> rest;
 };
 
-// `real[20]`, `sphere[11]`: the type name is resolved by the checker.
+// `real[20]`, `sphere[11]`, `binary[28, 28]`: the type name is resolved by the checker.
+// Each dimension is parsed as an expression so that `real[-3]`, `real[2.5]` and `real[]`
+// reach the checker and get a message of their own, not a bare syntax error.
 struct type_ref : located {
   identifier name;
-  number size;
+  std::vector<expr> dims;  // as written; empty for `real[]`
 };
 
 // `model NAME`
@@ -147,7 +149,7 @@ BOOST_FUSION_ADAPT_STRUCT(vaec::ast::argument, name, value)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::call, callee, args)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::list, items)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::operation, op, operand)
-BOOST_FUSION_ADAPT_STRUCT(vaec::ast::type_ref, name, size)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::type_ref, name, dims)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::model_decl, name)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::variable_decl, keyword, name, type)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::statement, target, op, value)

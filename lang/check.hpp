@@ -2,6 +2,7 @@
 // checked, the factor structure validated, and the objective derived.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -17,11 +18,33 @@ namespace vaec {
 // The largest size a vector may have.
 inline constexpr std::int64_t max_vector_size = 10'000'000;
 
+// The largest number of dimensions a data shape may have: [C, H, W].
+inline constexpr std::size_t max_shape_rank = 3;
+
+// A variable's type. The value is always a flat vector of `size` numbers (what `mlp`,
+// `linear` and the runtime see); `shape` is the shape as declared, used by pictures.
 struct var_type {
   type_kind kind = type_kind::real;
-  int size = 1;
+  int size = 1;            // the product of shape: how many numbers the value holds
+  std::vector<int> shape;  // as declared: {784}, {28, 28}, {3, 32, 32}; rank > 1 only for the data
 };
-std::string to_string(var_type t);
+// "binary[784]", "binary[28, 28]": the type as written.
+std::string to_string(const var_type& t);
+
+// How pictures draw one value of the data: as an image (channels first, as declared, or a
+// flat size that is a perfect square taken as a square grey image), or as a plot of the
+// values.
+struct picture_layout {
+  enum class kind { image, values } what = kind::values;
+  int channels = 1;  // image: 1 (grey) or 3 (RGB)
+  int height = 0;    // image: rows
+  int width = 0;     // image: columns
+  std::string why;   // one line for `vaec check`: "28×28 grey images", "plots of the values, not images"
+};
+// The layout of a value of type `t`: [H, W] → an H×W grey image; [C, H, W] → an H×W
+// image with C channels (1 or 3); a flat real or binary type whose size is n² with n ≥ 2
+// → an n×n grey image; anything else → values. Takes a checked type; throws nothing.
+picture_layout picture_of(const var_type& t);
 
 // The data variable or a latent.
 struct variable {

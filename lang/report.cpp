@@ -31,13 +31,16 @@ std::string factor_text(const checked_model& m, const checked_factor& f) {
 
 namespace {
 
-std::string type_note(const var_type& t) {
+// "(784 values in [0, 1])"; for the data, how pictures will draw it as well.
+std::string type_note(const var_type& t, bool is_data) {
+  std::string what;
   switch (t.kind) {
-    case type_kind::real: return fmt::format("(vectors in R^{})", t.size);
-    case type_kind::binary: return fmt::format("({} values in [0, 1])", t.size);
-    case type_kind::sphere: return fmt::format("(unit vectors in R^{}, the sphere S^{})", t.size, t.size - 1);
+    case type_kind::real: what = fmt::format("vectors in R^{}", t.size); break;
+    case type_kind::binary: what = fmt::format("{} values in [0, 1]", t.size); break;
+    case type_kind::sphere: what = fmt::format("unit vectors in R^{}, the sphere S^{}", t.size, t.size - 1); break;
   }
-  return "";
+  if (is_data) what += fmt::format("; pictures: {}", picture_of(t).why);
+  return fmt::format("({})", what);
 }
 
 std::string format_number(double x) { return fmt::format("{:g}", x); }
@@ -57,7 +60,7 @@ std::string describe(const checked_model& m) {
   for (const auto& v : m.variables) name_width = std::max(name_width, width(v.name));
   for (const auto& v : m.variables) {
     std::string decl = fmt::format("  {:<6} {} : {}", v.is_data ? "data" : "latent", pad(v.name, name_width), to_string(v.type));
-    out += fmt::format("{}   {}\n", decl, type_note(v.type));
+    out += fmt::format("{}   {}\n", decl, type_note(v.type, v.is_data));
   }
 
   const std::string theta_label = "θ (generative model p):   ";

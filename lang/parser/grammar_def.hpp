@@ -316,7 +316,9 @@ const auto list_items_def = -(expr >> *(lit(',') > expr));
 const auto list_built_def = (lit('[') > list_items > lit(']'))[build_list];
 const auto list_def = list_built;
 
-const auto type_def = word > lit('[') > number > lit(']');
+// A size or a shape, `[784]` or `[3, 32, 32]`: any expressions, even none; the checker
+// says what a size may be.
+const auto type_def = word > lit('[') > list_items > lit(']');
 const auto model_decl_built_def = (keyword("model") > identifier)[build_model_decl];
 const auto model_decl_def = model_decl_built;
 const auto decl_keyword_def = lexeme[(x3::string("data") | x3::string("latent")) >> !word_char];

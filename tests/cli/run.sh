@@ -51,6 +51,17 @@ expect "check all models at once" 0 "" "^model fashion_vmf$" -- check "$src"/mod
 expect "vmf latent convention" 0 "" "latent z : sphere\[11\] +\(unit vectors in R\^11, the sphere S\^10\)" -- check "$src/models/fashion_vmf.vae"
 expect "vmf KL and gradient" 0 "" "KL\(VonMisesFisher ‖ HypersphericalUniform\): closed form" -- check "$src/models/fashion_vmf.vae"
 
+# ---- data shapes: every image model declares its shape; check says how pictures draw it
+for m in "$src"/models/fashion_*.vae "$src"/models/hierarchical_gaussian.vae; do
+  expect "shape $(basename "$m")" 0 "" "^  data   x +: binary\[28, 28\]   \(784 values in \[0, 1\]; pictures: 28×28 grey images\)$" -- check "$m"
+done
+sed 's/binary\[28, 28\]/binary[784]/' "$src/models/fashion_gaussian.vae" >"$work/flat.vae"
+expect "flat square data" 0 "" "pictures: 28×28 grey images, since 784 is a perfect square — declare binary\[28, 28\] to say so\)$" -- check "$work/flat.vae"
+sed 's/real\[20\]/real[4, 5]/' "$src/models/fashion_gaussian.vae" >"$work/shaped_latent.vae"
+expect "shaped latent" 1 "shaped_latent\.vae:9:17: error: a latent has a size, not a shape: write real\[20\]" "" -- check "$work/shaped_latent.vae"
+sed 's/binary\[28, 28\]/binary[28, 28, 1]/' "$src/models/fashion_gaussian.vae" >"$work/channels_last.vae"
+expect "channels last" 1 "channels_last\.vae:8:19: error: channels first: .*needs C = 1 or 3, not 28 \(channels last\? write binary\[1, 28, 28\]\)" "" -- check "$work/channels_last.vae"
+
 # ---- files that cannot be read
 expect "missing file" 1 "nope\.vae: error: cannot read the model file: no such file or directory" "" -- check "$work/nope.vae"
 mkdir -p "$work/dir.vae"

@@ -616,6 +616,193 @@ BOOST_AUTO_TEST_CASE(von_mises_fisher_mean_must_be_a_unit_vector) {
              std::vector<std::string>{diag_at("not_unit_vector", text2, "2 * normalize(linear(h, 11))")});
 }
 
+// ---- data shapes -----------------------------------------------------------------------
+
+// A Gaussian model whose data has type `data_type` with `n` values (the decoder's output
+// size) and whose latent has type `latent_type` (its q's output size `k`).
+std::string shaped_model(std::string_view data_type, int n, std::string_view latent_type = "real[20]", int k = 20) {
+  return fmt::format(
+      "data   x : {0}\n"
+      "latent z : {2}\n"
+      "p(z) = Normal(0, 1)\n"
+      "p(x | z) {{\n"
+      "  h = mlp(z, [64])\n"
+      "  x ~ Normal(loc = linear(h, {1}), scale = 1)\n"
+      "}}\n"
+      "q(z | x) {{\n"
+      "  h = mlp(x, [64])\n"
+      "  z ~ Normal(linear(h, {3}), softplus(linear(h, {3})) + 1e-4)\n"
+      "}}\n",
+      data_type, n, latent_type, k);
+}
+
+BOOST_AUTO_TEST_CASE(data_shapes_are_flat_values) {
+  struct accepted {
+    std::string written;  // as in the model
+    std::string shown;    // to_string
+    int size;
+    std::vector<int> shape;
+  };
+  for (const auto& a : std::vector<accepted>{
+           {"real[28, 28]", "real[28, 28]", 784, {28, 28}},
+           {"real[ 28 ,28 ]", "real[28, 28]", 784, {28, 28}},
+           {"real[3, 32, 32]", "real[3, 32, 32]", 3072, {3, 32, 32}},
+           {"real[1, 28, 28]", "real[1, 28, 28]", 784, {1, 28, 28}},
+           {"real[2, 5]", "real[2, 5]", 10, {2, 5}},
+           {"real[784]", "real[784]", 784, {784}},
+           {"real[(7)]", "real[7]", 7, {7}},
+           {"real[1e1]", "real[10]", 10, {10}},
+           {"real[1, 1]", "real[1, 1]", 1, {1, 1}},
+           {"real[3, 1000, 3333]", "real[3, 1000, 3333]", 9'999'000, {3, 1000, 3333}},
+       }) {
+    BOOST_TEST_CONTEXT(a.written) {
+      auto r = run(shaped_model(a.written, a.size));
+      const auto& m = require_model(r);
+      const auto& t = m.variables[0].type;
+      BOOST_TEST(t.size == a.size);
+      BOOST_TEST(t.shape == a.shape);
+      BOOST_TEST(vaec::to_string(t) == a.shown);
+      // The encoder sees a flat vector of `size` numbers.
+      BOOST_TEST(m.phi_count() == layer(a.size, 64) + 2 * layer(64, 20));
+    }
+  }
+  // binary data too, and the latents keep their one-element shape.
+  auto r = run(shaped_model("binary[28, 28]", 784));
+  const auto& m = require_model(r);
+  BOOST_TEST(m.variables[0].type.shape == (std::vector<int>{28, 28}));
+  BOOST_TEST(vaec::to_string(m.variables[0].type) == "binary[28, 28]");
+  BOOST_TEST(m.variables[1].type.shape == std::vector<int>{20});
+
+  // The decoder must still produce all 784 values, not 28.
+  std::string text = shaped_model("binary[28, 28]", 28);
+  BOOST_TEST(kinds(run(text)) == std::vector<std::string>{"size_mismatch"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_sizes_and_shapes) {
+  struct rejected {
+    std::string data;    // the data's type
+    std::string latent;  // the latent's type
+    std::string kind;
+    std::string at;      // the text the error points at
+    std::string message; // a part of the message
+  };
+  const std::string limit = "from 1 to 10000000";
+  for (const auto& c : std::vector<rejected>{
+           {"real[]", "real[20]", "bad_size", "real[]", "'real[]' has no size; write real[n], such as real[784]"},
+           {"binary[]", "real[20]", "bad_size", "binary[]", "write binary[n], such as binary[784]"},
+           {"real[784]", "sphere[]", "bad_size", "sphere[]", "write sphere[n], such as sphere[3]"},
+           {"real[28, 0]", "real[20]", "bad_size", "0]", "size must be a whole number " + limit + ", not 0"},
+           {"real[-28, 28]", "real[20]", "bad_size", "-28", "size must be a whole number " + limit + ", not -28"},
+           {"real[784]", "real[--2]", "bad_size", "--2", "not an expression"},
+           {"real[28, 2.5]", "real[20]", "bad_size", "2.5", "size must be a whole number " + limit + ", not 2.5"},
+           {"real[28, 20000000]", "real[20]", "bad_size", "20000000", "not 20000000"},
+           {"real[28, n]", "real[20]", "bad_size", "n]", "a size must be a whole number such as 784, not an expression"},
+           {"real[28, 2 * 14]", "real[20]", "bad_size", "2 * 14", "not an expression"},
+           {"real[28, [28]]", "real[20]", "bad_size", "[28]", "not an expression"},
+           {"real[28, 1e999]", "real[20]", "number_out_of_range", "1e999", "too large"},
+           {"real[10000, 10000]", "real[20]", "bad_size", "10000, 10000",
+            "'real[10000, 10000]' holds more than 10000000 values, the largest size a vector may have"},
+           {"real[3, 10000000, 10000000]", "real[20]", "bad_size", "3, 10000000, 10000000", "holds more than"},
+           {"real[1, 2, 2, 2]", "real[20]", "bad_shape", "1, 2, 2, 2",
+            "'real[1, 2, 2, 2]' has 4 dimensions; a shape has at most 3: [H, W], or [C, H, W] with the channels first"},
+           {"real[32, 32, 3]", "real[20]", "bad_shape", "32, 32, 3",
+            "channels first: real[3, 32, 32] is an RGB image; real[C, H, W] needs C = 1 or 3, not 32 "
+            "(channels last? write real[3, 32, 32])"},
+           {"binary[28, 28, 1]", "real[20]", "bad_shape", "28, 28, 1", "not 28 (channels last? write binary[1, 28, 28])"},
+           {"real[4, 8, 8]", "real[20]", "bad_shape", "4, 8, 8", "needs C = 1 or 3, not 4"},
+           {"sphere[3, 3]", "real[20]", "bad_shape", "3, 3]",
+            "a sphere[n] value is one unit vector and has no shape: write sphere[9]"},
+           {"real[784]", "real[2, 3]", "shaped_latent", "2, 3]",
+            "a latent has a size, not a shape: write real[6] (only the data may have a shape, which pictures use)"},
+           {"real[784]", "sphere[3, 3]", "shaped_latent", "3, 3]", "write sphere[9]"},
+           {"real[784]", "real[1, 28, 28]", "shaped_latent", "1, 28, 28", "write real[784]"},
+           {"real[784]", "real[10000, 10000]", "shaped_latent", "10000, 10000", "write real[n]"},
+           {"real[784]", "binary[2, 3]", "unsupported_latent_type", "binary[2", "a latent cannot be binary[n]"},
+           {"real[784]", "sphere[1]", "bad_size", "1]", "needs n >= 2"},
+           {"real[784]", "sphere[1, 1]", "shaped_latent", "1, 1]", "write sphere[n]"},
+       }) {
+    BOOST_TEST_CONTEXT(c.data << " / " << c.latent) {
+      std::string text = shaped_model(c.data, 784, c.latent);
+      auto r = run(text);
+      BOOST_TEST(!r.model);
+      std::size_t from = text.find(c.data == "real[784]" ? "latent z : " : "data   x : ");
+      BOOST_TEST(r.errors() == std::vector<std::string>{diag_at(c.kind, text, c.at, from)});
+      BOOST_TEST(r.rendered.find(c.message) != std::string::npos, r.rendered);
+    }
+  }
+
+  // Every bad dimension is reported, each at its own column; nothing more.
+  std::string text = shaped_model("real[0, -1, 2.5]", 784);
+  BOOST_TEST(run(text).errors() == (std::vector<std::string>{diag_at("bad_size", text, "0,"),
+                                                             diag_at("bad_size", text, "-1"),
+                                                             diag_at("bad_size", text, "2.5")}));
+}
+
+BOOST_AUTO_TEST_CASE(picture_layouts) {
+  using kind = vaec::picture_layout::kind;
+  using vaec::type_kind;
+  struct expectation {
+    vaec::var_type type;
+    kind what;
+    int channels, height, width;
+    std::string why;
+  };
+  const std::string values = "plots of the values, not images";
+  for (const auto& e : std::vector<expectation>{
+           {{type_kind::binary, 784, {28, 28}}, kind::image, 1, 28, 28, "28×28 grey images"},
+           {{type_kind::real, 10, {2, 5}}, kind::image, 1, 2, 5, "2×5 grey images"},
+           {{type_kind::real, 3072, {3, 32, 32}}, kind::image, 3, 32, 32, "32×32 RGB images"},
+           {{type_kind::real, 1200, {3, 20, 20}}, kind::image, 3, 20, 20, "20×20 RGB images"},
+           {{type_kind::binary, 784, {1, 28, 28}}, kind::image, 1, 28, 28, "28×28 grey images"},
+           {{type_kind::binary, 784, {784}}, kind::image, 1, 28, 28,
+            "28×28 grey images, since 784 is a perfect square — declare binary[28, 28] to say so"},
+           {{type_kind::real, 784, {}}, kind::image, 1, 28, 28,
+            "28×28 grey images, since 784 is a perfect square — declare real[28, 28] to say so"},
+           {{type_kind::real, 4, {4}}, kind::image, 1, 2, 2,
+            "2×2 grey images, since 4 is a perfect square — declare real[2, 2] to say so"},
+           {{type_kind::real, 9'998'244, {9'998'244}}, kind::image, 1, 3162, 3162,
+            "3162×3162 grey images, since 9998244 is a perfect square — declare real[3162, 3162] to say so"},
+           {{type_kind::real, 783, {783}}, kind::values, 1, 0, 0, values},
+           {{type_kind::real, 785, {785}}, kind::values, 1, 0, 0, values},
+           {{type_kind::real, 10'000'000, {10'000'000}}, kind::values, 1, 0, 0, values},
+           {{type_kind::real, 1, {1}}, kind::values, 1, 0, 0, values},
+           {{type_kind::real, 2, {2}}, kind::values, 1, 0, 0, values},
+           {{type_kind::sphere, 9, {9}}, kind::values, 1, 0, 0, values},
+       }) {
+    BOOST_TEST_CONTEXT(vaec::to_string(e.type)) {
+      auto p = vaec::picture_of(e.type);
+      BOOST_TEST((p.what == e.what));
+      BOOST_TEST(p.channels == e.channels);
+      BOOST_TEST(p.height == e.height);
+      BOOST_TEST(p.width == e.width);
+      BOOST_TEST(p.why == e.why);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(describe_says_how_pictures_draw_the_data) {
+  auto data_line = [](std::string_view type, int n) {
+    auto r = run(shaped_model(type, n));
+    std::string text = vaec::describe(require_model(r));
+    std::size_t at = text.find("  data");
+    BOOST_REQUIRE(at != std::string::npos);
+    return text.substr(at, text.find('\n', at) - at);
+  };
+  BOOST_TEST(data_line("binary[28, 28]", 784) ==
+             "  data   x : binary[28, 28]   (784 values in [0, 1]; pictures: 28×28 grey images)");
+  BOOST_TEST(data_line("binary[784]", 784) ==
+             "  data   x : binary[784]   (784 values in [0, 1]; pictures: 28×28 grey images, since 784 is a perfect "
+             "square — declare binary[28, 28] to say so)");
+  BOOST_TEST(data_line("binary[10]", 10) ==
+             "  data   x : binary[10]   (10 values in [0, 1]; pictures: plots of the values, not images)");
+  BOOST_TEST(data_line("real[3, 32, 32]", 3072) ==
+             "  data   x : real[3, 32, 32]   (vectors in R^3072; pictures: 32×32 RGB images)");
+  // The latent's line says nothing of pictures.
+  auto r = run(shaped_model("binary[28, 28]", 784));
+  std::string text = vaec::describe(require_model(r));
+  BOOST_TEST(text.find("  latent z : real[20]   (vectors in R^20)\n") != std::string::npos, text);
+}
+
 // ---- the report ------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(describe_the_design_vmf_model) {
@@ -637,7 +824,10 @@ BOOST_AUTO_TEST_CASE(describe_the_design_vmf_model) {
   std::string latent = line_with("latent z");
   BOOST_TEST(latent.rfind("  latent z : sphere[11]", 0) == 0u, text);
   BOOST_TEST(latent.find("(unit vectors in R^11, the sphere S^10)") != std::string::npos, text);
-  BOOST_TEST(line_with("data").find("x : binary[784]") != std::string::npos, text);
+  BOOST_TEST(line_with("data") ==
+                 "  data   x : binary[784]   (784 values in [0, 1]; pictures: 28×28 grey images, since 784 is a "
+                 "perfect square — declare binary[28, 28] to say so)",
+             text);
   BOOST_TEST(text.find("KL(VonMisesFisher ‖ HypersphericalUniform): closed form") != std::string::npos, text);
   BOOST_TEST(text.find("Wood's rejection sampler, with the rejection correction") != std::string::npos, text);
   // θ: mlp 11 → 256 → 512, linear 512 → 784. φ: mlp 784 → 512 → 256, linear 256 → 11 and 256 → 1.

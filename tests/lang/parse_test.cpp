@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -149,7 +150,9 @@ std::string shape(const ast::model& m) {
     if (const auto* md = boost::get<ast::model_decl>(&d)) {
       out += "model " + md->name.name + "\n";
     } else if (const auto* vd = boost::get<ast::variable_decl>(&d)) {
-      out += fmt::format("{} {} : {}[{}]\n", vd->keyword, vd->name.name, vd->type.name.name, vd->type.size.text);
+      std::string dims;
+      for (std::size_t i = 0; i < vd->type.dims.size(); ++i) dims += (i > 0 ? ", " : "") + show(vd->type.dims[i]);
+      out += fmt::format("{} {} : {}[{}]\n", vd->keyword, vd->name.name, vd->type.name.name, dims);
     } else if (const auto* f = boost::get<ast::factor>(&d)) {
       out += fmt::format("{}({}", f->side, f->variable.name);
       for (std::size_t i = 0; i < f->given.size(); ++i) out += (i == 0 ? " | " : ", ") + f->given[i].name;
@@ -240,30 +243,33 @@ BOOST_AUTO_TEST_CASE(variable_declarations) {
   BOOST_TEST(x.keyword == "data");
   BOOST_TEST(x.name.name == "x");
   BOOST_TEST(x.type.name.name == "binary");
-  BOOST_TEST(x.type.size.text == "784");
+  BOOST_REQUIRE_EQUAL(x.type.dims.size(), 1u);
+  BOOST_TEST(show(x.type.dims[0]) == "784");
   BOOST_TEST(spanned(t, x.where) == expected(t, "data   x : binary[784]"));
   BOOST_TEST(spanned(t, x.name.where) == expected(t, "x"));
   BOOST_TEST(spanned(t, x.type.where) == expected(t, "binary[784]"));
   BOOST_TEST(spanned(t, x.type.name.where) == expected(t, "binary"));
-  BOOST_TEST(spanned(t, x.type.size.where) == expected(t, "784"));
+  BOOST_TEST(spanned(t, ast::span_of(x.type.dims[0])) == expected(t, "784"));
 
   const auto& z = decl<ast::variable_decl>(*p.ast, 1);
   std::size_t line2 = t.find("latent z");
   BOOST_TEST(z.keyword == "latent");
   BOOST_TEST(z.name.name == "z");
   BOOST_TEST(z.type.name.name == "real");
-  BOOST_TEST(z.type.size.text == "20");
+  BOOST_REQUIRE_EQUAL(z.type.dims.size(), 1u);
+  BOOST_TEST(show(z.type.dims[0]) == "20");
   BOOST_TEST(spanned(t, z.where) == expected(t, "latent z : real[20]"));
   BOOST_TEST(spanned(t, z.name.where) == expected(t, "z", line2));
   BOOST_TEST(spanned(t, z.type.where) == expected(t, "real[20]"));
-  BOOST_TEST(spanned(t, z.type.size.where) == expected(t, "20", line2));
+  BOOST_TEST(spanned(t, ast::span_of(z.type.dims[0])) == expected(t, "20", line2));
 
   const auto& s = decl<ast::variable_decl>(*p.ast, 2);
   std::size_t line3 = t.find("latent s");
   BOOST_TEST(s.keyword == "latent");
   BOOST_TEST(s.name.name == "s");
   BOOST_TEST(s.type.name.name == "sphere");
-  BOOST_TEST(s.type.size.text == "11");
+  BOOST_REQUIRE_EQUAL(s.type.dims.size(), 1u);
+  BOOST_TEST(show(s.type.dims[0]) == "11");
   BOOST_TEST(spanned(t, s.where) == expected(t, "latent s:sphere[11]"));
   BOOST_TEST(spanned(t, s.name.where) == expected(t, "s", line3 + 6));
   BOOST_TEST(spanned(t, s.type.where) == expected(t, "sphere[11]"));
@@ -272,6 +278,65 @@ BOOST_AUTO_TEST_CASE(variable_declarations) {
   auto q = parse_text("latent z : reel[20]");
   BOOST_REQUIRE(q.ast);
   BOOST_TEST(decl<ast::variable_decl>(*q.ast, 0).type.name.name == "reel");
+}
+
+// A type's brackets hold a size or a shape: one or more expressions separated by commas,
+// or none. What a size may be is the checker's business (check_test: shapes), so that
+// `real[-3]`, `real[2.5]` and `real[]` get their own messages, not a syntax error.
+BOOST_AUTO_TEST_CASE(type_shapes) {
+  std::string t =
+      "data   x : binary[28, 28]\n"
+      "data   y : real[ 3 ,32,  32 ]\n"
+      "latent z : real[]\n"
+      "latent w : real[-3]\n"
+      "latent v : real[2.5, 0, 1, 7]\n"
+      "latent u : real[n + 1]\n";
+  auto p = parse_text(t);
+  BOOST_REQUIRE_MESSAGE(p.ast, p.diags->render());
+  BOOST_TEST(p.errors().empty());
+  BOOST_REQUIRE_EQUAL(p.ast->declarations.size(), 6u);
+  BOOST_TEST(shape(*p.ast) ==
+             "data x : binary[28, 28]\n"
+             "data y : real[3, 32, 32]\n"
+             "latent z : real[]\n"
+             "latent w : real[(neg1 3)]\n"
+             "latent v : real[2.5, 0, 1, 7]\n"
+             "latent u : real[(n + 1)]\n");
+
+  const auto& x = decl<ast::variable_decl>(*p.ast, 0);
+  BOOST_REQUIRE_EQUAL(x.type.dims.size(), 2u);
+  BOOST_TEST(spanned(t, x.type.where) == expected(t, "binary[28, 28]"));
+  BOOST_TEST(spanned(t, ast::span_of(x.type.dims[0])) == expected(t, "28"));
+  BOOST_TEST(spanned(t, ast::span_of(x.type.dims[1])) == expected(t, "28", t.find("28") + 2));
+  BOOST_TEST(spanned(t, x.where) == expected(t, "data   x : binary[28, 28]"));
+
+  const auto& y = decl<ast::variable_decl>(*p.ast, 1);
+  BOOST_REQUIRE_EQUAL(y.type.dims.size(), 3u);
+  BOOST_TEST(spanned(t, y.type.where) == expected(t, "real[ 3 ,32,  32 ]"));
+  BOOST_TEST(spanned(t, ast::span_of(y.type.dims[2])) == expected(t, "32", t.find("32") + 2));
+
+  const auto& z = decl<ast::variable_decl>(*p.ast, 2);
+  BOOST_TEST(z.type.dims.empty());
+  BOOST_TEST(spanned(t, z.type.where) == expected(t, "real[]"));
+
+  const auto& w = decl<ast::variable_decl>(*p.ast, 3);
+  BOOST_REQUIRE_EQUAL(w.type.dims.size(), 1u);
+  BOOST_TEST(spanned(t, ast::span_of(w.type.dims[0])) == expected(t, "-3"));
+
+  // Malformed brackets stay syntax errors, at the column of what is missing.
+  for (auto [text, where] : std::vector<std::pair<std::string, std::string>>{
+           {"data x : binary[28, 28", "syntax_error 1:23"},
+           {"data x : binary[28,, 28]", "syntax_error 1:20"},
+           {"data x : binary[28, ]", "syntax_error 1:21"},
+           {"data x : binary[28 28]", "syntax_error 1:20"},
+           {"data x : binary 28, 28]", "syntax_error 1:17"},
+       }) {
+    BOOST_TEST_CONTEXT(text) {
+      auto b = parse_text(text);
+      BOOST_TEST(!b.ast);
+      BOOST_TEST(b.errors() == std::vector<std::string>{where});
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(one_line_factor) {
