@@ -595,8 +595,8 @@ int run_sample(const sample_cli& c) {
   }
   for (const auto& o : outs)
     if (fs::path(o).extension() == ".png" && !lay.image)
-      throw usage_error(fmt::format("--out {}: x : {} is not an image (its size is not a perfect square); write .npy "
-                                    "or .csv",
+      throw usage_error(fmt::format("--out {}: x : {} is drawn as values, not as images (declare its shape, e.g. "
+                                    "binary[28, 28], if it is an image); write .npy or .csv",
                                     o, vaec::to_string(xt)));
   // The same functions draw the run's samples.png: the same seed gives the same numbers.
   const std::vector<float> x =

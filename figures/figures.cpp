@@ -133,12 +133,12 @@ double kl_normal(double mq, double sq, double mp, double sp) {
 }  // namespace
 
 layout layout_of(const var_type& t) {
+  const picture_layout p = picture_of(t);  // the language's rule: a declared shape, or a perfect square
   layout l;
-  const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(t.size))));
-  if (side > 1 && side * side == t.size) {
-    l.image = true;
-    l.height = l.width = side;
-  }
+  l.image = p.what == picture_layout::kind::image;
+  l.channels = p.channels;
+  l.height = p.height;
+  l.width = p.width;
   return l;
 }
 

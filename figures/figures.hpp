@@ -41,7 +41,8 @@ struct encoding {
 encoding encode(const checked_model& m, const std::string& checkpoint, const rt::dataset& d, std::size_t count,
                 std::uint64_t seed);
 
-// How the data are drawn: as images (channels × height × width) or as plots of values.
+// How the data are drawn: as images (channels × height × width) or as plots of values
+// (lang's picture_of: a declared shape [H, W] or [C, H, W], or a flat perfect square).
 struct layout {
   bool image = false;
   int channels = 1, height = 0, width = 0;
