@@ -408,6 +408,17 @@ std::vector<picture> write_run_pictures(const run_inputs& in) {
                         "latent coordinate", "KL (nats)", kl);
       out.push_back({"kl_per_dim.png/.svg", fmt::format("the test KL per latent coordinate (closed form, mean over {} examples)", n), since(t)});
     }
+    if (!all_normal && !in.epochs.empty() && !in.epochs.back().train_kl_latent.empty()) {
+      // No closed form per coordinate (sphere families, Student-t): the KL of each latent,
+      // from the last epoch's training figures.
+      std::string names;
+      for (std::size_t l = 0; l < m.latents.size(); ++l)
+        names += (l ? ", " : "") + m.variables[static_cast<std::size_t>(m.latents[l].variable)].name;
+      report::plot_bars((in.dir / "kl_per_dim").string(),
+                        fmt::format("KL(q ‖ p) per latent ({}), training, epoch {}", names, in.epochs.back().epoch),
+                        "latent (in declaration order)", "KL (nats)", in.epochs.back().train_kl_latent);
+      out.push_back({"kl_per_dim.png/.svg", "the KL per latent (" + names + "; no closed form per coordinate for these families)", since(t)});
+    }
     // Activity Cov_x(E_q[z_i]) per coordinate of the real latents (Burda et al. 2016).
     t = clock_type::now();
     int active = 0;

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# End-to-end tests of a run's pictures and of `vaec sample` (issue 10), on a slice of
+# Fashion-MNIST: every picture is written, decoded independently (python3's zlib and
+# struct) and checked against numbers vaec printed by another path.
+# usage: pictures.sh VAEC SOURCE_DIR
+set -u
+vaec=$(readlink -f "$1") src=$(readlink -f "$2")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
+check() { local name=$1; shift; if "$@" >"$work/check.out" 2>&1; then ok "$name"; else fail "$name"; head -3 "$work/check.out"; fi; }
+grid() { python3 "$src/tests/cli/grid_check.py" "$@"; }
+
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  echo "pictures: Fashion-MNIST is not installed; skipped"
+  echo "pictures: 0 passed, 0 failed"
+  exit 0
+fi
+cd "$work"
+python3 "$src/tests/cli/make_slice.py" /usr/share/datasets/fashion-mnist slice 1000 300
+
+cat >tiny.vae <<'EOF'
+model tiny
+data   x : binary[28, 28]
+latent z : real[2]
+p(z) = Normal(0, 1)
+p(x | z) {
+  h = mlp(z, [32], activation = relu)
+  x ~ Bernoulli(logits = linear(h, 784))
+}
+q(z | x) {
+  h = mlp(x, [32], activation = relu)
+  z ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 1e-4)
+}
+train { batch = 32  kl_warmup = 1 }
+EOF
+"$vaec" tiny.vae --data slice --epochs 3 --threads 1 --seed 5 --out r >r.out 2>&1
+for f in samples.png reconstructions.png curves.png curves.svg latent.png latent.svg manifold.png \
+         kl_per_dim.png kl_per_dim.svg active_units.png active_units.svg; do
+  [ -s "r/$f" ] || fail "the run folder lacks $f"
+done
+check "training lists every picture with its time" sh -c "grep -c '^  [a-z_]*\.png.* s  ' r.out | grep -qx 7"
+
+# samples.png: 8 × 8 cells of 28 × 28 at scale 2, equal to `vaec sample --seed 5` (the run's seed).
+check "samples.png is 8 × 8 cells of 28 × 28 pixels drawn 2 × 2 (457 × 457, grey)" \
+  sh -c "python3 '$src/tests/report/check_picture.py' stats r/samples.png | grep -q '^457 457 1 '"
+"$vaec" sample r -n 64 --seed 5 --out s.npy --out s.png --out s.csv >/dev/null 2>&1
+check "samples.png's pixels equal vaec sample's decoder means (seed 5) to one grey level" grid grid r/samples.png s.npy 28 28 8 2
+check "vaec sample --out s.png is byte for byte the run's samples.png" cmp s.png r/samples.png
+check "the .csv holds the same numbers as the .npy" python3 -c "
+import sys; sys.path.insert(0, '$src/tests/cli'); from grid_check import load
+a = load('s.npy'); b = [[float(v) for v in l.split(',')] for l in open('s.csv')]
+assert len(a) == 64 and len(b) == 64 and all(abs(x - y) < 1e-6 for r, s in zip(a, b) for x, y in zip(r, s))"
+"$vaec" sample r -n 64 --seed 6 --out s6.npy >/dev/null 2>&1
+check "another seed, other samples" sh -c "! cmp -s s.npy s6.npy"
+"$vaec" sample r -n 64 --seed 6 --out s6b.npy >/dev/null 2>&1
+check "the same seed, the same bytes" cmp s6.npy s6b.npy
+"$vaec" sample r -n 10 --draw --out d.npy >/dev/null 2>&1
+check "--draw writes binary x for a Bernoulli likelihood" python3 -c "
+import sys; sys.path.insert(0, '$src/tests/cli'); from grid_check import load
+a = load('d.npy'); assert len(a) == 10 and all(v in (0.0, 1.0) for r in a for v in r) and any(v == 1.0 for r in a for v in r)"
+
+# reconstructions.png: odd rows are the test examples themselves.
+check "reconstructions.png's odd rows are the first 32 test images, exactly" grid rows r/reconstructions.png slice/t10k-images-idx3-ubyte 28 28 8 2
+
+# Plots: the expected size, not blank, and the SVGs parse.
+for p in curves latent kl_per_dim active_units; do
+  python3 "$src/tests/report/check_picture.py" stats "r/$p.png" >"$p.stats"
+  read -r w h c var <"$p.stats"
+  want_h=600; [ "$p" = curves ] && want_h=900
+  check "$p.png: 800 × $want_h, not blank (pixel variance $var)" \
+    python3 -c "import sys; sys.exit(not ($w == 800 and $h == $want_h and $var > 100))"
+  check "$p.svg parses as XML" python3 "$src/tests/report/check_picture.py" xml "r/$p.svg"
+done
+check "manifold.png is a 20 × 20 grid of 28 × 28 images (581 × 581)" \
+  sh -c "python3 '$src/tests/report/check_picture.py' stats r/manifold.png | grep -q '^581 581 1 '"
+
+# A checkpoint made to copy its input reproduces it: q's loc = 10·x, p's logits = 10·z − 50,
+# so the decoder's mean at the posterior location is σ(±50) = x (to 2e-22).
+cat >ident.vae <<'EOF'
+model ident
+data   x : binary[4, 4]
+latent z : real[16]
+p(z) = Normal(0, 1)
+p(x | z) { x ~ Bernoulli(logits = linear(z, 16)) }
+q(z | x) { z ~ Normal(loc = linear(x, 16), scale = softplus(param(16, init = -40)) + 1e-6) }
+train { batch = 8 }
+EOF
+python3 -c "
+import random; random.seed(3)
+open('bits.csv', 'w').write(''.join(','.join(str(random.randint(0, 1)) for _ in range(16)) + '\n' for _ in range(40)))"
+"$vaec" ident.vae --data bits.csv --epochs 1 --threads 1 --out id >/dev/null 2>&1
+python3 - id/checkpoint.safetensors <<'EOF'
+import json, struct, sys
+path = sys.argv[1]
+b = bytearray(open(path, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+def put(name, values):
+    start, end = h[name]["data_offsets"]
+    assert end - start == 4 * len(values), name
+    b[8 + n + start:8 + n + end] = struct.pack("<%df" % len(values), *values)
+eye = [10.0 if i == j else 0.0 for i in range(16) for j in range(16)]
+names = [k for k in h if k != "__metadata__"]
+for k in names:
+    if k.startswith("q(") and k.endswith("weight"): put(k, eye)
+    elif k.startswith("q(") and k.endswith("bias"): put(k, [0.0] * 16)
+    elif k.startswith("p(") and k.endswith("weight"): put(k, eye)
+    elif k.startswith("p(") and k.endswith("bias"): put(k, [-50.0] * 16)
+open(path, "wb").write(bytes(b))
+EOF
+"$vaec" sample id --from posterior --data bits.csv -n 40 --out rec.npy --out rec.png >/dev/null 2>&1
+check "an identity checkpoint: reconstructions (vaec sample --from posterior) reproduce the input to 1e-6" \
+  python3 -c "
+import sys; sys.path.insert(0, '$src/tests/cli'); from grid_check import load
+a = load('rec.npy'); b = [[float(v) for v in l.split(',')] for l in open('bits.csv')]
+assert len(a) == 40; worst = max(abs(x - y) for r, s in zip(a, b) for x, y in zip(r, s)); assert worst < 1e-6, worst"
+check "its PNG is a 7 × 6 grid of 4 × 4 images at scale 2 (64 × 55)" \
+  sh -c "python3 '$src/tests/report/check_picture.py' stats rec.png | grep -q '^64 55 1 '"
+
+# Bad options get a clear message and a non-zero exit.
+expect_err() {
+  local name=$1 status=$2 re=$3; shift 3
+  "$vaec" "$@" >/dev/null 2>err.txt; local s=$?
+  if [ "$s" -eq "$status" ] && grep -qE -- "$re" err.txt && ! grep -q "internal error" err.txt; then ok "$name"; else fail "$name (exit $s)"; head -2 err.txt; fi
+}
+expect_err "sample --from posterior without --data" 2 "--from posterior encodes data: give them with --data" sample r --from posterior
+expect_err "sample -n 0" 2 "-n 0: ask for at least 1 sample" sample r -n 0
+expect_err "sample -n -3" 2 "ask for at least 1 sample" sample r -n -3
+expect_err "sample --out with an unknown extension" 2 "the file's extension says the format" sample r --out x.jpg
+expect_err "sample --out under /proc" 1 "cannot write /proc/x.npy" sample r --out /proc/x.npy
+mkdir nockpt && cp r/run.json r/model.vae nockpt/
+expect_err "sample of a run folder without a checkpoint" 1 "no checkpoint yet" sample nockpt
+expect_err "sample of a folder that is not a run" 1 "not a run folder" sample slice
+expect_err "sample --mean --draw together" 2 "excludes" sample r --mean --draw
+expect_err "sample --from aggregate (not yet)" 2 "aggregate" sample r --from aggregate
+python3 -c "open('flat.csv', 'w').write(''.join(','.join(['0.5'] * 5) + '\n' for _ in range(20)))"
+sed 's/binary\[28, 28\]/binary[5]/; s/linear(h, 784)/linear(h, 5)/' tiny.vae >flat.vae
+"$vaec" flat.vae --data flat.csv --epochs 1 --threads 1 --out flat >flat.out 2>&1
+check "flat data of 5 values: samples drawn as a plot of values (samples.png and .svg)" sh -c "[ -s flat/samples.png ] && [ -s flat/samples.svg ]"
+expect_err "sample --out x.png of data that are not images" 2 "is drawn as values, not as images" sample flat --out x.png
+
+echo
+echo "pictures: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
