@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -525,7 +526,30 @@ int run_eval(const eval_cli& c) {
   if (eb.bernoulli_likelihood && !binarized && !vaec::rt::is_binary(*d))
     fmt::print("note: the data are grey levels and the likelihood is Bernoulli, a distribution of binary data: these "
                "figures are not log-probabilities of the data (train with binarize = dynamic or static)\n");
-  auto r = vaec::rt::evaluate(eb, ib, params, *d, k, seed, threads);
+  // Progress: a bar on a terminal, a plain line every tenth otherwise (on stderr).
+  const bool tty = isatty(fileno(stderr)) != 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  int last_tenth = 0;
+  auto progress = [&](std::size_t done, std::size_t total) {
+    const double frac = static_cast<double>(done) / static_cast<double>(total);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double left = frac > 0 ? secs * (1 - frac) / frac : 0;
+    if (tty) {
+      const int filled = static_cast<int>(frac * 30);
+      fmt::print(stderr, "\r\033[K  log p(x), IW K={} [{}{}] {:3d}%  {} of {} examples  {:.0f} s left", k,
+                 std::string(static_cast<std::size_t>(filled), '#'), std::string(static_cast<std::size_t>(30 - filled), '.'),
+                 static_cast<int>(frac * 100), vaec::group_thousands(static_cast<std::int64_t>(done)),
+                 vaec::group_thousands(static_cast<std::int64_t>(total)), left);
+      if (done == total) fmt::print(stderr, "\r\033[K");
+    } else if (static_cast<int>(frac * 10) > last_tenth) {
+      last_tenth = static_cast<int>(frac * 10);
+      fmt::print(stderr, "  log p(x), IW K={}: {} of {} examples, {:.0f} s\n", k,
+                 vaec::group_thousands(static_cast<std::int64_t>(done)), vaec::group_thousands(static_cast<std::int64_t>(total)),
+                 secs);
+    }
+    std::fflush(stderr);
+  };
+  auto r = vaec::rt::evaluate(eb, ib, params, *d, k, seed, threads, progress);
   fmt::print("  ELBO                 {:10.3f} nats\n", r.elbo);
   fmt::print("  reconstruction       {:10.3f}\n", r.recon);
   fmt::print("  KL                   {:10.3f}\n", r.kl);

@@ -605,7 +605,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       if (interrupted.load() && step + 1 < steps_per_epoch) {
         acc.seconds += seconds_since(t0);
         write_ckpt(epoch, step + 1, ckpt_path);
-        if (tty) std::fprintf(stderr, "\r%80s\r", "");
+        if (tty) std::fprintf(stderr, "\r\033[K");  // erase the whole bar, however long
         log << fmt::format("interrupted at epoch {}, step {} of {}: checkpoint written to {}\n", epoch + 1, step + 1,
                            steps_per_epoch, ckpt_path);
         result.interrupted = true;
@@ -613,7 +613,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       }
     }
     acc.seconds += seconds_since(t0);
-    if (tty) std::fprintf(stderr, "\r%100s\r", "");
+    if (tty) std::fprintf(stderr, "\r\033[K");
 
     epoch_metrics m;
     m.epoch = epoch + 1;
@@ -682,7 +682,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
 }
 
 eval_result evaluate(const model_binding& eb, const model_binding& ib, std::span<const float> values,
-                     const dataset& d, int k, std::uint64_t seed, int threads) {
+                     const dataset& d, int k, std::uint64_t seed, int threads,
+                     const std::function<void(std::size_t, std::size_t)>& progress) {
   check_fits(eb, d);
   set_threads(threads);
   set_flush_denormals();
@@ -738,6 +739,7 @@ eval_result evaluate(const model_binding& eb, const model_binding& ib, std::span
       sum += v;
       sum_sq += v * v;
     }
+    if (progress) progress(from + static_cast<std::size_t>(n), d.count);
   }
   const double N = static_cast<double>(d.count);
   out.iw_loglik = sum / N;

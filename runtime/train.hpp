@@ -122,8 +122,11 @@ struct eval_result {
 
 // `elbo_graph` and `iwae_graph` are the same model lowered with the ELBO and the IWAE
 // objective; `params` are the trained parameters in the graphs' layout.
+// `progress(done, total)`, when given, is called after each block of examples of the
+// importance-weighted pass (the long one: K forward samples per example).
 eval_result evaluate(const model_binding& elbo_graph, const model_binding& iwae_graph, std::span<const float> params,
-                     const dataset& data, int k, std::uint64_t seed, int threads);
+                     const dataset& data, int k, std::uint64_t seed, int threads,
+                     const std::function<void(std::size_t, std::size_t)>& progress = {});
 
 // Reads the parameters of a run's checkpoint into the graph's layout. Throws checkpoint_error.
 std::vector<float> load_parameters(const graph& g, const std::string& checkpoint_path);
