@@ -497,6 +497,37 @@ void load_eval_data(const std::string& path, const vaec::rt::run_record& record,
   }
 }
 
+// Progress of a long pass on stderr: a bar on a terminal, a line every tenth otherwise.
+class progress_printer {
+ public:
+  progress_printer(std::string what, std::string unit)
+      : what_(std::move(what)), unit_(std::move(unit)), tty_(isatty(fileno(stderr)) != 0),
+        t0_(std::chrono::steady_clock::now()) {}
+  void operator()(std::size_t done, std::size_t total) const {
+    const double frac = static_cast<double>(done) / static_cast<double>(std::max<std::size_t>(1, total));
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    if (tty_) {
+      const int filled = static_cast<int>(frac * 30);
+      fmt::print(stderr, "\r\033[K  {} [{}{}] {:3d}%  {} of {} {}  {:.0f} s left", what_,
+                 std::string(static_cast<std::size_t>(filled), '#'), std::string(static_cast<std::size_t>(30 - filled), '.'),
+                 static_cast<int>(frac * 100), vaec::group_thousands(static_cast<std::int64_t>(done)),
+                 vaec::group_thousands(static_cast<std::int64_t>(total)), unit_, frac > 0 ? secs * (1 - frac) / frac : 0.0);
+      if (done >= total) fmt::print(stderr, "\r\033[K");
+    } else if (static_cast<int>(frac * 10) > last_tenth_) {
+      last_tenth_ = static_cast<int>(frac * 10);
+      fmt::print(stderr, "  {}: {} of {} {}, {:.0f} s\n", what_, vaec::group_thousands(static_cast<std::int64_t>(done)),
+                 vaec::group_thousands(static_cast<std::int64_t>(total)), unit_, secs);
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  std::string what_, unit_;
+  bool tty_;
+  std::chrono::steady_clock::time_point t0_;
+  mutable int last_tenth_ = 0;
+};
+
 int run_eval(const eval_cli& c) {
   auto run = open_run(c.run_dir, c.which);
   if (!run) return exit_error;
@@ -526,30 +557,8 @@ int run_eval(const eval_cli& c) {
   if (eb.bernoulli_likelihood && !binarized && !vaec::rt::is_binary(*d))
     fmt::print("note: the data are grey levels and the likelihood is Bernoulli, a distribution of binary data: these "
                "figures are not log-probabilities of the data (train with binarize = dynamic or static)\n");
-  // Progress: a bar on a terminal, a plain line every tenth otherwise (on stderr).
-  const bool tty = isatty(fileno(stderr)) != 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  int last_tenth = 0;
-  auto progress = [&](std::size_t done, std::size_t total) {
-    const double frac = static_cast<double>(done) / static_cast<double>(total);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double left = frac > 0 ? secs * (1 - frac) / frac : 0;
-    if (tty) {
-      const int filled = static_cast<int>(frac * 30);
-      fmt::print(stderr, "\r\033[K  log p(x), IW K={} [{}{}] {:3d}%  {} of {} examples  {:.0f} s left", k,
-                 std::string(static_cast<std::size_t>(filled), '#'), std::string(static_cast<std::size_t>(30 - filled), '.'),
-                 static_cast<int>(frac * 100), vaec::group_thousands(static_cast<std::int64_t>(done)),
-                 vaec::group_thousands(static_cast<std::int64_t>(total)), left);
-      if (done == total) fmt::print(stderr, "\r\033[K");
-    } else if (static_cast<int>(frac * 10) > last_tenth) {
-      last_tenth = static_cast<int>(frac * 10);
-      fmt::print(stderr, "  log p(x), IW K={}: {} of {} examples, {:.0f} s\n", k,
-                 vaec::group_thousands(static_cast<std::int64_t>(done)), vaec::group_thousands(static_cast<std::int64_t>(total)),
-                 secs);
-    }
-    std::fflush(stderr);
-  };
-  auto r = vaec::rt::evaluate(eb, ib, params, *d, k, seed, threads, progress);
+  const progress_printer progress(fmt::format("log p(x), IW K={}", k), "examples");
+  auto r = vaec::rt::evaluate(eb, ib, params, *d, k, seed, threads, std::ref(progress));
   fmt::print("  ELBO                 {:10.3f} nats\n", r.elbo);
   fmt::print("  reconstruction       {:10.3f}\n", r.recon);
   fmt::print("  KL                   {:10.3f}\n", r.kl);
@@ -617,24 +626,24 @@ int run_sample(const sample_cli& c) {
     outs.push_back(base.string() + ".npy");
     if (lay.image) outs.push_back(base.string() + ".png");
   }
-  for (const auto& o : outs)
-    if (fs::path(o).extension() == ".png" && !lay.image)
-      throw usage_error(fmt::format("--out {}: x : {} is drawn as values, not as images (declare its shape, e.g. "
-                                    "binary[28, 28], if it is an image); write .npy or .csv",
-                                    o, vaec::to_string(xt)));
   // The same functions draw the run's samples.png: the same seed gives the same numbers.
+  const progress_printer progress("decoding", "samples");
   const std::vector<float> x =
-      posterior ? vaec::figures::decode_posterior(model, run->checkpoint.string(), *ed.set, count, seed, false, c.draw)
-                : vaec::figures::decode_prior(model, run->checkpoint.string(), count, seed, c.draw);
+      posterior ? vaec::figures::decode_posterior(model, run->checkpoint.string(), *ed.set, count, seed, false, c.draw,
+                                                  std::ref(progress))
+                : vaec::figures::decode_prior(model, run->checkpoint.string(), count, seed, c.draw, std::ref(progress));
   for (const auto& o : outs) {
     const std::string ext = fs::path(o).extension().string();
     if (ext == ".npy")
       vaec::rt::write_npy(o, x, rows, count);
     else if (ext == ".csv")
       vaec::rt::write_csv(o, x, rows, count);
-    else  // .png: a grid of images, ⌈√N⌉ columns, each pixel drawn 2 × 2 (as samples.png)
+    else if (lay.image)  // .png: a grid of images, ⌈√N⌉ columns, each pixel drawn 2 × 2 (as samples.png)
       vaec::report::write_image_grid(o, x, static_cast<int>(count), {lay.channels, lay.height, lay.width},
                                      static_cast<int>(std::ceil(std::sqrt(static_cast<double>(count)))), 2);
+    else  // data that are not images: a plot of the first samples' values (and its .svg)
+      vaec::figures::plot_values((fs::path(o).parent_path() / fs::path(o).stem()).string(), x, rows, count,
+                                 fmt::format("{} of x ({})", c.draw ? "draws" : "means", vaec::to_string(xt)));
   }
   fmt::print("{} {} of x ({}) from {} ({}, seed {}): {}\n", count, c.draw ? "draws" : "means",
              vaec::rt::likelihood_name(low.likelihood.family),

@@ -40,7 +40,8 @@ void take_node(const rt::plan<float>& p, int node, int n, std::vector<float>& ou
   out.insert(out.end(), t.data, t.data + static_cast<std::size_t>(t.rows) * static_cast<std::size_t>(n));
 }
 
-std::vector<float> decode_with(decoder& dec, std::size_t count, std::uint64_t seed, bool draw, const rt::dataset* d) {
+std::vector<float> decode_with(decoder& dec, std::size_t count, std::uint64_t seed, bool draw, const rt::dataset* d,
+                               const progress_fn& progress) {
   const rt::likelihood_nodes& lik = dec.low.likelihood;
   const std::size_t rows = static_cast<std::size_t>(lik.rows);
   std::vector<float> x(rows * count);
@@ -56,6 +57,7 @@ std::vector<float> decode_with(decoder& dec, std::size_t count, std::uint64_t se
           rt::likelihood_draw(lik, p, n, draws, out);
         else
           rt::likelihood_mean(lik, p, n, out);
+        if (progress) progress(from + static_cast<std::size_t>(n), count);
       });
   return x;
 }
@@ -132,6 +134,11 @@ double kl_normal(double mq, double sq, double mp, double sp) {
 
 }  // namespace
 
+void plot_values(const std::string& base, const std::vector<float>& x, std::size_t rows, std::size_t count,
+                 const std::string& title) {
+  draw_examples(fs::path(base).parent_path(), fs::path(base).filename().string(), x, count, layout{}, 1, title, rows);
+}
+
 layout layout_of(const var_type& t) {
   const picture_layout p = picture_of(t);  // the language's rule: a declared shape, or a perfect square
   layout l;
@@ -143,15 +150,16 @@ layout layout_of(const var_type& t) {
 }
 
 std::vector<float> decode_prior(const checked_model& m, const std::string& checkpoint, std::size_t count,
-                                std::uint64_t seed, bool draw) {
+                                std::uint64_t seed, bool draw, const progress_fn& progress) {
   decoder dec(m, checkpoint, latent_source::prior_draws);
-  return decode_with(dec, count, seed, draw, nullptr);
+  return decode_with(dec, count, seed, draw, nullptr, progress);
 }
 
 std::vector<float> decode_posterior(const checked_model& m, const std::string& checkpoint, const rt::dataset& d,
-                                    std::size_t count, std::uint64_t seed, bool location, bool draw) {
+                                    std::size_t count, std::uint64_t seed, bool location, bool draw,
+                                    const progress_fn& progress) {
   decoder dec(m, checkpoint, location ? latent_source::posterior_location : latent_source::posterior_draws);
-  return decode_with(dec, std::min(count, d.count), seed, draw, &d);
+  return decode_with(dec, std::min(count, d.count), seed, draw, &d, progress);
 }
 
 encoding encode(const checked_model& m, const std::string& checkpoint, const rt::dataset& d, std::size_t count,

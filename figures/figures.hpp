@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,18 +20,27 @@
 
 namespace vaec::figures {
 
+// Called with (done, total) columns as a long decoding proceeds.
+using progress_fn = std::function<void(std::size_t, std::size_t)>;
+
 // x for `count` latents drawn from the prior p(z) (in generative order), decoded to the
 // likelihood's mean (or, with `draw`, one x ~ p(x | z)): [x's size × count], column-major.
 // Noise from the streams (seed, sample, batch) and (seed, sample_draw). Throws
 // checkpoint_error, rt::decode_error.
 std::vector<float> decode_prior(const checked_model& m, const std::string& checkpoint, std::size_t count,
-                                std::uint64_t seed, bool draw);
+                                std::uint64_t seed, bool draw, const progress_fn& progress = {});
 
 // x decoded from the posterior of the first `count` examples of `d`: at the posterior's
 // location (its mean, or mean direction; `location` true) or at one draw z ~ q(z | x);
 // then the likelihood's mean (or a draw). [x's size × count].
 std::vector<float> decode_posterior(const checked_model& m, const std::string& checkpoint, const rt::dataset& d,
-                                    std::size_t count, std::uint64_t seed, bool location, bool draw);
+                                    std::size_t count, std::uint64_t seed, bool location, bool draw,
+                                    const progress_fn& progress = {});
+
+// A plot of the first few of `count` values of x ([rows × count]) against their
+// coordinate, to BASE.png and BASE.svg: how data that are not images are drawn.
+void plot_values(const std::string& base, const std::vector<float>& x, std::size_t rows, std::size_t count,
+                 const std::string& title);
 
 // Per latent, the posterior location of the first `count` examples of `d` ([size × count]),
 // and whether it was a draw (q without a location, the uniform sphere).

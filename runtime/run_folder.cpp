@@ -74,11 +74,16 @@ std::string quoted_list(const std::vector<std::string>& names) {
   return s;
 }
 
-// A new run may go into `dir` only if it is empty (but for a stale lock file). Throws.
+// A new run may go into `dir` only if it is empty (but for a stale lock file), or holds
+// what a vaec run that died before it started left there: beside its lock file, the
+// model's text without run.json (they are written in that order). Throws.
 void require_empty(const fs::path& dir) {
-  const auto names = entries(dir, 4);
-  if (names.empty()) return;
+  auto names = entries(dir, 8);
   std::error_code ec;
+  if (fs::exists(dir / lock_name, ec))
+    std::erase_if(names, [](const std::string& n) { return n == "model.vae" || n == "model.vae.tmp" || n == "run.json.tmp"; });
+  if (names.empty()) return;
+  if (names.size() > 4) names.resize(4);
   if (fs::exists(dir / "run.json", ec) || fs::exists(dir / "checkpoint.safetensors", ec))
     throw run_folder_error(fmt::format("{} already holds a run; continue it with `vaec --resume --out {}`, or choose "
                                        "another --out",

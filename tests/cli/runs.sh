@@ -90,6 +90,9 @@ for i in $(seq 1 22); do
       sleep "$(awk -v r=$RANDOM -v t="$total_ms" 'BEGIN { printf "%.3f", (r / 32768) * t / 1000 }')"
       kill -s KILL "$pid" 2>/dev/null && kills=$((kills + 1))
       wait "$pid" 2>/dev/null
+    elif [ ! -e "$d/run.json" ]; then
+      # Killed before the run had started (no run.json yet): the same command starts it.
+      "${train[@]}" --epochs 12 --out "$d" >>"$d.log" 2>&1 && break
     else
       "$vaec" --resume --out "$d" >>"$d.log" 2>&1 && break
     fi
