@@ -19,8 +19,10 @@ void adam<T>::step(T* p, const T* g) {
   const auto n = static_cast<std::ptrdiff_t>(m.size());
   // Backwards: the parameters at the front of the store (the first layers of the forward
   // pass) are updated last, so they are still in cache when the next step reads them.
+  // (Counted upwards in j, so that every compiler can count the iterations and vectorize.)
 #pragma omp parallel for simd schedule(static)
-  for (std::ptrdiff_t i = n - 1; i >= 0; --i) {
+  for (std::ptrdiff_t j = 0; j < n; ++j) {
+    const std::ptrdiff_t i = n - 1 - j;
     const T gi = g[i];
     const T mi = b1 * m_[i] + a1 * gi;
     const T vi = b2 * v_[i] + a2 * gi * gi;
