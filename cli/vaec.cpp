@@ -121,6 +121,7 @@ struct train_cli {
   std::optional<double> lr;
   std::optional<std::string> seed;  // checked by parse_seed: CLI11 would wrap −1 around
   std::string out;
+  bool out_given = false;
   bool resume = false;
 };
 
@@ -141,8 +142,15 @@ std::uint64_t parse_seed(const std::string& s, const char* option) {
   throw usage_error(fmt::format("{} {}: a seed is a whole number from 0 to 18446744073709551615 (2^64 − 1)", option, s));
 }
 
+// Threads: at least 1, and at most 256 — more threads than cores only make OpenMP's
+// barriers wait, and a huge count exhausts the system's thread limit.
+constexpr int max_threads = 256;
 void require_threads(int t, const char* verb) {
   if (t < 1) throw usage_error(fmt::format("--threads {}: {} needs at least 1 thread", t, verb));
+  if (t > max_threads)
+    throw usage_error(fmt::format("--threads {}: at most {} (this machine has {} core{}; more threads than cores "
+                                  "only wait)",
+                                  t, max_threads, default_threads(), default_threads() == 1 ? "" : "s"));
 }
 
 // --data as recorded: the name fashion-mnist as it is, a path made absolute (so that a
@@ -185,7 +193,7 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
   r.model_file = c.model;
   r.model_sha256 = vaec::rt::sha256_hex(m.text);
   r.data = c.data;
-  r.data_path = absolute_data_path(c.data);
+  r.data_path = c.data.empty() ? "" : absolute_data_path(c.data);
   r.objective = s.objective == vaec::objective_kind::iwae ? "iwae" : "elbo";
   r.kl = s.kl == vaec::kl_choice::mc ? "mc" : "best";
   r.eval_samples = s.eval_samples;
@@ -243,6 +251,7 @@ void write_pictures(const vaec::rt::run_folder& folder, const vaec::checked_mode
 }
 
 int run_train(const train_cli& c) {
+  if (c.out_given && c.out.empty()) throw usage_error("--out \"\": give the run folder a name");
   if (c.resume && c.out.empty())
     throw usage_error("--resume needs --out RUN_DIR, the run folder to continue");
   std::optional<vaec::rt::run_folder> folder;
@@ -260,6 +269,13 @@ int run_train(const train_cli& c) {
       throw vaec::rt::run_folder_error(fmt::format("{} was changed since the run started (its SHA-256 differs from "
                                                    "run.json's); the checkpoint belongs to the original model",
                                                    model_path));
+    // The model file's own settings that run.json repeats must agree with it.
+    const vaec::rt::run_record from_model = new_record(train_cli{}, *m);
+    if (from_model.objective != record.objective || from_model.kl != record.kl)
+      throw vaec::rt::run_folder_error(fmt::format("{}: objective = {}, kl = {}, but {} says objective = {}, kl = {}; "
+                                                   "the run folder was changed by hand",
+                                                   record_path, record.objective, record.kl, model_path,
+                                                   from_model.objective, from_model.kl));
     if (!c.model.empty()) {
       std::string why;
       auto given = vaec::source::read_file(c.model, why);
@@ -391,7 +407,8 @@ int run_train(const train_cli& c) {
   vaec::rt::train_result r;
   try {
     r = vaec::rt::train(binding, data, o, files, from_checkpoint, std::cout);
-  } catch (const vaec::rt::train_error&) {
+  } catch (const vaec::rt::train_error& e) {
+    if (!e.stopped_run) throw;
     // A stopped run (NaN) still gets the pictures of its last good checkpoint, if any.
     std::vector<vaec::rt::epoch_metrics> done;
     if (auto text = folder->read("metrics.csv")) done = vaec::rt::parse_metrics(*text, binding.latent_names.size());
@@ -402,7 +419,7 @@ int run_train(const train_cli& c) {
     }
     throw;
   }
-  write_pictures(*folder, model, record, data, r.epochs);
+  if (r.steps > 0 || !from_checkpoint) write_pictures(*folder, model, record, data, r.epochs);
   if (r.interrupted) {
     fmt::print("resume with: vaec --resume --out {}\n", dir);
     return exit_interrupted;
@@ -534,6 +551,10 @@ int run_eval(const eval_cli& c) {
   const loaded* m = &run->model;
   const vaec::rt::run_record& record = run->record;
   if (c.iw && *c.iw < 1) throw usage_error(fmt::format("--iw {}: K must be at least 1", *c.iw));
+  if (c.iw && *c.iw > 1000000)
+    throw usage_error(fmt::format("--iw {}: at most 1,000,000 samples per example (K = 5,000 is the usual precise "
+                                  "estimate; time grows linearly in K)",
+                                  *c.iw));
   const int k = c.iw.value_or(m->model.settings.eval_samples);
   const int threads = c.threads.value_or(default_threads());
   require_threads(threads, "evaluation");
@@ -626,6 +647,13 @@ int run_sample(const sample_cli& c) {
     outs.push_back(base.string() + ".npy");
     if (lay.image) outs.push_back(base.string() + ".png");
   }
+  for (const auto& o : outs) {
+    std::error_code ec;
+    if (fs::exists(o, ec))
+      throw usage_error(fmt::format("--out {}: the file exists; vaec sample never writes over a file: choose another "
+                                    "name with --out, or remove it",
+                                    o));
+  }
   // The same functions draw the run's samples.png: the same seed gives the same numbers.
   const progress_printer progress("decoding", "samples");
   const std::vector<float> x =
@@ -675,7 +703,7 @@ int main(int argc, char** argv) {
   app.add_option("--samples", tc.samples, "reparameterized draws per example");
   app.add_option("--seed", tc.seed, "the seed every random draw follows from (0 to 2^64 − 1)");
   app.add_option("--threads", tc.threads, "threads for the matrix products and Adam (default: the machine's cores)");
-  app.add_option("--out", tc.out, "the run folder (default runs/MODEL-YYYYmmdd-HHMMSS, with -2, -3, … when taken)");
+  auto* out_opt = app.add_option("--out", tc.out, "the run folder (default runs/MODEL-YYYYmmdd-HHMMSS, with -2, -3, … when taken)");
   app.add_flag("--resume", tc.resume, "continue the run in --out from its checkpoint, with its own model, data and settings");
 
   std::vector<std::string> check_files;
@@ -736,6 +764,7 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "vaec: error: training needs --data PATH (a file, a folder, or fashion-mnist)\n");
       return exit_usage;
     }
+    tc.out_given = out_opt->count() > 0;
     return run_train(tc);
   } catch (const usage_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());

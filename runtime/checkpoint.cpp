@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <fmt/core.h>
+
+#include "runtime/digest.hpp"
 #include <nlohmann/json.hpp>
 
 // The bytes on disk are little-endian and are copied to and from memory as they are.
@@ -25,6 +27,7 @@ static_assert(std::endian::native == std::endian::little,
 namespace vaec::rt {
 
 namespace {
+
 
 using json = nlohmann::json;
 
@@ -191,6 +194,15 @@ void write_all(std::FILE* f, const void* data, std::size_t size, const std::stri
 }
 
 }  // namespace
+
+std::string data_digest(const std::vector<tensor_view>& tensors) {
+  std::vector<const tensor_view*> order;
+  for (const tensor_view& t : tensors) order.push_back(&t);
+  std::sort(order.begin(), order.end(), [](const tensor_view* a, const tensor_view* b) { return a->name < b->name; });
+  sha256 h;
+  for (const tensor_view* t : order) h.update(t->data, byte_size(t->type, t->shape).value_or(0));
+  return h.hex();
+}
 
 void write_checkpoint(const std::string& path, const std::vector<tensor_view>& tensors,
                       const std::map<std::string, std::string>& metadata) {
@@ -414,11 +426,24 @@ checkpoint read_checkpoint(const std::string& path) {
                                   "[{}, {}]", a.name, b.name, a.begin, a.end, b.begin, b.end));
   }
 
+  // The data section is exactly the tensors' bytes: no hole, nothing after the last one.
+  std::uint64_t covered = 0;
+  for (const entry* e : by_offset) covered += e->end - e->begin;
+  if (covered != data_size)
+    fail_read(path, fmt::format("the data section holds {} bytes, but the tensors cover {}: the file was cut or "
+                                "has bytes added",
+                                data_size, covered));
+  std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) { return a.begin < b.begin; });
+  sha256 h;
   for (entry& e : entries) {
     e.meta.bytes.resize(e.end - e.begin);
     read_at(path, file.fd, data_start + e.begin, e.meta.bytes.data(), e.meta.bytes.size());
+    h.update(e.meta.bytes.data(), e.meta.bytes.size());
     out.tensors.emplace(e.name, std::move(e.meta));
   }
+  if (auto it = out.metadata.find(checkpoint_digest_key); it != out.metadata.end() && it->second != h.hex())
+    fail_read(path, "its data do not match the SHA-256 stored in it: the file was changed or damaged after it was "
+                    "written (restore it from a copy, or start the run again)");
   return out;
 }
 

@@ -51,9 +51,18 @@ struct checkpoint {
 void write_checkpoint(const std::string& path, const std::vector<tensor_view>& tensors,
                       const std::map<std::string, std::string>& metadata);
 
+// The metadata key under which a writer may store data_digest(tensors); read_checkpoint
+// then verifies the data against it, so that a flipped byte is found.
+inline constexpr const char* checkpoint_digest_key = "vaec.data_sha256";
+
+// The SHA-256 (hex) of the tensors' bytes in name order: the file's data section.
+std::string data_digest(const std::vector<tensor_view>& tensors);
+
 // Reads and validates a checkpoint: header length within the file, JSON well formed,
-// known dtypes (F32, F64, I64), offsets in order, inside the data, non-overlapping, and
-// matching dtype × shape. Throws checkpoint_error naming the file and the problem.
+// known dtypes (F32, F64, I64), offsets in order, inside the data, non-overlapping, with
+// no hole and nothing after the last tensor (as the reference implementation demands),
+// matching dtype × shape, and the data's SHA-256 when the metadata holds one
+// (checkpoint_digest_key). Throws checkpoint_error naming the file and the problem.
 checkpoint read_checkpoint(const std::string& path);
 
 }  // namespace vaec::rt

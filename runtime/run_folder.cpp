@@ -1,6 +1,7 @@
 #include "runtime/run_folder.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -81,7 +82,9 @@ void require_empty(const fs::path& dir) {
   auto names = entries(dir, 8);
   std::error_code ec;
   if (fs::exists(dir / lock_name, ec))
-    std::erase_if(names, [](const std::string& n) { return n == "model.vae" || n == "model.vae.tmp" || n == "run.json.tmp"; });
+    std::erase_if(names, [](const std::string& n) {
+      return n == "model.vae" || (n.ends_with(".tmp") && (n.starts_with("model.vae.") || n.starts_with("run.json.")));
+    });
   if (names.empty()) return;
   if (names.size() > 4) names.resize(4);
   if (fs::exists(dir / "run.json", ec) || fs::exists(dir / "checkpoint.safetensors", ec))
@@ -216,7 +219,8 @@ void run_folder::remove(std::string_view name) const {
 }
 
 void write_file_atomically(const fs::path& path, std::string_view content) {
-  const fs::path tmp = fs::path(path.string() + ".tmp");
+  // The temporary name carries the pid: two processes writing one name never share it.
+  const fs::path tmp = fs::path(fmt::format("{}.{}.tmp", path.string(), ::getpid()));
   auto fail = [&](const std::string& what, int err) {
     ::unlink(tmp.c_str());
     throw run_folder_error(fmt::format("cannot write {}: {}{}", path.string(), what.empty() ? "" : what + ": ",
@@ -329,7 +333,31 @@ run_record parse_run_record(const std::string& text, const std::string& path) {
     o.seed = s.at("seed").get<std::uint64_t>();
     o.early_stopping = s.at("early_stopping").get<int>();
     o.threads = s.at("threads").get<int>();
+    // The settings as the command line and the checker would have them; a hand-edited
+    // value outside them is named.
+    auto bad = [&](const char* field, const std::string& value, const char* must) {
+      return run_folder_error(fmt::format("{}: settings.{} is {}, but it must be {}; the run folder was changed by hand",
+                                          path, field, value, must));
+    };
+    if (o.epochs < 1) throw bad("epochs", std::to_string(o.epochs), "at least 1");
+    if (o.batch < 1) throw bad("batch", std::to_string(o.batch), "at least 1");
+    if (o.samples < 1) throw bad("samples", std::to_string(o.samples), "at least 1");
+    if (!(std::isfinite(o.adam.lr) && o.adam.lr > 0)) throw bad("optimizer.lr", fmt::format("{}", o.adam.lr), "finite and above 0");
+    if (!(o.adam.beta1 >= 0 && o.adam.beta1 < 1)) throw bad("optimizer.beta1", fmt::format("{}", o.adam.beta1), "in [0, 1)");
+    if (!(o.adam.beta2 >= 0 && o.adam.beta2 < 1)) throw bad("optimizer.beta2", fmt::format("{}", o.adam.beta2), "in [0, 1)");
+    if (!(std::isfinite(o.adam.eps) && o.adam.eps > 0)) throw bad("optimizer.eps", fmt::format("{}", o.adam.eps), "finite and above 0");
+    if (r.objective != "elbo" && r.objective != "iwae") throw bad("objective", "'" + r.objective + "'", "elbo or iwae");
+    if (r.kl != "best" && r.kl != "mc") throw bad("kl", "'" + r.kl + "'", "best or mc");
+    if (!(std::isfinite(o.beta) && o.beta >= 0)) throw bad("beta", fmt::format("{}", o.beta), "finite and at least 0");
+    if (!(std::isfinite(o.kl_warmup) && o.kl_warmup >= 0)) throw bad("kl_warmup", fmt::format("{}", o.kl_warmup), "at least 0");
+    if (o.kl_cycle < 0) throw bad("kl_cycle", std::to_string(o.kl_cycle), "at least 0");
+    if (!(std::isfinite(o.free_bits) && o.free_bits >= 0)) throw bad("free_bits", fmt::format("{}", o.free_bits), "at least 0");
+    if (r.eval_samples < 1) throw bad("eval_samples", std::to_string(r.eval_samples), "at least 1");
+    if (o.early_stopping < 0) throw bad("early_stopping", std::to_string(o.early_stopping), "at least 0");
+    if (o.threads < 1 || o.threads > 256) throw bad("threads", std::to_string(o.threads), "from 1 to 256");
     return r;
+  } catch (const run_folder_error&) {
+    throw;
   } catch (const std::exception& e) {
     throw run_folder_error(fmt::format("{}: a field is missing or of the wrong kind ({}); the run folder was changed "
                                        "by hand or comes from another version of vaec",

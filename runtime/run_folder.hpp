@@ -1,7 +1,7 @@
 // The run folder (DESIGN.md §4) and its one owner. A run folder is created or opened
 // here, locked for the lifetime of the object (a second writer is refused, naming the
 // holder's pid), and every file in it is written through write(): to a temporary file
-// in the folder, flushed and fsync'ed, then renamed over the old one, each step checked,
+// in the folder (NAME.PID.tmp), flushed and fsync'ed, then renamed over the old one, each step checked,
 // so a failure names the path and the OS's reason and never leaves a torn file.
 //
 // What a run folder holds: model.vae (the exact source), run.json (what --resume must

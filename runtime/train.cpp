@@ -462,6 +462,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         {"vaec.seed", std::to_string(o.seed)},
         {"vaec.train_examples", std::to_string(train_set->count)},
     };
+    meta[checkpoint_digest_key] = data_digest(views);
     write_checkpoint(path.string(), views, meta);
   };
 
@@ -527,7 +528,14 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     timing_rows = first_rows(timing_path, static_cast<std::size_t>(start_epoch));
     last_checkpoint = start_step == 0 ? fmt::format("end of epoch {}", start_epoch)
                                       : fmt::format("epoch {}, step {}", start_epoch + 1, start_step);
-    log << fmt::format("resuming at epoch {}, step {} of {}\n", start_epoch + 1, start_step, steps_per_epoch);
+    if (start_epoch > o.epochs || (start_epoch == o.epochs && start_step > 0))
+      throw checkpoint_error(fmt::format("{}: the checkpoint is at epoch {}, past the run's {} epochs; run.json was "
+                                         "changed by hand",
+                                         ckpt_path, start_epoch, o.epochs));
+    if (start_epoch == o.epochs)
+      log << fmt::format("the run is complete: {} of {} epochs; nothing to train\n", start_epoch, o.epochs);
+    else
+      log << fmt::format("resuming at epoch {}, step {} of {}\n", start_epoch + 1, start_step, steps_per_epoch);
   }
   const bool iwae = g.objective_node() >= 0 && g.nodes()[static_cast<std::size_t>(g.objective_node())].objective.iwae;
   const std::string metrics_header = csv_header(b.latent_names, iwae);
@@ -577,7 +585,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                 : fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path);
         throw train_error(fmt::format("training stopped at epoch {}, step {} (step {} overall): {} became {}; {}. {}",
                                       epoch + 1, step + 1, global + 1, r.nonfinite_term,
-                                      std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite", kept, advice));
+                                      std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite", kept, advice),
+                          true);
       }
       p.backward();
       opt.step(params.values.data(), params.grads.data());
@@ -667,8 +676,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     last_checkpoint = fmt::format("end of epoch {}", epoch + 1);
     if (files.on_epoch) files.on_epoch(result, params.values);
     if (o.early_stopping > 0 && since_best >= o.early_stopping) {
-      log << fmt::format("early stopping: no better validation ELBO for {} epochs (best: epoch {})\n", since_best,
-                         result.best_epoch);
+      log << fmt::format("early stopping: no better validation ELBO for {} epoch{} (best: epoch {})\n", since_best,
+                         since_best == 1 ? "" : "s", result.best_epoch);
       result.early_stopped = true;
       break;
     }

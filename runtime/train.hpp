@@ -40,6 +40,8 @@ struct train_options {
 // A problem that stops training: what() is the whole message.
 struct train_error : std::runtime_error {
   using std::runtime_error::runtime_error;
+  train_error(const std::string& what, bool stopped) : std::runtime_error(what), stopped_run(stopped) {}
+  bool stopped_run = false;  // the run trained and then stopped (a non-finite loss), rather than not starting
 };
 
 // One epoch's figures (means per example).

@@ -92,7 +92,7 @@ python3 -c "
 import random; random.seed(3)
 open('bits.csv', 'w').write(''.join(','.join(str(random.randint(0, 1)) for _ in range(16)) + '\n' for _ in range(40)))"
 "$vaec" ident.vae --data bits.csv --epochs 1 --threads 1 --out id >/dev/null 2>&1
-python3 - id/checkpoint.safetensors <<'EOF'
+python3 - id/checkpoint.safetensors "$src/tests/cli" <<'EOF'
 import json, struct, sys
 path = sys.argv[1]
 b = bytearray(open(path, "rb").read())
@@ -109,7 +109,9 @@ for k in names:
     elif k.startswith("q(") and k.endswith("bias"): put(k, [0.0] * 16)
     elif k.startswith("p(") and k.endswith("weight"): put(k, eye)
     elif k.startswith("p(") and k.endswith("bias"): put(k, [-50.0] * 16)
-open(path, "wb").write(bytes(b))
+sys.path.insert(0, sys.argv[2])
+from resign import resign
+open(path, "wb").write(bytes(resign(b)))
 EOF
 "$vaec" sample id --from posterior --data bits.csv -n 40 --out rec.npy --out rec.png >/dev/null 2>&1
 check "an identity checkpoint: reconstructions (vaec sample --from posterior) reproduce the input to 1e-6" \

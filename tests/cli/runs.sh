@@ -204,7 +204,7 @@ check "the resumed run reports 3 of 3 epochs and metrics.csv has 3 rows" \
 # ---- 7. eval of a checkpoint holding NaN or inf --------------------------------------------
 for bad in nan inf; do
   cp -r k1 "e-$bad"
-  python3 - "e-$bad/checkpoint.safetensors" "$bad" <<'EOF'
+  python3 - "e-$bad/checkpoint.safetensors" "$bad" "$src/tests/cli" <<'EOF'
 import json, struct, sys
 path, bad = sys.argv[1], sys.argv[2]
 b = bytearray(open(path, "rb").read())
@@ -212,12 +212,23 @@ n = struct.unpack("<Q", b[:8])[0]
 h = json.loads(b[8:8 + n])
 start = h["p(x | z).linear2.weight"]["data_offsets"][0] + 8 + n
 b[start + 40:start + 44] = struct.pack("<f", float(bad))
-open(path, "wb").write(bytes(b))
+sys.path.insert(0, sys.argv[3])
+from resign import resign
+open(path, "wb").write(bytes(resign(b)))
 EOF
   "$vaec" eval "e-$bad" --data slice --iw 2 >"e-$bad.out" 2>"e-$bad.err"; s=$?
   check "eval of a checkpoint holding $bad: exit 1, naming the tensor" \
     sh -c "[ $s -eq 1 ] && grep -q \"tensor 'p(x | z).linear2.weight' holds a non-finite value\" e-$bad.err && ! grep -q 'ELBO' e-$bad.out"
 done
+
+# A byte changed behind vaec's back (not re-signed): eval, sample and --resume refuse it.
+cp -r k1 e-flip
+printf '\x01' | dd of=e-flip/checkpoint.safetensors bs=1 seek=5000 conv=notrunc 2>/dev/null
+"$vaec" eval e-flip --data slice --iw 2 >/dev/null 2>flip1.err; s1=$?
+"$vaec" sample e-flip -n 2 --out flip.npy >/dev/null 2>flip2.err; s2=$?
+"$vaec" --resume --out e-flip >/dev/null 2>flip3.err; s3=$?
+check "a flipped byte in a checkpoint: eval, sample and --resume exit 1, naming its SHA-256" \
+  sh -c "[ $s1 -eq 1 ] && [ $s2 -eq 1 ] && [ $s3 -eq 1 ] && grep -q 'do not match the SHA-256 stored in it' flip1.err && grep -q 'SHA-256' flip2.err && grep -q 'SHA-256' flip3.err"
 
 # ---- 8. messages ----------------------------------------------------------------------------
 for lr in inf nan 0 -1e-3; do
@@ -232,6 +243,19 @@ train --epochs 1 --seed 18446744073709551615 --out smax >/dev/null 2>&1
 check "--seed 2^64 − 1 is accepted and recorded" grep -q '"seed": 18446744073709551615' smax/run.json
 "$vaec" tiny.vae --data slice --epochs 1 --threads 0 --out th0 >/dev/null 2>m.err; s=$?
 check "--threads 0 is refused for training" sh -c "[ $s -eq 2 ] && grep -q 'needs at least 1 thread' m.err"
+"$vaec" tiny.vae --data slice --epochs 1 --threads 100000 --out th1e5 >/dev/null 2>m.err; s=$?
+check "--threads 100000 is refused before a folder is made" sh -c "[ $s -eq 2 ] && grep -q 'at most 256' m.err && [ ! -e th1e5 ]"
+for edit in '"batch": 32/"batch": -5' '"objective": "elbo"/"objective": "bogus"' '"threads": 1/"threads": 0' '"lr": 0.001/"lr": -1'; do
+  rm -rf rj && cp -r k1 rj && sed -i "s/$edit/" rj/run.json
+  "$vaec" --resume --out rj >/dev/null 2>m.err; s=$?
+  check "a hand-edited run.json ($edit) is refused, naming the field" \
+    sh -c "[ $s -eq 1 ] && grep -q 'rj/run.json: settings\.' m.err && grep -q 'changed by hand' m.err && ! grep -q 'internal error' m.err"
+done
+"$vaec" --resume --out k1 >fin.out 2>&1
+check "--resume of a finished run says it is complete" grep -q "the run is complete: 12 of 12 epochs" fin.out
+"$vaec" sample k1 -n 2 --out k1/metrics.csv >/dev/null 2>m.err; s=$?
+check "vaec sample never writes over a file (here the run's metrics.csv)" \
+  sh -c "[ $s -eq 2 ] && grep -q 'the file exists' m.err && cmp -s k1/metrics.csv full/metrics.csv"
 "$vaec" eval k1 --data slice --threads 0 >/dev/null 2>m.err; s=$?
 check "eval --threads 0 is refused" sh -c "[ $s -eq 2 ] && grep -q 'needs at least 1 thread' m.err"
 # exp(1000 · …) overflows at the initial parameters: NaN at step 1, before any update

@@ -632,16 +632,43 @@ BOOST_AUTO_TEST_CASE(an_independent_python_reader_sees_what_was_written) {
 }
 
 // The reader is not a rubber stamp: it refuses what the reference implementation refuses,
-// such as a gap between tensors, which read_checkpoint tolerates.
+// such as a gap between tensors, which read_checkpoint refuses too.
 BOOST_AUTO_TEST_CASE(the_python_reader_rejects_a_malformed_file) {
   temp_dir dir;
   std::string path = dir / "gap.safetensors";
   write_bytes(path, safetensors_file(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})",
                                      std::string(8, '\0')));
-  BOOST_TEST(vaec::rt::read_checkpoint(path).tensors.at("a").as_f32().size() == 1u);
+  BOOST_CHECK_EXCEPTION(vaec::rt::read_checkpoint(path), vaec::rt::checkpoint_error, [](const auto& e) {
+    return std::string(e.what()).find("holds 8 bytes, but the tensors cover 4") != std::string::npos;
+  });
   std::string command = "python3 '" VAEC_SOURCE_DIR "/tests/runtime/read_safetensors.py' '" + path +
                         "' >/dev/null 2>&1";
   BOOST_TEST(std::system(command.c_str()) != 0);
+}
+
+// A flipped byte or an appended one is found: the data's SHA-256 is in the metadata.
+BOOST_AUTO_TEST_CASE(a_damaged_checkpoint_is_refused) {
+  temp_dir dir;
+  const std::string path = dir / "c.safetensors";
+  std::vector<float> a = {1, 2, 3, 4};
+  std::vector<vaec::rt::tensor_view> views = {{"a", vaec::rt::dtype::f32, {4}, a.data()}};
+  write_checkpoint(path, views, {{vaec::rt::checkpoint_digest_key, vaec::rt::data_digest(views)}});
+  BOOST_TEST(vaec::rt::read_checkpoint(path).tensors.at("a").as_f32() == a);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string flipped = bytes;
+  flipped[flipped.size() - 3] ^= 1;
+  write_bytes(path, flipped);
+  BOOST_CHECK_EXCEPTION(vaec::rt::read_checkpoint(path), vaec::rt::checkpoint_error, [](const auto& e) {
+    return std::string(e.what()).find("do not match the SHA-256 stored in it") != std::string::npos;
+  });
+  write_bytes(path, bytes + "x");
+  BOOST_CHECK_EXCEPTION(vaec::rt::read_checkpoint(path), vaec::rt::checkpoint_error, [](const auto& e) {
+    return std::string(e.what()).find("has bytes added") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
