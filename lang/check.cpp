@@ -1462,16 +1462,18 @@ void checker::check_sample(const distribution_use& d, const std::vector<span>& s
     if (pname == "probs" && (p.range.lo < 0 || p.range.hi > 1)) {
       error(diagnostic_kind::constraint_violation, at,
             fmt::format("{} must lie in [0, 1]; use sigmoid(...), or give 'logits = ...' instead", what));
-    } else if (pname == "probs" && f.name == std::string_view("Bernoulli") && !is_sigmoid_form(p, model_.nodes)) {
+    } else if (pname == "probs" && (f.name == std::string_view("Bernoulli") || f.name == std::string_view("ContinuousBernoulli")) &&
+               !is_sigmoid_form(p, model_.nodes)) {
       // sigmoid(h) and 1 − sigmoid(h) are lowered as logits ±h, exactly; anything else is
       // evaluated from the probability itself.
+      const bool cb = f.name == std::string_view("ContinuousBernoulli");
       diags_.warning(diagnostic_kind::probs_clamped, at,
-                     fmt::format("{} is evaluated as x·log(probs) + (1 − x)·log(1 − probs): exact where probs is "
+                     fmt::format("{} is evaluated as x·log(probs) + (1 − x)·log(1 − probs){}: exact where probs is "
                                  "representable, but where probs rounds to 0 or 1 its log is clamped (at −103.28, the log of "
                                  "the smallest positive float); "
                                  "give 'logits = ...' (or probs = sigmoid(...), read as its logits) for a "
                                  "likelihood exact at every logit",
-                                 what));
+                                 what, cb ? " + log C(probs)" : ""));
     }
   }
 }

@@ -214,8 +214,15 @@ struct op_cbernoulli_logits {
   }
 };
 
-// The same with λ = probs: Σ x log λ + (1 − x) log(1 − λ) + log C(η), η = log λ − log(1 − λ);
-// dλ = x/λ − (1 − x)/(1 − λ) + (d log C/dη)/(λ(1 − λ)).  aux: e^{−|η|}.
+// The same with λ = probs: Σ x log λ + (1 − x) log(1 − λ) + log C(η), η = log λ − log(1 − λ),
+// in log space: log(1 − λ) = log1p(−λ), exact for small λ (1 − λ itself is exact near 1), so
+// the value is exact wherever λ is representable. Where λ is exactly 0 or 1 the density is
+// degenerate (+∞ at the end λ sits on, −∞ elsewhere); there, as for Bernoulli(probs = ·),
+// each log is clamped at the log of the smallest positive T (−103.28 in float, −744.44 in
+// double), so η = ±(that) and the value is a large finite number, never NaN; `vaec check`
+// states this (diagnostic probs_clamped). With x/λ − (1−x)/(1−λ) = (x − λ)/(λ(1 − λ)):
+// dλ = (x − λ + d log C/dη) / (λ(1 − λ)), the numerator bounded (|·| ≤ 2), each factor of
+// the denominator at least the smallest normal T.  aux: e^{−|η|}.
 struct op_cbernoulli_probs {
   template <class T>
   static void forward(exec<T>& ex, int self) {
@@ -223,21 +230,24 @@ struct op_cbernoulli_probs {
     const tensor<T>& x = ex.in(self, 0);
     auto P = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
-    auto E = P.log() - (T(1) - P).log();
+    const T lo = op_bernoulli_probs::floor_log<T>();
+    auto LP = P.log().max(lo);
+    auto LQ = P.unaryExpr([](T p) { return std::log1p(-p); }).max(lo);
     auto t = ex.aux[static_cast<std::size_t>(self)].a();
-    t = (-E.abs()).exp();
-    out.a() = (X * P.log() + (T(1) - X) * (T(1) - P).log() + cb::log_norm(E, t)).colwise().sum();
+    t = (-(LP - LQ).abs()).exp();
+    out.a() = (X * LP + (T(1) - X) * LQ + cb::log_norm(LP - LQ, t)).colwise().sum();
   }
   template <class T>
   static void backward(exec<T>& ex, int self) {
-    const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     const tensor<T>& x = ex.in(self, 0);
+    const tensor<T>& out = ex.val[static_cast<std::size_t>(self)];
     auto P = bcast(ex.in(self, 1), x.rows, out.cols);
     auto X = bcast(x, x.rows, out.cols);
-    auto E = P.log() - (T(1) - P).log();
+    const T lo = op_bernoulli_probs::floor_log<T>(), tiny = std::numeric_limits<T>::min();
+    auto E = P.log().max(lo) - P.unaryExpr([](T p) { return std::log1p(-p); }).max(lo);
     auto t = ex.aux[static_cast<std::size_t>(self)].a();
     auto G = down(ex.grad[static_cast<std::size_t>(self)], x.rows);
-    give(ex, self, 1, G * (X / P - (T(1) - X) / (T(1) - P) + cb::dlog_norm(E, t) / (P * (T(1) - P))));
+    give(ex, self, 1, G * (X - P + cb::dlog_norm(E, t)) / (P.max(tiny) * (T(1) - P).max(tiny)));
   }
 };
 

@@ -341,9 +341,11 @@ struct kappa_function {
   }
 };
 
-// H[vMF] = −log C_n(κ) − κ A_n(κ);  dH/dκ = −κ A_n′(κ).
+// H[vMF] = −log C_n(κ) − κ A_n(κ) = log|S^{n−1}| − KL(vMF ‖ uniform);  dH/dκ = −κ A_n′(κ).
+// Through the KL: −log C_n(κ) ≈ κ and κA_n(κ) ≈ κ cancel to O(n log κ), losing log10 κ
+// digits at large κ (4.7e-11 absolute at n = 3, κ = 1e6), which kl_vmf_uniform does not.
 struct vmf_entropy_fn {
-  static double f(double n, double k) { return -log_vmf_normalizer(n, k) - k * bessel_ratio(n, k); }
+  static double f(double n, double k) { return log_sphere_area(n) - kl_vmf_uniform(n, k); }
   static double df(double n, double k) { return -k * bessel_ratio_derivative(n, k); }
 };
 // KL(vMF ‖ uniform) = κ A_n(κ) + log C_n(κ) − log C_n(0);  d/dκ = κ A_n′(κ).

@@ -18,8 +18,10 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 #include <vector>
@@ -344,6 +346,158 @@ BOOST_AUTO_TEST_CASE(continuous_bernoulli_log_normalizer) {
       BOOST_TEST(std::fabs(dlogc(i) - dref) <= 1e-14 * std::fabs(dref), dlogc(i) << " vs " << dref);
     }
   }
+}
+
+// ---- ContinuousBernoulli(probs = λ), λ any expression in [0, 1] ------------------------------
+
+// {is_float, λ, x, log p(x | λ), d/dλ} from mpmath at 700 digits, straight from the λ form
+// C(λ) = 2 artanh(1 − 2λ)/(1 − 2λ) (tests/runtime/reference/make_cbernoulli_probs_reference.py);
+// λ is the exact double (is_float = 0) or float (1) the op is fed.
+const double cb_probs_reference[][5] = {
+    {0, 1.0000000000000000251e-300, 0, 6.5378149199041568592, -1.4476482730108393893e+297},
+    {0, 1.0000000000000000251e-300, 0.25, -166.15606705464926944, 2.4855235172698915435e+299},
+    {0, 1.0000000000000000251e-300, 1, -684.23771297830954832, 9.9855235172698913555e+299},
+    {0, 1.0000000000000000833e-30, 0, 4.235229826910111174, -1.4476482730108393066e+28},
+    {0, 1.0000000000000000833e-30, 0.25, -13.034158370545231435, 2.355235172698915861e+29},
+    {0, 1.0000000000000000833e-30, 1, -64.842322962911259263, 9.855235172698915236e+29},
+    {0, 1.0000000000000000209e-8, 0, 2.9134739963849237717, -5428680.0810244863306},
+    {0, 1.0000000000000000209e-8, 0.25, -1.6916961871031675786, 19571320.168975515646},
+    {0, 1.0000000000000000209e-8, 1, -15.50720673756744163, 94571320.918975521577},
+    {0, 0.0010000000000000000208, 0, 1.9335013885052205811, -143.92772139239432778},
+    {0, 0.0010000000000000000208, 0.25, 0.20681269384308220664, 106.32252885785591726},
+    {0, 0.0010000000000000000208, 1, -4.9732533901433329166, 857.0732796086066524},
+    {0, 0.2999999999999999889, 0, 0.39391280694172639594, -2.0486785768753746324},
+    {0, 0.2999999999999999889, 0.25, 0.18208834184492547929, -0.85820238639918413108},
+    {0, 0.2999999999999999889, 1, -0.45338505344547727064, 2.713226185029387373},
+    {0, 0.5, 0, 0.0, -2.0},
+    {0, 0.5, 0.25, 0.0, -1.0},
+    {0, 0.5, 1, 0.0, 2.0},
+    {0, 0.50000000010000000827, 0, -2.0000001655474086759e-10, -2.0000000001333333444},
+    {0, 0.50000000010000000827, 0.25, -1.0000000828070376768e-10, -1.0000000001333333444},
+    {0, 0.50000000010000000827, 1, 2.0000001654140753205e-10, 1.9999999998666666557},
+    {0, 0.69999999999999995559, 0, -0.45338505344547712003, -2.7132261850293869849},
+    {0, 0.69999999999999995559, 0.25, -0.24156058834867626947, -1.5227499945531966094},
+    {0, 0.69999999999999995559, 1, 0.39391280694172628221, 2.0486785768753745171},
+    {0, 0.99999899999999997124, 0, -11.189716715842041447, -927619.5087049250424},
+    {0, 0.99999899999999997124, 0.25, -7.7358393263582868442, -677619.25871186395828},
+    {0, 0.99999899999999997124, 1, 2.6257928420929769637, 72381.491267319294083},
+    {0, 0.99999999999900002212, 0, -24.312103342235155359, -963830143732.7784591},
+    {0, 0.99999999999900002212, 0.25, -17.404342532762065711, -713824613180.15275132},
+    {0, 0.99999999999900002212, 1, 3.3189398956572032343, 36191978477.724372028},
+    {0, 0.99999999999999988898, 0, -33.133021576706643673, -8762017335927529.8931},
+    {0, 0.99999999999999988898, 0.25, -23.948821434287368351, -6510217522242281.6431},
+    {0, 0.99999999999999988898, 1, 3.6037789929704576151, 245181918813463.10689},
+    {1, 1.000000003171076851e-30, 0, 4.235229826864205136, -1.4476482684866913113e+28},
+    {1, 1.000000003171076851e-30, 0.25, -13.034158369798368283, 2.3552351652236387666e+29},
+    {1, 1.000000003171076851e-30, 1, -64.842322959786088539, 9.8552351414405624597e+29},
+    {1, 9.9999999392252902908e-9, 0, 2.9134739967148502298, -5428680.1122260721333},
+    {1, 9.9999999392252902908e-9, 0.25, -1.6916961882926088883, 19571320.289710705563},
+    {1, 9.9999999392252902908e-9, 1, -15.507206743314986243, 94571321.495521038652},
+    {1, 0.0010000000474974513054, 0, 1.9335013816690207854, -143.92771551298192578},
+    {1, 0.0010000000474974513054, 0.25, 0.20681269889313119914, 106.32252286291796027},
+    {1, 0.0010000000474974513054, 1, -4.9732533494345375595, 857.07323799061761843},
+    {1, 0.30000001192092895508, 0, 0.39391278251957475416, -2.0486785520971853706},
+    {1, 0.30000001192092895508, 0.25, 0.18208833161435577899, -0.85820238865257840715},
+    {1, 0.30000001192092895508, 1, -0.45338502110130114652, 2.7132261016812424832},
+    {1, 0.5, 0, 0.0, -2.0},
+    {1, 0.5, 0.25, 0.0, -1.0},
+    {1, 0.5, 1, 0.0, 2.0},
+    {1, 0.69999998807907104492, 0, -0.45338502110130114652, -2.7132261016812424832},
+    {1, 0.69999998807907104492, 0.25, -0.24156057019608217135, -1.5227499382366355197},
+    {1, 0.69999998807907104492, 1, 0.39391278251957475416, 2.0486785520971853706},
+    {1, 0.99999898672103881836, 0, -11.177480415481771157, -915394.86183913241301},
+    {1, 0.99999898672103881836, 0.25, -7.7269009214560219579, -668670.84713299674007},
+    {1, 0.99999898672103881836, 1, 2.6248375606212256396, 71501.196985410278744},
+};
+
+// log p(x | λ) of one column and its gradient in λ, by the op alone (λ a free parameter).
+template <class T>
+std::pair<double, double> cb_probs_op(double lambda, double x) {
+  rt::graph g;
+  int lam = g.param(1, lambda, rt::param_group::theta, "lambda");
+  rt::objective_spec spec;
+  spec.loglik = g.cbernoulli_probs(g.constant(x), lam);
+  g.objective(spec);
+  rt::parameters<T> params(g);
+  params.initialize(1);
+  rt::plan<T> p(g, params, 1, 1, true);
+  rt::rng noise(1, rt::stream::noise, 0);
+  p.forward(noise);
+  p.backward();
+  const auto r = p.result();
+  return {r.recon, -static_cast<double>(params.grads[g.params()[0].offset])};  // loss = −log p
+}
+
+BOOST_AUTO_TEST_CASE(continuous_bernoulli_probs_is_exact_in_log_space) {
+  for (const auto& row : cb_probs_reference) {
+    const bool is_float = row[0] != 0;
+    const double lambda = row[1], x = row[2], ref = row[3], dref = row[4];
+    BOOST_TEST_CONTEXT((is_float ? "float" : "double") << ", lambda = " << lambda << ", x = " << x) {
+      const auto [v, d] = is_float ? cb_probs_op<float>(lambda, x) : cb_probs_op<double>(lambda, x);
+      // Double: to rounding (near λ = 1 − 2⁻⁵³ the value is −33, log(1 − λ) exact);
+      // float: to float rounding of the value and of its terms (x·log λ up to 64 there).
+      const double tol = is_float ? 2e-6 * (1 + std::fabs(x * std::log(lambda))) : 4e-15 * (1 + std::fabs(ref));
+      BOOST_TEST(std::fabs(v - ref) <= tol, v << " vs " << ref << " (mpmath)");
+      const double dtol = is_float ? 2e-5 : 1e-13;
+      BOOST_TEST(std::fabs(d - dref) <= dtol * std::fabs(dref), "d/dλ " << d << " vs " << dref << " (mpmath)");
+      if (!is_float && 1 - lambda > 1e-9) {
+        // The gradient against central differences of the op's own value, in double (nearer
+        // 1 a step small against 1 − λ is too few ulps of λ: the mpmath values stand alone).
+        const double h = 1e-5 * std::min(lambda, 1 - lambda);
+        const double numeric = (cb_probs_op<double>(lambda + h, x).first - cb_probs_op<double>(lambda - h, x).first) / (2 * h);
+        BOOST_TEST(std::fabs(d - numeric) <= 1e-7 * std::fabs(d), "d/dλ " << d << " vs central differences " << numeric);
+      }
+    }
+  }
+}
+
+// λ exactly 0 or 1: the density is degenerate (+∞ at the end λ sits on, −∞ elsewhere). Each
+// log is clamped at ℓ = log of the smallest positive T, so η = ±ℓ, and the value is the
+// continuous Bernoulli's at that logit: x·ℓ + log C(ℓ) at λ = 0, (1 − x)·ℓ + log C(ℓ) at
+// λ = 1, with log C(ℓ) = log|ℓ| + log(1 + e^ℓ) − log(1 − e^ℓ) = log|ℓ| to rounding. The
+// gradient is finite. `vaec check` states the clamp.
+template <class T>
+void cb_probs_ends() {
+  const double l = std::log(static_cast<double>(std::numeric_limits<T>::denorm_min()));
+  for (double lambda : {0.0, 1.0})
+    for (double x : {0.0, 0.25, 1.0}) {
+      BOOST_TEST_CONTEXT((sizeof(T) == 4 ? "float" : "double") << ", lambda = " << lambda << ", x = " << x) {
+        const auto [v, d] = cb_probs_op<T>(lambda, x);
+        const double expect = (lambda == 0 ? x : 1 - x) * l + std::log(-l);
+        BOOST_TEST(std::fabs(v - expect) <= 1e-6 * std::fabs(expect), v << " vs " << expect);
+        BOOST_TEST(std::isfinite(d), d);
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(continuous_bernoulli_probs_at_0_and_1_is_clamped_finite) {
+  cb_probs_ends<double>();
+  cb_probs_ends<float>();
+}
+
+BOOST_AUTO_TEST_CASE(continuous_bernoulli_probs_other_forms_are_stated) {
+  // A probs reaching exactly 0 (exp(−softplus(800)) = e^−800) or exactly 1 (1 − that), and
+  // one near 1: check states the clamp, and training (float) sees finite values.
+  for (const char* probs : {"exp(-softplus(param(1, init = 800)))", "1 - exp(-softplus(param(1, init = 800)))",
+                            "1 - exp(-softplus(param(1, init = 13.8)))", "sigmoid(param(1, init = 3)) * 0.5"})
+    for (double x : {0.0, 0.5, 1.0}) {
+      const std::string text = std::string("data x : binary[1]\nlatent z : real[1]\np(z) = Normal(0, 1)\n"
+                                           "p(x | z) { x ~ ContinuousBernoulli(probs = ") + probs + ") }\n"
+                                           "q(z | x) { z ~ Normal(loc = 0 * linear(x, 1), scale = 1) }\n";
+      BOOST_TEST_CONTEXT("probs = " << probs << ", x = " << x) {
+        auto f = run_model<float>(text, x, 4, 1, true);
+        BOOST_TEST(f.parsed->rendered.find("warning: probs of ContinuousBernoulli is evaluated") != std::string::npos,
+                   f.parsed->rendered);
+        BOOST_TEST(std::isfinite(f.result.recon), f.result.recon);
+        for (float gv : f.params->grads) BOOST_TEST(std::isfinite(gv), gv);
+      }
+    }
+  // sigmoid(h) and 1 − sigmoid(h) are read as logits: no warning.
+  auto s = run_model<float>("data x : binary[1]\nlatent z : real[1]\np(z) = Normal(0, 1)\n"
+                            "p(x | z) { x ~ ContinuousBernoulli(probs = 1 - sigmoid(param(1, init = 800))) }\n"
+                            "q(z | x) { z ~ Normal(loc = 0 * linear(x, 1), scale = 1) }\n", 0.5, 4);
+  BOOST_TEST(s.parsed->rendered.find("is evaluated") == std::string::npos, s.parsed->rendered);
+  BOOST_TEST(std::isfinite(s.result.recon), s.result.recon);
 }
 
 // ---- a first sweep of parameter extremes (part of issue 9's sweep: Normal, Student-t,
