@@ -51,6 +51,10 @@ interval div(const interval& a, const interval& b) {
 
 interval negate_interval(const interval& a) { return {-a.hi, -a.lo, false}; }
 
+interval hull(const interval& a, const interval& b) {
+  return {std::min(a.lo, b.lo), std::max(a.hi, b.hi), a.lo_strict && b.lo_strict};
+}
+
 double apply(function_id f, double x, double slope) {
   switch (f) {
     case function_id::relu: return x > 0 ? x : 0;

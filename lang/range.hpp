@@ -34,6 +34,10 @@ interval div(const interval& a, const interval& b);
 // The range of −a (a strict lower bound is not kept).
 interval negate_interval(const interval& a);
 
+// The smallest interval holding both (their union, with any gap between them filled).
+// The lower bound is strict only when both are: safe, not always tight.
+interval hull(const interval& a, const interval& b);
+
 // The value of the elementwise builtin `f` at x (`slope`: leaky_relu's); x itself for a
 // builtin that is not elementwise. Follows IEEE: log(0) = −∞, sqrt(−1) is NaN.
 double apply(function_id f, double x, double slope);

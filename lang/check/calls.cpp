@@ -275,8 +275,7 @@ value checker::function_call(const function_info& f, const ast::call& c, scope& 
         n.inputs.push_back(materialize(v, &s));
         total += in->size;
         n.learnable = n.learnable || in->learnable;
-        n.range = first ? in->range : interval{std::min(n.range.lo, in->range.lo), std::max(n.range.hi, in->range.hi),
-                                               n.range.lo_strict && in->range.lo_strict};
+        n.range = first ? in->range : hull(n.range, in->range);
         first = false;
       }
       if (total > max_vector_size) {
