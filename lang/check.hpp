@@ -12,6 +12,7 @@
 #include "lang/ast.hpp"
 #include "lang/builtins.hpp"
 #include "lang/diagnostic.hpp"
+#include "lang/range.hpp"
 
 namespace vaec {
 
@@ -52,17 +53,6 @@ struct variable {
   var_type type;
   bool is_data = false;
   span where;
-};
-
-// What is known of a value's range without running the model: lo ≤ value ≤ hi
-// elementwise, with lo excluded when lo_strict.
-struct interval {
-  double lo = -std::numeric_limits<double>::infinity();
-  double hi = std::numeric_limits<double>::infinity();
-  bool lo_strict = false;
-  bool positive() const { return lo > 0 || (lo == 0 && lo_strict); }
-  bool nonnegative() const { return lo >= 0; }
-  bool above(double x) const { return lo > x || (lo == x && lo_strict); }
 };
 
 // One node of the checked expression graph (an SSA form: inputs come earlier in

@@ -1,0 +1,157 @@
+// The checker that the passes of lang/check/ share: its state, the values expressions
+// evaluate to, a factor's scope, and the helpers more than one pass uses. Private to
+// lang/check.cpp and lang/check/*.cpp; everything else uses lang/check.hpp.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "lang/check.hpp"
+
+namespace vaec::check_impl {
+
+namespace x3 = boost::spirit::x3;
+
+// The checker stops reporting after this many errors.
+constexpr std::size_t max_check_errors = 50;
+// Suggestions are searched among at most this many candidates.
+constexpr std::size_t max_suggestion_candidates = 2000;
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+inline bool is_integer_text(double v) { return std::floor(v) == v && std::fabs(v) <= 9007199254740992.0; }
+
+// ---- values during checking ---------------------------------------------------------
+
+struct value {
+  enum class kind { error, number, vector, list, function, distribution } k = kind::error;
+  int node = -1;                   // number or vector; -1 for a number not yet a node
+  double number = 0;               // a number's value while it has no node
+  std::vector<value> items;        // list
+  function_id function{};          // function reference
+  distribution_use dist;           // distribution
+  std::vector<span> param_spans;   // distribution: the span of each parameter's argument
+  span where;
+
+  bool is_error() const { return k == kind::error; }
+  bool numeric() const { return k == kind::number || k == kind::vector; }
+};
+
+inline value error_value(span where) {
+  value v;
+  v.where = where;
+  return v;
+}
+
+// The scope of one factor's block.
+struct scope {
+  char side = 'p';
+  int variable = -1;                       // the factor's own variable
+  std::unordered_set<int> given;           // conditioning variables
+  std::unordered_set<std::string> given_unknown;  // undeclared names in the '|' list (already reported)
+  bool header_incomplete = false;          // the '|' list had an error: don't second-guess uses
+  std::unordered_map<std::string, value> locals;
+  std::unordered_map<int, int> variable_nodes;    // variable → its node in this factor
+  std::string header_text;                 // "p(x | z)"
+};
+
+class checker {
+ public:
+  checker(diagnostics& diags, std::string default_name) : diags_(diags) { model_.name = std::move(default_name); }
+
+  std::optional<checked_model> run(const ast::model& m);
+
+ private:
+  diagnostics& diags_;
+  checked_model model_;
+  std::size_t errors_ = 0;
+  bool stopped_ = false;
+
+  std::unordered_map<std::string, int> variable_index_;
+  std::vector<const ast::factor*> p_of_, q_of_;  // per variable: its factor (first one)
+  // Per variable, the variables its p (q) factor conditions on: declared, not itself,
+  // and for p not the data (each of those was reported in the header).
+  std::vector<std::vector<int>> p_inputs_, q_inputs_;
+  // False once a factor header had an error: the factor graph is then incomplete, and
+  // what depends on all of it (missing factors, reachability) would only cascade.
+  bool headers_ok_ = true;
+
+  // -- reporting
+  diagnostic* error(diagnostic_kind kind, span where, std::string message);
+
+  // -- declarations
+  void declare(const ast::model& m);
+  std::optional<var_type> check_type(const ast::type_ref& t, bool latent);
+  std::optional<double> number_value(const ast::number& n);
+  void check_headers(const std::vector<const ast::factor*>& factors);
+  std::vector<int> order(char side);
+  void check_structure();
+  void check_factor(const ast::factor& f);
+  void check_train(const std::vector<const ast::train_block*>& blocks);
+  void plan();
+
+  // -- expressions
+  value expr(const ast::expr& e, scope& s, bool allow_distribution = false);
+  value number(const ast::number& n);
+  value name(const ast::identifier& id, scope& s);
+  value call(const ast::call& c, scope& s, bool allow_distribution);
+  value list(const ast::list& l, scope& s);
+  value negate(const ast::negate& n, scope& s);
+  value chain(const ast::chain& c, scope& s);
+  value arithmetic(char op, value lhs, value rhs, span op_span);
+
+  struct bound_args {
+    std::vector<const ast::argument*> slot;  // per parameter, the argument given (or null)
+    std::vector<const ast::argument*> extra; // variadic
+    bool ok = true;
+  };
+  bound_args bind(std::string_view callee, std::span<const param_spec> params, bool variadic, const ast::call& c);
+  value function_call(const function_info& f, const ast::call& c, scope& s);
+  value distribution_call(const family_info& f, const ast::call& c, scope& s);
+  void check_sample(const distribution_use& d, const std::vector<span>& spans, const variable& v, span where);
+
+  int add_node(node n, scope* s);
+  value make_value(int node_index, span where);
+  value constant(double v, span where, scope* s);
+
+  // What is known of a numeric value, whether or not it has a node yet. Constants
+  // fold without nodes, so `1 + 1 + ... + 1` costs no IR.
+  struct facts {
+    node_kind kind = node_kind::constant;
+    int size = 0;
+    double value = 0;
+    interval range;
+    bool learnable = false;
+    bool unit = false;
+  };
+  facts facts_of(const value& v) const;
+  // The node of a numeric value, creating the constant node on first use.
+  int materialize(value& v, scope* s);
+  std::optional<int> size_argument(const value& v, std::string_view what);
+  bool expect_numeric(const value& v, std::string_view what);
+
+  std::vector<std::string> visible_names(const scope& s) const;
+};
+
+// ---- helpers more than one pass uses ----------------------------------------------------
+
+// Adds a note to `d`; nothing when `d` is null (the error was not reported).
+void add_note(diagnostic* d, span where, std::string message);  // checker.cpp
+// `message`, followed by " (did you mean 'X'?)" when there is a suggestion.
+std::string with_suggestion(std::string message, const std::optional<std::string>& s);  // checker.cpp
+// suggest() among the first max_suggestion_candidates candidates.
+std::optional<std::string> suggest_capped(std::string_view written, const std::vector<std::string>& candidates);  // checker.cpp
+// A factor's header as written: "p(x | z)".
+std::string header_text(const ast::factor& f);  // names.cpp
+// "a number" or "size [n]".
+std::string describe_size(int size);  // expressions.cpp
+
+}  // namespace vaec::check_impl

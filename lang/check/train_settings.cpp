@@ -1,0 +1,146 @@
+// The `train { }` block: known keys, each set once, values of the right kind and range,
+// adam's arguments, and kl_cycle against kl_warmup. Fills model_.settings, which the KL
+// plan (kl_plan.cpp) reads. Runs last in declare() (names.cpp), also when the model
+// lacks its data or latents; independent of the factors.
+#include "lang/check/checker.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace vaec::check_impl {
+
+void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
+  static const std::vector<std::string> keys = {"epochs", "batch", "optimizer", "samples", "objective",
+                                                "kl", "beta", "kl_warmup", "kl_cycle", "free_bits", "binarize",
+                                                "eval_samples", "seed", "early_stopping"};
+  train_settings& t = model_.settings;
+  std::unordered_map<std::string, const ast::train_entry*> seen;
+
+  // A constant number from a literal or a negated literal.
+  auto number_of = [&](const ast::expr& e) -> std::optional<double> {
+    if (const auto* n = boost::get<ast::number>(&e)) return number_value(*n);
+    if (const auto* neg = boost::get<x3::forward_ast<ast::negate>>(&e)) {
+      if (const auto* n = boost::get<ast::number>(&neg->get().operand)) {
+        auto v = number_value(*n);
+        if (v) return neg->get().count % 2 ? -*v : *v;
+      }
+    }
+    return std::nullopt;
+  };
+  auto whole = [&](const ast::train_entry& e, double lo, double hi, std::string_view example) -> std::optional<double> {
+    auto v = number_of(e.value);
+    if (!v || !is_integer_text(*v) || *v < lo || *v > hi) {
+      error(diagnostic_kind::bad_train_value, span_of(e.value),
+            fmt::format("{} must be a whole number {}, such as {}", e.key.name,
+                        lo == 0 ? "from 0 up" : "from 1 up", example));
+      return std::nullopt;
+    }
+    return v;
+  };
+  auto real = [&](const ast::train_entry& e, std::string_view example) -> std::optional<double> {
+    auto v = number_of(e.value);
+    if (!v || *v < 0) {
+      error(diagnostic_kind::bad_train_value, span_of(e.value),
+            fmt::format("{} must be a number >= 0, such as {}", e.key.name, example));
+      return std::nullopt;
+    }
+    return v;
+  };
+  auto word = [&](const ast::train_entry& e, std::vector<std::string> choices) -> std::optional<std::string> {
+    const auto* id = boost::get<ast::identifier>(&e.value);
+    std::string list;
+    for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+    if (!id) {
+      error(diagnostic_kind::bad_train_value, span_of(e.value), fmt::format("{} must be one of {}", e.key.name, list));
+      return std::nullopt;
+    }
+    if (std::find(choices.begin(), choices.end(), id->name) == choices.end()) {
+      error(diagnostic_kind::bad_train_value, id->where,
+            with_suggestion(fmt::format("{} must be one of {}, not '{}'", e.key.name, list, id->name),
+                            suggest(id->name, choices)));
+      return std::nullopt;
+    }
+    return id->name;
+  };
+
+  constexpr double max_count = 1e9;
+  for (const auto* block : blocks) {
+    for (const auto& e : block->entries) {
+      const std::string& k = e.key.name;
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+        error(diagnostic_kind::unknown_train_key, e.key.where,
+              with_suggestion(fmt::format("unknown training setting '{}'", k), suggest(k, keys)));
+        continue;
+      }
+      if (auto it = seen.find(k); it != seen.end()) {
+        add_note(error(diagnostic_kind::duplicate_train_key, e.key.where, fmt::format("'{}' is set twice", k)),
+                 it->second->key.where, "first set here");
+        continue;
+      }
+      seen[k] = &e;
+      if (k == "epochs") { if (auto v = whole(e, 1, max_count, "50")) t.epochs = static_cast<int>(*v); }
+      else if (k == "batch") { if (auto v = whole(e, 1, max_count, "128")) t.batch = static_cast<int>(*v); }
+      else if (k == "samples") { if (auto v = whole(e, 1, max_count, "1")) t.samples = static_cast<int>(*v); }
+      else if (k == "eval_samples") { if (auto v = whole(e, 1, max_count, "500")) t.eval_samples = static_cast<int>(*v); }
+      else if (k == "early_stopping") { if (auto v = whole(e, 0, max_count, "5")) t.early_stopping = static_cast<int>(*v); }
+      else if (k == "seed") { if (auto v = whole(e, 0, 9007199254740992.0, "1")) t.seed = static_cast<std::uint64_t>(*v); }
+      else if (k == "beta") { if (auto v = real(e, "1")) t.beta = *v; }
+      else if (k == "kl_warmup") { if (auto v = real(e, "10")) t.kl_warmup = *v; }
+      else if (k == "kl_cycle") { if (auto v = whole(e, 0, max_count, "10")) t.kl_cycle = static_cast<int>(*v); }
+      else if (k == "free_bits") { if (auto v = real(e, "0.5")) t.free_bits = *v; }
+      else if (k == "objective") { if (auto w = word(e, {"elbo", "iwae"})) t.objective = *w == "elbo" ? objective_kind::elbo : objective_kind::iwae; }
+      else if (k == "kl") { if (auto w = word(e, {"best", "mc"})) t.kl = *w == "best" ? kl_choice::best : kl_choice::mc; }
+      else if (k == "binarize") {
+        if (auto w = word(e, {"none", "dynamic", "static"}))
+          t.binarize = *w == "none" ? binarize_mode::none : *w == "dynamic" ? binarize_mode::dynamic : binarize_mode::fixed;
+      } else if (k == "optimizer") {
+        const auto* fc = boost::get<x3::forward_ast<ast::call>>(&e.value);
+        if (!fc) {
+          error(diagnostic_kind::bad_train_value, span_of(e.value),
+                "optimizer must be a call such as adam(lr = 1e-3)");
+          continue;
+        }
+        const ast::call& c = fc->get();
+        if (c.callee.name != "adam") {
+          error(diagnostic_kind::bad_train_value, c.callee.where,
+                with_suggestion(fmt::format("unknown optimizer '{}'; vaec has adam(lr, beta1, beta2, eps)", c.callee.name),
+                                suggest(c.callee.name, std::vector<std::string>{"adam"})));
+          continue;
+        }
+        static const std::vector<param_spec> adam = {{"lr", arg_kind::number, false}, {"beta1", arg_kind::number, false},
+                                                     {"beta2", arg_kind::number, false}, {"eps", arg_kind::number, false}};
+        bound_args b = bind("adam", adam, false, c);
+        if (!b.ok) continue;
+        double* fields[] = {&t.lr, &t.beta1, &t.beta2, &t.eps};
+        for (std::size_t i = 0; i < adam.size(); ++i) {
+          if (!b.slot[i]) continue;
+          auto v = number_of(b.slot[i]->value);
+          bool is_beta = i == 1 || i == 2;
+          if (!v || (is_beta ? (*v < 0 || *v >= 1) : *v <= 0)) {
+            error(diagnostic_kind::bad_train_value, span_of(b.slot[i]->value),
+                  is_beta ? fmt::format("{} of adam must be a number in [0, 1)", adam[i].name)
+                          : fmt::format("{} of adam must be a positive number", adam[i].name));
+            continue;
+          }
+          *fields[i] = *v;
+        }
+      }
+    }
+  }
+  // Cyclical annealing ramps β over the first kl_warmup epochs of every cycle.
+  if (auto it = seen.find("kl_cycle"); it != seen.end() && t.kl_cycle > 0) {
+    if (t.kl_warmup <= 0)
+      error(diagnostic_kind::bad_train_value, span_of(it->second->value),
+            fmt::format("kl_cycle = {} needs kl_warmup > 0: β ramps from 0 to beta over the first kl_warmup epochs "
+                        "of every cycle (e.g. kl_warmup = {})",
+                        t.kl_cycle, std::max(1, t.kl_cycle / 2)));
+    else if (t.kl_warmup > t.kl_cycle)
+      error(diagnostic_kind::bad_train_value, span_of(it->second->value),
+            fmt::format("kl_cycle = {} is shorter than kl_warmup = {}: β would restart before reaching beta; make "
+                        "kl_warmup at most the cycle's length",
+                        t.kl_cycle, fmt::format("{:g}", t.kl_warmup)));
+  }
+}
+
+}  // namespace vaec::check_impl
