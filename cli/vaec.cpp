@@ -407,6 +407,15 @@ int run_train(const train_cli& c) {
   vaec::rt::train_result r;
   try {
     r = vaec::rt::train(binding, data, o, files, from_checkpoint, std::cout);
+  } catch (const std::bad_alloc&) {
+    // Out of memory before a checkpoint exists: the folder holds only what this command
+    // wrote (model.vae, run.json, empty metrics); leave nothing behind.
+    if (!c.resume && !folder->has("checkpoint.safetensors")) {
+      for (const char* f : {"model.vae", "run.json", "metrics.csv", "timing.csv", "vaec.lock"}) folder->remove(f);
+      std::error_code ec;
+      fs::remove(folder->path(), ec);  // only if now empty
+    }
+    throw;
   } catch (const vaec::rt::train_error& e) {
     if (!e.stopped_run) throw;
     // A stopped run (NaN) still gets the pictures of its last good checkpoint, if any.

@@ -281,7 +281,7 @@ std::vector<picture> write_run_pictures(const run_inputs& in) {
     const std::string zname = m.variables[static_cast<std::size_t>(lp.variable)].name;
     const std::vector<float>& z = enc.locations[0];
     const std::size_t zr = static_cast<std::size_t>(zt.size), n = z.size() / std::max<std::size_t>(1, zr);
-    const std::string what = enc.drawn[0] ? "one posterior draw" : zt.kind == type_kind::sphere ? "posterior mean directions" : "posterior means";
+    const std::string what = enc.drawn[0] ? "posterior draws" : zt.kind == type_kind::sphere ? "mean directions" : "posterior means";
 
     // Posterior locations coloured by label.
     if (!in.test->labels.empty() && zr >= 2) {
@@ -289,7 +289,7 @@ std::vector<picture> write_run_pictures(const run_inputs& in) {
       std::vector<int> labels(in.test->labels.begin(), in.test->labels.begin() + static_cast<std::ptrdiff_t>(n));
       const auto names = label_names(in.test->labels, in.fashion_mnist);
       const std::string base = (in.dir / "latent").string();
-      const std::string title = fmt::format("{} of {}, {} test examples", what, zname, n);
+      const std::string title = fmt::format("{} of {} ({} test examples)", what, zname, n);
       std::string how;
       if (zt.kind == type_kind::sphere && zr == 2) {
         std::vector<double> angles(n);
@@ -319,7 +319,7 @@ std::vector<picture> write_run_pictures(const run_inputs& in) {
           xs[j] = Z.col(static_cast<Eigen::Index>(j)).dot(pc1);
           ys[j] = Z.col(static_cast<Eigen::Index>(j)).dot(pc2);
         }
-        report::plot_scatter(base, title + ", first two principal components",
+        report::plot_scatter(base, title,
                              fmt::format("principal component 1 ({:.0f}% of the variance)", 100 * eig.eigenvalues()(k - 1) / total),
                              fmt::format("principal component 2 ({:.0f}% of the variance)", 100 * eig.eigenvalues()(k - 2) / total),
                              xs, ys, labels, names);
@@ -412,7 +412,7 @@ std::vector<picture> write_run_pictures(const run_inputs& in) {
             }
           });
       for (double& v : kl) v /= static_cast<double>(n);
-      report::plot_bars((in.dir / "kl_per_dim").string(), fmt::format("test KL(q ‖ p) per latent coordinate, {} examples", n),
+      report::plot_bars((in.dir / "kl_per_dim").string(), fmt::format("test KL per coordinate ({} examples)", n),
                         "latent coordinate", "KL (nats)", kl);
       out.push_back({"kl_per_dim.png/.svg", fmt::format("the test KL per latent coordinate (closed form, mean over {} examples)", n), since(t)});
     }
@@ -423,7 +423,7 @@ std::vector<picture> write_run_pictures(const run_inputs& in) {
       for (std::size_t l = 0; l < m.latents.size(); ++l)
         names += (l ? ", " : "") + m.variables[static_cast<std::size_t>(m.latents[l].variable)].name;
       report::plot_bars((in.dir / "kl_per_dim").string(),
-                        fmt::format("KL(q ‖ p) per latent ({}), training, epoch {}", names, in.epochs.back().epoch),
+                        fmt::format("KL per latent (training, epoch {})", in.epochs.back().epoch),
                         "latent (in declaration order)", "KL (nats)", in.epochs.back().train_kl_latent);
       out.push_back({"kl_per_dim.png/.svg", "the KL per latent (" + names + "; no closed form per coordinate for these families)", since(t)});
     }
@@ -449,8 +449,8 @@ std::vector<picture> write_run_pictures(const run_inputs& in) {
     }
     if (!activity.empty()) {
       report::plot_bars((in.dir / "active_units").string(),
-                        fmt::format("active units: {} of {} (Burda et al. 2016: Cov_x(E_q[z_i]) > 0.01)", active, activity.size()),
-                        "latent coordinate", "Cov_x(E_q[z_i])", activity, report::threshold_line{0.01, "active-unit threshold (0.01)"});
+                        fmt::format("active units: {} of {}", active, activity.size()),
+                        "latent coordinate", "Cov_x(E_q[z_i]) (Burda et al. 2016)", activity, report::threshold_line{0.01, "active-unit threshold (0.01)"});
       out.push_back({"active_units.png/.svg", fmt::format("Cov_x(E_q[z_i]) per coordinate with the 0.01 threshold: {} of {} active", active, activity.size()), since(t)});
     }
   }
