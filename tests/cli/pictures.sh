@@ -7,35 +7,12 @@ set -u
 vaec=$(readlink -f "$1") src=$(readlink -f "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
-check() { local name=$1; shift; if "$@" >"$work/check.out" 2>&1; then ok "$name"; else fail "$name"; head -3 "$work/check.out"; fi; }
+. "$src/tests/cli/lib.sh"
 grid() { python3 "$src/tests/cli/grid_check.py" "$@"; }
 
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
-  echo "pictures: Fashion-MNIST is not installed; skipped"
-  echo "pictures: 0 passed, 0 failed"
-  exit 0
-fi
 cd "$work"
-python3 "$src/tests/cli/make_slice.py" /usr/share/datasets/fashion-mnist slice 1000 300
-
-cat >tiny.vae <<'EOF'
-model tiny
-data   x : binary[28, 28]
-latent z : real[2]
-p(z) = Normal(0, 1)
-p(x | z) {
-  h = mlp(z, [32], activation = relu)
-  x ~ Bernoulli(logits = linear(h, 784))
-}
-q(z | x) {
-  h = mlp(x, [32], activation = relu)
-  z ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 1e-4)
-}
-train { batch = 32  kl_warmup = 1 }
-EOF
+fashion_slice pictures slice 1000 300
+tiny_model "binary[28, 28]" "batch = 32  kl_warmup = 1" >tiny.vae
 "$vaec" tiny.vae --data slice --epochs 3 --threads 1 --seed 5 --out r >r.out 2>&1
 for f in samples.png reconstructions.png curves.png curves.svg latent.png latent.svg manifold.png \
          kl_per_dim.png kl_per_dim.svg active_units.png active_units.svg; do

@@ -10,38 +10,14 @@ work=$(mktemp -d)
 mnt=""
 cleanup() { [ -n "$mnt" ] && umount "$mnt" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
-# check NAME COMMAND...: ok when the command succeeds
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+. "$src/tests/cli/lib.sh"
 same() { cmp -s "$1/metrics.csv" "$2/metrics.csv" && cmp -s "$1/checkpoint.safetensors" "$2/checkpoint.safetensors"; }
 no_crash() { ! grep -qE "internal error|terminate called|Aborted|Segmentation|what\(\)" "$1"; }
 
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
-  echo "runs: Fashion-MNIST is not installed (scripts/setup installs it); skipped"
-  echo "runs: 0 passed, 0 failed"
-  exit 0
-fi
 cd "$work"
-python3 "$src/tests/cli/make_slice.py" /usr/share/datasets/fashion-mnist slice 2000 500
-
+fashion_slice runs slice 2000 500
 # The tiny model of issue 8, with a cyclical KL schedule so that resume must continue it.
-cat >tiny.vae <<'EOF'
-model tiny
-data   x : binary[784]
-latent z : real[2]
-p(z) = Normal(0, 1)
-p(x | z) {
-  h = mlp(z, [32], activation = relu)
-  x ~ Bernoulli(logits = linear(h, 784))
-}
-q(z | x) {
-  h = mlp(x, [32], activation = relu)
-  z ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 1e-4)
-}
-train { batch = 32  kl_warmup = 2  kl_cycle = 4 }
-EOF
+tiny_model "binary[784]" "batch = 32  kl_warmup = 2  kl_cycle = 4" >tiny.vae
 # (a command, not a shell function: a function run with & is a subshell, and killing it
 # would leave vaec running)
 train=("$vaec" tiny.vae --data slice --threads 1)
