@@ -56,8 +56,9 @@ struct loaded {
   vaec::checked_model model;
 };
 
-// Reads, parses and checks one model file; prints diagnostics to stderr.
-std::optional<loaded> load_model(const std::string& path) {
+// Reads, parses and checks one model file with the command line's `--set NAME=VALUE`
+// settings; prints diagnostics (the file's and the settings') to stderr.
+std::optional<loaded> load_model(const std::string& path, const std::vector<std::string>& sets = {}) {
   std::string why;
   auto src = vaec::source::read_file(path, why);
   if (!src) {
@@ -65,8 +66,15 @@ std::optional<loaded> load_model(const std::string& path) {
     return std::nullopt;
   }
   vaec::diagnostics diags(*src);
+  const vaec::source command_line = vaec::command_line_source(sets);
+  const auto base = static_cast<std::uint32_t>(src->text().size() + 1);
+  diags.set_command_line(command_line, base);
   std::optional<vaec::checked_model> model;
-  if (auto ast = vaec::parse(*src, diags)) model = vaec::check(*ast, diags, fs::path(path).stem().string());
+  auto settings = vaec::parse_settings(command_line, base, diags);
+  if (settings) {
+    if (auto ast = vaec::parse(*src, diags))
+      model = vaec::check(*ast, diags, fs::path(path).stem().string(), *settings);
+  }
   std::string rendered = diags.render();
   if (!rendered.empty()) fmt::print(stderr, "{}", rendered);
   if (diags.has_errors() || !model) {
@@ -77,13 +85,13 @@ std::optional<loaded> load_model(const std::string& path) {
   return loaded{src->text(), std::move(*model)};
 }
 
-int run_check(const std::vector<std::string>& files) {
+int run_check(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
   int status = exit_ok;
   bool first = true;
   for (const auto& file : files) {
     if (!first) fmt::print("\n");
     first = false;
-    auto m = load_model(file);
+    auto m = load_model(file, sets);
     if (!m) {
       status = exit_error;
       continue;
@@ -94,8 +102,8 @@ int run_check(const std::vector<std::string>& files) {
   return status;
 }
 
-int run_graph(const std::string& file, bool dot) {
-  auto m = load_model(file);
+int run_graph(const std::string& file, const std::vector<std::string>& sets, bool dot) {
+  auto m = load_model(file, sets);
   if (!m) return exit_error;
   vaec::lowered_model low = vaec::lower(m->model);
   fmt::print("{}", dot ? low.graph.to_dot() : low.graph.to_text());
@@ -120,6 +128,7 @@ struct train_cli {
   std::optional<int> epochs, batch, samples, threads;
   std::optional<double> lr;
   std::optional<std::string> seed;  // checked by parse_seed: CLI11 would wrap −1 around
+  std::vector<std::string> sets;    // --set NAME=VALUE, as given
   std::string out;
   bool out_given = false;
   bool resume = false;
@@ -189,6 +198,21 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
   if (c.lr && !(std::isfinite(*c.lr) && *c.lr > 0))
     throw usage_error(fmt::format("--lr {}: the learning rate must be a finite number above 0 (e.g. 1e-3)", *c.lr));
   require_threads(o.threads, "training");
+  // An option and a --set of the same key would say two things.
+  for (const auto& set : c.sets) {
+    const std::string key = set.substr(0, set.find('='));
+    auto clash = [&](const char* option, bool given) {
+      if (given)
+        throw usage_error(fmt::format("{} and --set {} both set {}; give one of them", option, set,
+                                      std::string(option + 2) == "lr" ? "the learning rate" : key));
+    };
+    clash("--epochs", key == "epochs" && c.epochs);
+    clash("--batch", key == "batch" && c.batch);
+    clash("--samples", key == "samples" && c.samples);
+    clash("--seed", key == "seed" && c.seed);
+    clash("--lr", key == "optimizer" && c.lr);
+  }
+  r.sets = c.sets;
   r.model_name = m.model.name;
   r.model_file = c.model;
   r.model_sha256 = vaec::rt::sha256_hex(m.text);
@@ -219,6 +243,11 @@ void require_agreement(const train_cli& c, const vaec::rt::run_record& r, const 
   if (c.lr && *c.lr != o.adam.lr) refuse("--lr", format_double(*c.lr), format_double(o.adam.lr));
   if (c.seed && parse_seed(*c.seed, "--seed") != o.seed) refuse("--seed", *c.seed, std::to_string(o.seed));
   if (!c.data.empty() && absolute_data_path(c.data) != r.data_path) refuse("--data", c.data, r.data_path);
+  if (!c.sets.empty() && c.sets != r.sets)
+    throw usage_error(fmt::format("--set contradicts the run in {}, which was started with {}; resume with `vaec "
+                                  "--resume --out {}` alone (it keeps the run's own --set), or start a new run",
+                                  dir, r.sets.empty() ? std::string("no --set") : "--set " + fmt::format("{}", fmt::join(r.sets, " --set ")),
+                                  dir));
 }
 
 // The run's pictures (figures/), from its checkpoint (the best one when early stopping
@@ -263,14 +292,16 @@ int run_train(const train_cli& c) {
     record = vaec::rt::parse_run_record(folder->read("run.json").value_or(""), record_path);
     require_agreement(c, record, c.out);
     const std::string model_path = folder->file("model.vae").string();
-    m = load_model(model_path);
+    m = load_model(model_path, record.sets);
     if (!m) return exit_error;
     if (vaec::rt::sha256_hex(m->text) != record.model_sha256)
       throw vaec::rt::run_folder_error(fmt::format("{} was changed since the run started (its SHA-256 differs from "
                                                    "run.json's); the checkpoint belongs to the original model",
                                                    model_path));
     // The model file's own settings that run.json repeats must agree with it.
-    const vaec::rt::run_record from_model = new_record(train_cli{}, *m);
+    train_cli as_recorded;
+    as_recorded.sets = record.sets;
+    const vaec::rt::run_record from_model = new_record(as_recorded, *m);
     if (from_model.objective != record.objective || from_model.kl != record.kl)
       throw vaec::rt::run_folder_error(fmt::format("{}: objective = {}, kl = {}, but {} says objective = {}, kl = {}; "
                                                    "the run folder was changed by hand",
@@ -286,7 +317,7 @@ int run_train(const train_cli& c) {
                                       c.model, model_path, c.out));
     }
   } else {
-    m = load_model(c.model);
+    m = load_model(c.model, c.sets);
     if (!m) return exit_error;
     record = new_record(c, *m);
   }
@@ -348,6 +379,8 @@ int run_train(const train_cli& c) {
                        {"gradient", lp.gradient}});
   }
   const nlohmann::json settings = nlohmann::json::parse(vaec::rt::settings_json(record));
+  nlohmann::ordered_json constants = nlohmann::ordered_json::object();
+  for (const auto& k : model.constants) constants[k.name] = {{"value", k.value}, {"origin", k.origin}};
   const bool grey_bernoulli = binding.bernoulli_likelihood && o.binarize_mode == vaec::rt::binarize::none &&
                               !(vaec::rt::is_binary(data.train) && (!data.test || vaec::rt::is_binary(*data.test)));
   const std::string test_set_note = !data.test ? "none"
@@ -379,6 +412,8 @@ int run_train(const train_cli& c) {
         {"test_examples", data.test ? data.test->count : 0},
         {"test_set", test_set_note},
         {"elbo_is_log_probability", !grey_bernoulli},
+        {"sets", record.sets},
+        {"constants", constants},
         {"settings", settings},
         {"parameters", {{"theta", model.theta_count()}, {"phi", model.phi_count()}}},
         {"latents", latents},
@@ -470,7 +505,7 @@ std::optional<opened_run> open_run(const std::string& run_dir, std::string which
   std::stringstream text;
   text << in.rdbuf();
   vaec::rt::run_record record = vaec::rt::parse_run_record(text.str(), record_path.string());
-  auto m = load_model(model_path.string());
+  auto m = load_model(model_path.string(), record.sets);
   if (!m) return std::nullopt;
   // Which checkpoint: the best (early stopping) by default, else the last.
   const bool has_best = fs::exists(dir / "best.safetensors", ec);
@@ -696,7 +731,7 @@ int main(int argc, char** argv) {
   CLI::App app{"vaec: a language for variational autoencoders.\n"
                "  vaec MODEL.vae --data PATH [options]   train\n"
                "  vaec --resume --out RUN_DIR            continue a run from its folder\n"
-               "  vaec check MODEL.vae ...                parse and check; print θ, φ and the objective\n"
+               "  vaec check MODEL.vae ... [--set K=V]    parse and check; print θ, φ and the objective\n"
                "  vaec graph MODEL.vae [--dot]            print the computation graph\n"
                "  vaec eval RUN_DIR --data PATH [--iw K]  test ELBO and importance-weighted log-likelihood\n"
                "  vaec sample RUN_DIR [-n N] [--out F]    decode latents from the prior or the posterior"};
@@ -713,17 +748,26 @@ int main(int argc, char** argv) {
   app.add_option("--seed", tc.seed, "the seed every random draw follows from (0 to 2^64 − 1)");
   app.add_option("--threads", tc.threads, "threads for the matrix products and Adam (default: the machine's cores)");
   auto* out_opt = app.add_option("--out", tc.out, "the run folder (default runs/MODEL-YYYYmmdd-HHMMSS, with -2, -3, … when taken)");
+  app.add_option("--set", tc.sets, "NAME=VALUE: override a const of the model or a train key (repeatable), checked "
+                                   "like the file itself")
+      ->allow_extra_args(false);
   app.add_flag("--resume", tc.resume, "continue the run in --out from its checkpoint, with its own model, data and settings");
 
   std::vector<std::string> check_files;
   auto* check = app.add_subcommand("check", "parse and check model files; print θ, φ and the objective");
   check->add_option("MODEL", check_files, "a .vae model file")->required();
+  std::vector<std::string> check_sets;
+  check->add_option("--set", check_sets, "NAME=VALUE: override a const or a train key (repeatable)")
+      ->allow_extra_args(false);
 
   std::string graph_file;
   bool dot = false;
   auto* graph = app.add_subcommand("graph", "print the computation graph");
   graph->add_option("MODEL", graph_file, "a .vae model file")->required();
   graph->add_flag("--dot", dot, "Graphviz output");
+  std::vector<std::string> graph_sets;
+  graph->add_option("--set", graph_sets, "NAME=VALUE: override a const or a train key (repeatable)")
+      ->allow_extra_args(false);
 
   eval_cli ec;
   auto* eval = app.add_subcommand("eval", "test ELBO and importance-weighted log-likelihood of a trained run");
@@ -761,8 +805,8 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (check->parsed()) return run_check(check_files);
-    if (graph->parsed()) return run_graph(graph_file, dot);
+    if (check->parsed()) return run_check(check_files, check_sets);
+    if (graph->parsed()) return run_graph(graph_file, graph_sets, dot);
     if (eval->parsed()) return run_eval(ec);
     if (sample->parsed()) return run_sample(sc);
     if (tc.model.empty() && !tc.resume) {

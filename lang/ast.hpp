@@ -118,7 +118,14 @@ struct factor : located {
   vaec::span header;  // `p(v | a, b)`
 };
 
-// `key = value` inside `train { ... }`
+// `const NAME = VALUE`: a named number; `--set NAME=VALUE` overrides it. The value is
+// parsed as an expression so that `const d = 2 * 5` gets a message, not a syntax error.
+struct const_decl : located {
+  identifier name;
+  expr value;
+};
+
+// `key = value` inside `train { ... }`, and each `--set NAME=VALUE` of the command line
 struct train_entry : located {
   identifier key;
   expr value;
@@ -128,7 +135,7 @@ struct train_block : located {
   std::vector<train_entry> entries;
 };
 
-struct declaration : x3::variant<model_decl, variable_decl, factor, train_block> {
+struct declaration : x3::variant<model_decl, const_decl, variable_decl, factor, train_block> {
   using base_type::base_type;
   using base_type::operator=;
 };
@@ -140,6 +147,10 @@ struct model {
 // The span of any expression node.
 vaec::span span_of(const expr& e);
 vaec::span span_of(const declaration& d);
+// Adds `by` to every span in the expression (or setting): a `--set` parsed on its own is
+// moved into the command line's span range (diagnostics::set_command_line).
+void shift_spans(expr& e, std::uint32_t by);
+void shift_spans(train_entry& e, std::uint32_t by);
 // Sets the span of whichever node the expression holds.
 void set_span(expr& e, vaec::span where);
 
@@ -151,6 +162,7 @@ BOOST_FUSION_ADAPT_STRUCT(vaec::ast::list, items)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::operation, op, operand)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::type_ref, name, dims)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::model_decl, name)
+BOOST_FUSION_ADAPT_STRUCT(vaec::ast::const_decl, name, value)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::variable_decl, keyword, name, type)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::statement, target, op, value)
 BOOST_FUSION_ADAPT_STRUCT(vaec::ast::train_entry, key, value)

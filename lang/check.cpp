@@ -1,5 +1,6 @@
 // check(): the public types' functions and the driver. The checker's passes, in the
 // order they run (one file each under lang/check/):
+//   constants.cpp       constants and the command line's --set; integer sizes
 //   names.cpp           declarations, types (types.cpp) and factor headers
 //   structure.cpp       the factor graph: factors present, acyclic, q from the data, p to it
 //   factors.cpp         each factor's block, in the structure's order: expressions
@@ -77,8 +78,8 @@ std::int64_t checked_model::phi_count() const {
 
 namespace check_impl {
 
-std::optional<checked_model> checker::run(const ast::model& m) {
-  declare(m);
+std::optional<checked_model> checker::run(const ast::model& m, const std::vector<ast::train_entry>& settings) {
+  declare(m, settings);
   if (diags_.has_errors()) return std::nullopt;
   plan();
   if (diags_.has_errors()) return std::nullopt;  // plan() reports infinite KL terms
@@ -87,9 +88,10 @@ std::optional<checked_model> checker::run(const ast::model& m) {
 
 }  // namespace check_impl
 
-std::optional<checked_model> check(const ast::model& model, diagnostics& diags, std::string default_name) {
+std::optional<checked_model> check(const ast::model& model, diagnostics& diags, std::string default_name,
+                                   const std::vector<ast::train_entry>& settings) {
   check_impl::checker c(diags, std::move(default_name));
-  return c.run(model);
+  return c.run(model, settings);
 }
 
 }  // namespace vaec

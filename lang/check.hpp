@@ -146,8 +146,18 @@ struct train_settings {
   int early_stopping = 0;        // epochs without a better validation ELBO before stopping; 0 = off
 };
 
+// A `const` of the model with its value in effect: the file's, or the command line's
+// (`--set NAME=VALUE`).
+struct constant {
+  std::string name;
+  double value = 0;
+  std::string origin;  // "line 3" (the file) or "set on the command line"
+  span where;          // the declaration's name, or the --set's name (command-line span)
+};
+
 struct checked_model {
   std::string name;
+  std::vector<constant> constants;  // in declaration order
   std::vector<variable> variables;  // the data first, then the latents in declaration order
   int data = 0;                     // index of the data variable
   std::vector<node> nodes;
@@ -160,6 +170,9 @@ struct checked_model {
 
 // Checks the model. Reports every problem to `diags` and returns nullopt if there
 // was any error. `default_name` names the model when it has no `model` line.
-std::optional<checked_model> check(const ast::model& model, diagnostics& diags, std::string default_name);
+// `settings` are the command line's `--set NAME=VALUE` (lang/parse.hpp parse_settings):
+// each overrides a constant or a train key, checked as the file's own would be.
+std::optional<checked_model> check(const ast::model& model, diagnostics& diags, std::string default_name,
+                                   const std::vector<ast::train_entry>& settings = {});
 
 }  // namespace vaec

@@ -107,8 +107,13 @@ std::string render_located(const source& src, span where, std::string_view level
 
 std::string diagnostics::render(const diagnostic& d) const {
   std::string_view level = d.level == severity::error ? "error" : d.level == severity::warning ? "warning" : "note";
-  std::string out = render_located(src_, d.where, level, d.message);
-  for (const auto& n : d.notes) out += render_located(src_, n.where, "note", n.message);
+  auto located = [&](span where, std::string_view lvl, std::string_view message) {
+    if (cl_ && where.begin >= cl_base_)
+      return render_located(*cl_, {where.begin - cl_base_, where.end - cl_base_}, lvl, message);
+    return render_located(src_, where, lvl, message);
+  };
+  std::string out = located(d.where, level, d.message);
+  for (const auto& n : d.notes) out += located(n.where, "note", n.message);
   return out;
 }
 

@@ -46,12 +46,22 @@ class diagnostics {
   bool has_errors() const { return errors_ > 0; }
   const source& src() const { return src_; }
 
+  // The command line's `--set` settings as a second source: a span at or after `base`
+  // is at offset (span − base) in `cl`, and renders as `command line:LINE:COL`. `cl`
+  // must outlive this object.
+  void set_command_line(const source& cl, std::uint32_t base) {
+    cl_ = &cl;
+    cl_base_ = base;
+  }
+
   // Renders every diagnostic in the order reported.
   std::string render() const;
   std::string render(const diagnostic& d) const;
 
  private:
   const source& src_;
+  const source* cl_ = nullptr;
+  std::uint32_t cl_base_ = 0;
   std::vector<diagnostic> list_;
   std::size_t errors_ = 0;
 };

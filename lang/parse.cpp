@@ -53,6 +53,7 @@ bool check_nesting(const source& src, diagnostics& diags) {
 // The token at `it`, for "found ..." in a message.
 std::string describe_token(iterator_type it, iterator_type end) {
   if (it == end) return "end of file";
+  if (*it == '\n') return "the end of the line";
   if (is_word_char(*it) || *it == '.') {
     iterator_type e = it;
     while (e != end && (is_word_char(*e) || *e == '.') && e - it < 40) ++e;
@@ -91,10 +92,11 @@ iterator_type previous_token_end(iterator_type base, iterator_type it) {
   return nullptr;
 }
 
-void report_failure(const source& src, diagnostics& diags, const parser::parse_failure& f) {
+// `offset` is added to every span reported (the command line's settings, see parse_settings).
+void report_failure(const source& src, diagnostics& diags, const parser::parse_failure& f, std::uint32_t offset = 0) {
   iterator_type base = src.text().data();
   iterator_type end = base + src.text().size();
-  auto at = static_cast<std::uint32_t>(f.where - base);
+  auto at = static_cast<std::uint32_t>(f.where - base) + offset;
   std::string_view rest(f.where, static_cast<std::size_t>(end - f.where));
   if (!rest.empty()) {
     unsigned char c = static_cast<unsigned char>(rest[0]);
@@ -114,8 +116,8 @@ void report_failure(const source& src, diagnostics& diags, const parser::parse_f
   // rather than at the first token of the next line.
   if ((f.expected == "')'" || f.expected == "']'") && !rest.empty()) {
     if (iterator_type prev = previous_token_end(base, f.where); prev != nullptr) {
-      auto at_prev = static_cast<std::uint32_t>(prev - base);
-      position next = src.position_of(at);
+      auto at_prev = static_cast<std::uint32_t>(prev - base) + offset;
+      position next = src.position_of(at - offset);
       diags.error(diagnostic_kind::syntax_error, {at_prev, at_prev},
                   fmt::format("expected {} at the end of this line (the next token is {}, on line {})", f.expected,
                               found, next.line));
@@ -140,7 +142,7 @@ void report_failure(const source& src, diagnostics& diags, const parser::parse_f
 }
 
 bool starts_declaration(iterator_type it, iterator_type end) {
-  static constexpr std::string_view words[] = {"model", "data", "latent", "p", "q", "train"};
+  static constexpr std::string_view words[] = {"model", "const", "data", "latent", "p", "q", "train"};
   for (std::string_view w : words) {
     if (static_cast<std::size_t>(end - it) < w.size()) continue;
     if (std::string_view(it, w.size()) != w) continue;
@@ -212,6 +214,54 @@ std::optional<ast::model> parse(const source& src, diagnostics& diags) {
   }
   if (errors > 0) return std::nullopt;
   return model;
+}
+
+source command_line_source(const std::vector<std::string>& settings) {
+  std::string text;
+  for (const auto& s : settings) text += "--set " + s + "\n";
+  return source("command line", std::move(text));
+}
+
+std::optional<std::vector<ast::train_entry>> parse_settings(const source& cl, std::uint32_t base, diagnostics& diags) {
+  if (!check_utf8(cl, diags)) return std::nullopt;
+  std::vector<ast::train_entry> out;
+  bool ok = true;
+  const std::string& text = cl.text();
+  std::size_t line_start = 0;
+  while (line_start < text.size()) {
+    std::size_t line_end = text.find('\n', line_start);
+    if (line_end == std::string::npos) line_end = text.size();
+    constexpr std::string_view prefix = "--set ";
+    // Every line starts with the prefix unless a setting itself held a line break.
+    const std::size_t skip = text.compare(line_start, prefix.size(), prefix) == 0 ? prefix.size() : 0;
+    iterator_type begin = text.data() + line_start + skip;
+    iterator_type end = text.data() + line_end;
+    iterator_type it = begin;
+    ast::train_entry e;
+    parser::parse_failure failure;
+    // A '#' is not a comment on the command line, and brackets are bounded as in a file.
+    const std::string_view value(begin, static_cast<std::size_t>(end - begin));
+    const auto at = static_cast<std::uint32_t>(line_start + skip) + base;
+    if (skip == 0 || value.find('#') != std::string_view::npos) {
+      diags.error(diagnostic_kind::syntax_error, {at, at + static_cast<std::uint32_t>(value.size())},
+                  "a --set value holds a number, a name or a call such as adam(lr = 1e-4); '#' and line breaks are not allowed");
+      ok = false;
+    } else if (static_cast<int>(std::count(value.begin(), value.end(), '(') + std::count(value.begin(), value.end(), '[')) >
+               max_nesting_depth) {
+      diags.error(diagnostic_kind::nesting_too_deep, {at, at + 1},
+                  fmt::format("brackets nested more than {} deep", max_nesting_depth));
+      ok = false;
+    } else if (parser::parse_setting(it, end, text.data(), e, failure)) {
+      ast::shift_spans(e, base);
+      out.push_back(std::move(e));
+    } else {
+      report_failure(cl, diags, failure, base);
+      ok = false;
+    }
+    line_start = line_end + 1;
+  }
+  if (!ok) return std::nullopt;
+  return out;
 }
 
 }  // namespace vaec

@@ -1,7 +1,10 @@
 // parse(source, diagnostics) → the AST of a .vae file. Hides Boost.Spirit from callers.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "lang/ast.hpp"
 #include "lang/diagnostic.hpp"
@@ -20,5 +23,17 @@ inline constexpr int max_parse_errors = 20;
 // resynchronising at the next line that starts with a top-level keyword) and returns
 // nullopt if there was any. Never throws for any input.
 std::optional<ast::model> parse(const source& src, diagnostics& diags);
+
+// The command line's settings, `--set NAME=VALUE` each, as a source named "command
+// line" holding one line "--set NAME=VALUE" per setting (so that a diagnostic shows the
+// setting as typed, with a caret under the fault).
+source command_line_source(const std::vector<std::string>& settings);
+
+// Parses each line of `cl` (made by command_line_source) as `NAME = VALUE`, the value an
+// expression as in a model file. Spans in the result are offsets into `cl` plus `base`;
+// call diags.set_command_line(cl, base) so that they render as `command line:LINE:COL`.
+// `base` must exceed the model file's size. Reports every faulty setting; returns nullopt
+// if there was any. Never throws.
+std::optional<std::vector<ast::train_entry>> parse_settings(const source& cl, std::uint32_t base, diagnostics& diags);
 
 }  // namespace vaec

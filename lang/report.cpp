@@ -56,6 +56,10 @@ std::string pad(const std::string& s, std::size_t w) { return s + std::string(w 
 
 std::string describe(const checked_model& m) {
   std::string out = fmt::format("model {}\n", m.name);
+  std::size_t const_width = 0;
+  for (const auto& k : m.constants) const_width = std::max(const_width, width(k.name));
+  for (const auto& k : m.constants)
+    out += fmt::format("  const  {} = {:<8}  ({})\n", pad(k.name, const_width), fmt::format("{}", k.value), k.origin);
   std::size_t name_width = 0;
   for (const auto& v : m.variables) name_width = std::max(name_width, width(v.name));
   for (const auto& v : m.variables) {

@@ -295,6 +295,7 @@ std::string to_json(const run_record& r) {
   j["data"] = r.data;
   j["data_path"] = r.data_path;
   j["data_fingerprint"] = r.data_fingerprint;
+  j["sets"] = r.sets;
   j["settings"] = settings_of(r);
   return j.dump(2) + "\n";
 }
@@ -312,6 +313,7 @@ run_record parse_run_record(const std::string& text, const std::string& path) {
     r.data = j.at("data").get<std::string>();
     r.data_path = j.at("data_path").get<std::string>();
     r.data_fingerprint = j.at("data_fingerprint").get<std::string>();
+    if (j.contains("sets")) r.sets = j.at("sets").get<std::vector<std::string>>();  // absent before --set existed
     const auto& s = j.at("settings");
     train_options& o = r.options;
     o.epochs = s.at("epochs").get<int>();

@@ -82,6 +82,7 @@ struct run_record {
   std::string data;              // --data as given
   std::string data_path;         // the same, absolute (or the name fashion-mnist)
   std::string data_fingerprint;  // runtime/digest.hpp: fingerprint(data_splits)
+  std::vector<std::string> sets;  // the command line's --set NAME=VALUE, as given: the model is checked with them
   train_options options;         // the effective settings (file, then command line)
   std::string objective = "elbo";  // elbo | iwae (for reports; the model file decides)
   std::string kl = "best";         // best | mc

@@ -84,8 +84,9 @@ std::optional<int> checker::size_argument(const value& v, std::string_view what)
   if (!n || n->kind != node_kind::constant || !is_integer_text(n->value) || n->value < 1 ||
       n->value > static_cast<double>(max_vector_size)) {
     error(diagnostic_kind::bad_size, v.where,
-          n ? fmt::format("{} must be a whole number from 1 to {}, not {:g}", what, max_vector_size, n->value)
-            : fmt::format("{} must be a whole number from 1 to {}", what, max_vector_size));
+          (n ? fmt::format("{} must be a whole number from 1 to {}, not {:g}", what, max_vector_size, n->value)
+             : fmt::format("{} must be a whole number from 1 to {}", what, max_vector_size)) +
+              (v.constants.empty() ? std::string() : " (" + constants_text(v.constants) + ")"));
     return std::nullopt;
   }
   return static_cast<int>(n->value);

@@ -39,6 +39,7 @@ struct value {
   function_id function{};          // function reference
   distribution_use dist;           // distribution
   std::vector<span> param_spans;   // distribution: the span of each parameter's argument
+  std::vector<int> constants;      // a folded number: the model's constants it came from (for messages)
   span where;
 
   bool is_error() const { return k == kind::error; }
@@ -67,7 +68,7 @@ class checker {
  public:
   checker(diagnostics& diags, std::string default_name) : diags_(diags) { model_.name = std::move(default_name); }
 
-  std::optional<checked_model> run(const ast::model& m);
+  std::optional<checked_model> run(const ast::model& m, const std::vector<ast::train_entry>& settings);
 
  private:
   diagnostics& diags_;
@@ -76,6 +77,8 @@ class checker {
   bool stopped_ = false;
 
   std::unordered_map<std::string, int> variable_index_;
+  std::unordered_map<std::string, int> constant_index_;      // name → index into model_.constants
+  std::vector<const ast::train_entry*> train_settings_;       // --set of train keys, for check_train
   std::vector<const ast::factor*> p_of_, q_of_;  // per variable: its factor (first one)
   // Per variable, the variables its p (q) factor conditions on: declared, not itself,
   // and for p not the data (each of those was reported in the header).
@@ -88,8 +91,23 @@ class checker {
   diagnostic* error(diagnostic_kind kind, span where, std::string message);
 
   // -- declarations
-  void declare(const ast::model& m);
-  std::optional<var_type> check_type(const ast::type_ref& t, bool latent);
+  // constants.cpp: the model's constants and the command line's settings.
+  void declare_constants(const ast::model& m, const std::vector<ast::train_entry>& settings);
+  // A number written as a literal or a negated literal; nullopt otherwise (and after a
+  // reported out-of-range literal).
+  std::optional<double> literal_number(const ast::expr& e);
+  // The value of a size written as integer arithmetic of numbers and constants, and the
+  // constants it used (indices into model_.constants); nullopt after a reported error.
+  struct size_value {
+    double value = 0;
+    std::vector<int> constants;
+  };
+  std::optional<size_value> size_expr(const ast::expr& e);
+  // "d = -1, set on the command line; h = 3, line 2": the constants of `used`.
+  std::string constants_text(const std::vector<int>& used) const;
+
+  void declare(const ast::model& m, const std::vector<ast::train_entry>& settings);
+  std::optional<var_type> check_type(const ast::type_ref& t, bool latent, const std::string& name);
   std::optional<double> number_value(const ast::number& n);
   void check_headers(const std::vector<const ast::factor*>& factors);
   std::vector<int> order(char side);
@@ -142,6 +160,11 @@ class checker {
 };
 
 // ---- helpers more than one pass uses ----------------------------------------------------
+
+// The keys of `train { }`, in the order DESIGN lists them.  // constants.cpp
+const std::vector<std::string>& train_keys();
+// A number as a message shows it: the shortest text that reads back to the same double.  // constants.cpp
+std::string format_number(double v);
 
 // Adds a note to `d`; nothing when `d` is null (the error was not reported).
 void add_note(diagnostic* d, span where, std::string message);  // checker.cpp

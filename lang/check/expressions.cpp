@@ -52,6 +52,7 @@ int checker::materialize(value& v, scope* s) {
 std::vector<std::string> checker::visible_names(const scope& s) const {
   std::vector<std::string> names;
   for (const auto& [k, v] : s.locals) names.push_back(k);
+  for (const auto& k : model_.constants) names.push_back(k.name);
   for (const auto& v : model_.variables)
     if (!v.name.empty()) names.push_back(v.name);
   for (const auto& f : functions()) names.emplace_back(f.name);
@@ -88,6 +89,12 @@ value checker::name(const ast::identifier& id, scope& s) {
     return v;
   }
   if (s.given_unknown.count(id.name)) return error_value(id.where);
+  if (auto it = constant_index_.find(id.name); it != constant_index_.end() && !variable_index_.count(id.name))
+  {
+    value v = constant(model_.constants[static_cast<std::size_t>(it->second)].value, id.where, &s);
+    v.constants = {it->second};
+    return v;
+  }
   if (auto it = variable_index_.find(id.name); it != variable_index_.end()) {
     int vi = it->second;
     const variable& var = model_.variables[static_cast<std::size_t>(vi)];
@@ -169,7 +176,11 @@ value checker::negate(const ast::negate& n, scope& s) {
     return x;
   }
   facts in = facts_of(x);
-  if (in.kind == node_kind::constant) return constant(-in.value, n.where, &s);
+  if (in.kind == node_kind::constant) {
+    value folded = constant(-in.value, n.where, &s);
+    folded.constants = x.constants;
+    return folded;
+  }
   node out;
   out.kind = node_kind::negate;
   out.size = in.size;
@@ -216,7 +227,10 @@ value checker::arithmetic(char op, value lhs, value rhs, span op_span) {
   }
   if (a.kind == node_kind::constant && b.kind == node_kind::constant) {
     double x = op == '+' ? a.value + b.value : op == '-' ? a.value - b.value : op == '*' ? a.value * b.value : a.value / b.value;
-    return constant(x, whole, nullptr);
+    value folded = constant(x, whole, nullptr);
+    folded.constants = std::move(lhs.constants);
+    folded.constants.insert(folded.constants.end(), rhs.constants.begin(), rhs.constants.end());
+    return folded;
   }
   node n;
   n.kind = op == '+' ? node_kind::add : op == '-' ? node_kind::sub : op == '*' ? node_kind::mul : node_kind::div;

@@ -57,6 +57,14 @@ void checker::check_factor(const ast::factor& f) {
         s.locals[target] = error_value(st.target.where);
         continue;
       }
+      if (auto ci = constant_index_.find(target); ci != constant_index_.end()) {
+        add_note(error(diagnostic_kind::rebind_constant, st.target.where,
+                       fmt::format("'{}' is a constant of the model and cannot be rebound (pick another name)", target)),
+                 model_.constants[static_cast<std::size_t>(ci->second)].where, "the constant is declared here");
+        ok = false;
+        s.locals[target] = error_value(st.target.where);
+        continue;
+      }
       if (is_builtin(target)) {
         error(diagnostic_kind::rebind_builtin, st.target.where,
               fmt::format("'{}' is a builtin {} and cannot be rebound", target,

@@ -13,7 +13,8 @@
 
 namespace vaec::check_impl {
 
-void checker::declare(const ast::model& m) {
+void checker::declare(const ast::model& m, const std::vector<ast::train_entry>& settings) {
+  declare_constants(m, settings);
   const ast::model_decl* name_decl = nullptr;
   const ast::variable_decl* data_decl = nullptr;
   std::vector<const ast::variable_decl*> latents;
@@ -37,6 +38,11 @@ void checker::declare(const ast::model& m) {
         error(diagnostic_kind::rebind_builtin, vd->name.where,
               fmt::format("'{}' is a builtin {} and cannot name a variable", nm,
                           find_function(nm) ? "function" : "distribution"));
+      }
+      if (auto it = constant_index_.find(nm); it != constant_index_.end()) {
+        add_note(error(diagnostic_kind::duplicate_variable, vd->name.where,
+                       fmt::format("'{}' is a constant and cannot name a variable", nm)),
+                 model_.constants[static_cast<std::size_t>(it->second)].where, "the constant is declared here");
       }
       if (auto it = first_decl.find(nm); it != first_decl.end()) {
         add_note(error(diagnostic_kind::duplicate_variable, vd->name.where, fmt::format("'{}' is declared twice", nm)),
@@ -74,7 +80,7 @@ void checker::declare(const ast::model& m) {
 
   // Variables: the data first, then the latents.
   auto add_variable = [&](const ast::variable_decl* vd, bool is_data) {
-    auto type = check_type(vd->type, !is_data);
+    auto type = check_type(vd->type, !is_data, vd->name.name);
     variable v;
     v.name = vd->name.name;
     v.type = type.value_or(var_type{type_kind::real, 0, {}});  // size 0: unknown, checked no further

@@ -11,22 +11,18 @@
 namespace vaec::check_impl {
 
 void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
-  static const std::vector<std::string> keys = {"epochs", "batch", "optimizer", "samples", "objective",
-                                                "kl", "beta", "kl_warmup", "kl_cycle", "free_bits", "binarize",
-                                                "eval_samples", "seed", "early_stopping"};
+  const std::vector<std::string>& keys = train_keys();
   train_settings& t = model_.settings;
   std::unordered_map<std::string, const ast::train_entry*> seen;
 
-  // A constant number from a literal or a negated literal.
+  // A constant number: a literal, a negated literal, or the name of a constant.
   auto number_of = [&](const ast::expr& e) -> std::optional<double> {
-    if (const auto* n = boost::get<ast::number>(&e)) return number_value(*n);
-    if (const auto* neg = boost::get<x3::forward_ast<ast::negate>>(&e)) {
-      if (const auto* n = boost::get<ast::number>(&neg->get().operand)) {
-        auto v = number_value(*n);
-        if (v) return neg->get().count % 2 ? -*v : *v;
-      }
+    if (const auto* id = boost::get<ast::identifier>(&e)) {
+      if (auto it = constant_index_.find(id->name); it != constant_index_.end())
+        return model_.constants[static_cast<std::size_t>(it->second)].value;
+      return std::nullopt;
     }
-    return std::nullopt;
+    return literal_number(e);
   };
   auto whole = [&](const ast::train_entry& e, double lo, double hi, std::string_view example) -> std::optional<double> {
     auto v = number_of(e.value);
@@ -65,15 +61,24 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
   };
 
   constexpr double max_count = 1e9;
-  for (const auto* block : blocks) {
-    for (const auto& e : block->entries) {
+  // The file's entries, each checked, then the command line's (--set), which override
+  // them: applied last, and not "set twice".
+  std::vector<const ast::train_entry*> entries;
+  for (const auto* block : blocks)
+    for (const auto& e : block->entries) entries.push_back(&e);
+  const std::size_t file_entries = entries.size();
+  entries.insert(entries.end(), train_settings_.begin(), train_settings_.end());
+  {
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const ast::train_entry& e = *entries[i];
+      const bool command_line = i >= file_entries;
       const std::string& k = e.key.name;
       if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
         error(diagnostic_kind::unknown_train_key, e.key.where,
               with_suggestion(fmt::format("unknown training setting '{}'", k), suggest(k, keys)));
         continue;
       }
-      if (auto it = seen.find(k); it != seen.end()) {
+      if (auto it = seen.find(k); it != seen.end() && !command_line) {
         add_note(error(diagnostic_kind::duplicate_train_key, e.key.where, fmt::format("'{}' is set twice", k)),
                  it->second->key.where, "first set here");
         continue;
@@ -112,6 +117,13 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
                                                      {"beta2", arg_kind::number, false}, {"eps", arg_kind::number, false}};
         bound_args b = bind("adam", adam, false, c);
         if (!b.ok) continue;
+        // A new optimizer starts from adam's defaults (a --set optimizer=adam(lr = 1e-4)
+        // keeps none of the file's adam arguments).
+        const train_settings defaults;
+        t.lr = defaults.lr;
+        t.beta1 = defaults.beta1;
+        t.beta2 = defaults.beta2;
+        t.eps = defaults.eps;
         double* fields[] = {&t.lr, &t.beta1, &t.beta2, &t.eps};
         for (std::size_t i = 0; i < adam.size(); ++i) {
           if (!b.slot[i]) continue;

@@ -8,7 +8,7 @@
 
 namespace vaec::check_impl {
 
-std::optional<var_type> checker::check_type(const ast::type_ref& t, bool latent) {
+std::optional<var_type> checker::check_type(const ast::type_ref& t, bool latent, const std::string& name) {
   auto kind = find_type(t.name.name);
   if (!kind) {
     std::vector<std::string> names(std::begin(type_names), std::end(type_names));
@@ -26,35 +26,33 @@ std::optional<var_type> checker::check_type(const ast::type_ref& t, bool latent)
   }
 
   // Each dimension: a whole number from 1 to max_vector_size, written as a number
-  // (`-3` is a negated number, reported with its sign).
+  // (`-3` is a negated number, reported with its sign) or as integer arithmetic of numbers
+  // and constants (`d + 1`), reported with the constants' values and origins.
   std::vector<int> shape;
+  std::vector<int> used_constants;
   bool dims_ok = true;
   for (const auto& d : t.dims) {
-    const ast::number* literal = boost::get<ast::number>(&d);
-    bool negative = false;
-    if (const auto* neg = boost::get<x3::forward_ast<ast::negate>>(&d); neg && neg->get().count == 1) {
-      literal = boost::get<ast::number>(&neg->get().operand);
-      negative = true;
-    }
-    if (!literal) {
-      error(diagnostic_kind::bad_size, ast::span_of(d),
-            "a size must be a whole number such as 784, not an expression");
-      dims_ok = false;
-      continue;
-    }
-    auto v = number_value(*literal);
+    auto v = size_expr(d);
     if (!v) {
       dims_ok = false;
       continue;
     }
-    const double value = negative ? -*v : *v;
+    const double value = v->value;
     if (!is_integer_text(value) || value < 1 || value > static_cast<double>(max_vector_size)) {
-      error(diagnostic_kind::bad_size, ast::span_of(d),
-            fmt::format("size must be a whole number from 1 to {}, not {}{}", max_vector_size, negative ? "-" : "",
-                        literal->text));
+      if (v->constants.empty()) {
+        std::string written = diags_.src().text().substr(ast::span_of(d).begin, ast::span_of(d).end - ast::span_of(d).begin);
+        error(diagnostic_kind::bad_size, ast::span_of(d),
+              fmt::format("size must be a whole number from 1 to {}, not {}", max_vector_size,
+                          written.size() > 40 ? format_number(value) : written));
+      } else {
+        error(diagnostic_kind::bad_size, ast::span_of(d),
+              fmt::format("size of '{}' is {} ({}); a size is a whole number from 1 to {}", name, format_number(value),
+                          constants_text(v->constants), max_vector_size));
+      }
       dims_ok = false;
       continue;
     }
+    used_constants.insert(used_constants.end(), v->constants.begin(), v->constants.end());
     shape.push_back(static_cast<int>(value));
   }
   if (!dims_ok) return std::nullopt;
@@ -114,7 +112,11 @@ std::optional<var_type> checker::check_type(const ast::type_ref& t, bool latent)
   result.size = static_cast<int>(product);
   if (*kind == type_kind::sphere && result.size < 2) {
     error(diagnostic_kind::bad_size, dims_span,
-          "sphere[n] holds unit vectors in R^n and needs n >= 2 (sphere[2] is the circle)");
+          used_constants.empty()
+              ? std::string("sphere[n] holds unit vectors in R^n and needs n >= 2 (sphere[2] is the circle)")
+              : fmt::format("sphere[n] holds unit vectors in R^n and needs n >= 2 (sphere[2] is the circle); the size "
+                            "of '{}' is {} ({})",
+                            name, result.size, constants_text(used_constants)));
     return std::nullopt;
   }
   return result;

@@ -36,4 +36,20 @@ bool parse_declaration(iterator_type& it, iterator_type end, iterator_type base,
   return false;
 }
 
+bool parse_setting(iterator_type& it, iterator_type end, iterator_type base, ast::train_entry& out,
+                   parse_failure& failure) {
+  iterator_type start = it;
+  try {
+    auto const parser = x3::with<base_tag>(base)[train_entry > x3::eoi];
+    if (x3::phrase_parse(it, end, parser, skipper, out)) return true;
+    failure.where = skip_blank(start, end);
+    failure.expected = "NAME=VALUE";
+  } catch (const x3::expectation_failure<iterator_type>& e) {
+    failure.where = skip_blank(e.where(), end);
+    failure.expected = e.which() == "eoi" ? "the end of the setting" : e.which();
+  }
+  it = start;
+  return false;
+}
+
 }  // namespace vaec::parser

@@ -23,6 +23,11 @@ struct parse_failure {
 bool parse_declaration(iterator_type& it, iterator_type end, iterator_type base, ast::declaration& out,
                        parse_failure& failure);
 
+// Parses `NAME = VALUE` filling the whole of [it, end) (a `--set` of the command line;
+// blanks around it are allowed). `base` as above. Same contract as parse_declaration.
+bool parse_setting(iterator_type& it, iterator_type end, iterator_type base, ast::train_entry& out,
+                   parse_failure& failure);
+
 // Skips white space and comments.
 iterator_type skip_blank(iterator_type it, iterator_type end);
 

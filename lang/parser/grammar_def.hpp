@@ -62,7 +62,7 @@ const auto skipper = lit(' ') | '\t' | '\r' | '\n' | '\f' | '\v' | comment;
 
 inline auto keyword(const char* word) { return lexeme[lit(word) >> !word_char]; }
 
-const auto reserved = keyword("model") | keyword("data") | keyword("latent") | keyword("p") |
+const auto reserved = keyword("model") | keyword("const") | keyword("data") | keyword("latent") | keyword("p") |
                       keyword("q") | keyword("train") | keyword("real") | keyword("binary") |
                       keyword("sphere");
 
@@ -96,6 +96,7 @@ struct operation_add_class;
 struct operation_mul_class;
 struct type_class : annotate_span {};
 struct model_decl_class : annotate_span {};
+struct const_decl_class : annotate_span {};
 struct variable_decl_class : annotate_span {};
 struct decl_keyword_class;
 struct assign_op_class;
@@ -146,6 +147,7 @@ const x3::rule<operation_mul_class, ast::operation> mul_operation = "expression"
 const x3::rule<type_class, ast::type_ref> type = "type such as 'real[20]'";
 const x3::rule<model_decl_class, ast::model_decl> model_decl = "model declaration";
 const x3::rule<model_decl_built_class, ast::model_decl> model_decl_built = "model declaration";
+const x3::rule<const_decl_class, ast::const_decl> const_decl = "constant declaration";
 const x3::rule<decl_keyword_class, std::string> decl_keyword = "'data' or 'latent'";
 const x3::rule<variable_decl_class, ast::variable_decl> variable_decl = "variable declaration";
 const x3::rule<assign_op_class, char> assign_op = "'=' or '~'";
@@ -321,6 +323,7 @@ const auto list_def = list_built;
 const auto type_def = word > lit('[') > list_items > lit(']');
 const auto model_decl_built_def = (keyword("model") > identifier)[build_model_decl];
 const auto model_decl_def = model_decl_built;
+const auto const_decl_def = keyword("const") > identifier > lit('=') > expr;
 const auto decl_keyword_def = lexeme[(x3::string("data") | x3::string("latent")) >> !word_char];
 const auto variable_decl_def = decl_keyword > identifier > lit(':') > type;
 const auto assign_op_def = char_("=~");
@@ -337,12 +340,12 @@ const auto factor_def = factor_built;
 const auto train_entry_def = identifier > lit('=') > expr;
 const auto train_block_built_def = (keyword("train") > lit('{') > *(train_entry >> -lit(';')) > lit('}'))[build_train];
 const auto train_block_def = train_block_built;
-const auto declaration_def = (model_decl | variable_decl | factor | train_block) >> -lit(';');
+const auto declaration_def = (model_decl | const_decl | variable_decl | factor | train_block) >> -lit(';');
 
 BOOST_SPIRIT_DEFINE(identifier, word, number, expr, add_chain, mul_chain, unary, minus_run, primary, paren, open_paren,
                     close_paren, call, argument,
                     argument_list, list, list_built, list_items, add_op, mul_op, add_operation, mul_operation, type,
-                    model_decl, model_decl_built, decl_keyword, variable_decl, assign_op, statement, given, header,
+                    model_decl, model_decl_built, const_decl, decl_keyword, variable_decl, assign_op, statement, given, header,
                     header_built, body, factor, factor_built, train_entry, train_block, train_block_built, declaration)
 
 }  // namespace vaec::parser

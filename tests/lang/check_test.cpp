@@ -693,12 +693,13 @@ BOOST_AUTO_TEST_CASE(bad_sizes_and_shapes) {
            {"real[784]", "sphere[]", "bad_size", "sphere[]", "write sphere[n], such as sphere[3]"},
            {"real[28, 0]", "real[20]", "bad_size", "0]", "size must be a whole number " + limit + ", not 0"},
            {"real[-28, 28]", "real[20]", "bad_size", "-28", "size must be a whole number " + limit + ", not -28"},
-           {"real[784]", "real[--2]", "bad_size", "--2", "not an expression"},
            {"real[28, 2.5]", "real[20]", "bad_size", "2.5", "size must be a whole number " + limit + ", not 2.5"},
            {"real[28, 20000000]", "real[20]", "bad_size", "20000000", "not 20000000"},
-           {"real[28, n]", "real[20]", "bad_size", "n]", "a size must be a whole number such as 784, not an expression"},
-           {"real[28, 2 * 14]", "real[20]", "bad_size", "2 * 14", "not an expression"},
-           {"real[28, [28]]", "real[20]", "bad_size", "[28]", "not an expression"},
+           {"real[28, n]", "real[20]", "unknown_name", "n]", "'n' is not a constant; a size is a whole number or an expression"},
+           {"real[28, 2 * 14.25]", "real[20]", "bad_size", "2 * 14.25", "size must be a whole number " + limit + ", not 2 * 14.25"},
+           {"real[28, 28 / 0]", "real[20]", "bad_size", "28 / 0", "division by zero in a size"},
+           {"real[28, [28]]", "real[20]", "bad_size", "[28]", "a size is a whole number or integer arithmetic"},
+           {"real[28, f(2)]", "real[20]", "bad_size", "f(2)", "a size is a whole number or integer arithmetic"},
            {"real[28, 1e999]", "real[20]", "number_out_of_range", "1e999", "too large"},
            {"real[10000, 10000]", "real[20]", "bad_size", "10000, 10000",
             "'real[10000, 10000]' holds more than 10000000 values, the largest size a vector may have"},
@@ -879,6 +880,75 @@ BOOST_AUTO_TEST_CASE(attained_lower_bounds_are_not_strict) {
              method_name(kl_method::entropy_plus_mc));
   BOOST_TEST(method_name(kl_of(gaussian("z ~ StudentT(df = exp(param(1)) + 2, loc = linear(h, 20), "
                                         "scale = exp(linear(h, 20)))"))) == method_name(kl_method::closed_form));
+}
+
+// Constants in sizes, shapes, expressions and train values; --set overriding a constant
+// and train keys. Expected sizes and parameter counts are computed by hand from d.
+BOOST_AUTO_TEST_CASE(constants_and_settings) {
+  const std::string text = R"(model svae
+const d = 10
+const side = 28
+const width = 2.5e-1
+const warm = 4
+data   x : binary[side, side]
+latent z : sphere[d + 1]
+latent g : real[2 * d - 15]
+p(z) = HypersphericalUniform()
+p(g) = Normal(0, 1)
+p(x | z, g) {
+  h = mlp(concat(z, g), [128])
+  x ~ Bernoulli(logits = linear(h, side * side))
+}
+q(z | x) {
+  h = mlp(x, [128])
+  z ~ VonMisesFisher(mean = normalize(linear(h, d + 1)), concentration = softplus(linear(h, 1)) + 1)
+}
+q(g | x) {
+  h = mlp(x, [128])
+  g ~ Normal(loc = linear(h, 2 * d - 15), scale = softplus(linear(h, 2 * d - 15)) + width)
+}
+train { epochs = warm  kl_warmup = warm }
+)";
+  auto base = run(text);
+  BOOST_TEST_REQUIRE(base.model.has_value(), base.rendered);
+  const vaec::checked_model& m = *base.model;
+  BOOST_TEST(m.variables[1].type.size == 11);  // sphere[d + 1], d = 10
+  BOOST_TEST(m.variables[2].type.size == 5);   // real[2 * d - 15]
+  BOOST_TEST((m.variables[0].type.shape == std::vector<int>{28, 28}));
+  BOOST_TEST(m.settings.kl_warmup == 4.0);
+  BOOST_TEST(m.settings.epochs == 4);
+  BOOST_TEST_REQUIRE(m.constants.size() == 4u);
+  BOOST_TEST(m.constants[0].name == "d");
+  BOOST_TEST(m.constants[0].origin == "line 2");
+  BOOST_TEST(m.constants[2].value == 0.25);
+  // θ: mlp(16 → 128) + linear(128 → 784); φ: two mlp(784 → 128), linear(128 → 11), linear(128 → 1),
+  // two linear(128 → 5).
+  BOOST_TEST(m.theta_count() == (16 * 128 + 128) + (128 * 784 + 784));
+  BOOST_TEST(m.phi_count() == 2 * (784 * 128 + 128) + (128 * 11 + 11) + (128 * 1 + 1) + 2 * (128 * 5 + 5));
+
+  auto set = run(text, "test.vae", {"d=20", "epochs=3", "optimizer=adam(lr = 1e-4)", "binarize=dynamic"});
+  BOOST_TEST_REQUIRE(set.model.has_value(), set.rendered);
+  BOOST_TEST(set.model->variables[1].type.size == 21);
+  BOOST_TEST(set.model->variables[2].type.size == 25);
+  BOOST_TEST(set.model->constants[0].value == 20.0);
+  BOOST_TEST(set.model->constants[0].origin == "set on the command line");
+  BOOST_TEST(set.model->constants[1].origin == "line 3");
+  BOOST_TEST(set.model->settings.epochs == 3);
+  BOOST_TEST(set.model->settings.lr == 1e-4);
+  BOOST_TEST((set.model->settings.binarize == vaec::binarize_mode::dynamic));
+  // vaec check shows each constant with its origin.
+  const std::string shown = vaec::describe(*set.model);
+  BOOST_TEST(shown.find("const  d     = 20") != std::string::npos, shown);
+  BOOST_TEST(shown.find("(set on the command line)") != std::string::npos, shown);
+  BOOST_TEST(shown.find("sphere[21]") != std::string::npos, shown);
+
+  // A constant set to a value that makes a size wrong names the constant and the command line.
+  auto bad = run(text, "test.vae", {"d=7"});  // 2 * 7 - 15 = -1
+  BOOST_TEST(!bad.model);
+  BOOST_TEST(bad.rendered.find("size of 'g' is -1 (d = 7, set on the command line)") != std::string::npos, bad.rendered);
+  auto word = run(text, "test.vae", {"d=ten"});
+  BOOST_TEST(!word.model);
+  BOOST_TEST((word.errors() == std::vector<std::string>{"bad_constant command line 1:9"}), word.rendered);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,4 +1,5 @@
-// Golden diagnostics: every tests/lang/golden/NAME.vae is checked as the file `NAME.vae`,
+// Golden diagnostics: every tests/lang/golden/NAME.vae is checked as the file `NAME.vae`
+// (with the --set settings of NAME.set, one a line, when that file exists),
 // and everything `diagnostics::render()` prints for it must equal NAME.expected byte for
 // byte (message, source line, caret line, notes). A file whose expected output holds no
 // error must check (warnings only); every other must be rejected.
@@ -65,7 +66,15 @@ BOOST_AUTO_TEST_CASE(rendered_text_matches_expected) {
       }
       const std::string expected = read_bytes(expected_path);
       const std::string text = read_bytes(path);
-      auto r = vaec::test::run(text, name);
+      // NAME.set, when there is one: the command line's --set settings, one a line.
+      std::vector<std::string> sets;
+      fs::path set_path = path;
+      set_path.replace_extension(".set");
+      if (fs::exists(set_path)) {
+        std::istringstream lines(read_bytes(set_path));
+        for (std::string line; std::getline(lines, line);) sets.push_back(line);
+      }
+      auto r = vaec::test::run(text, name, sets);
       // A file whose expected output has only warnings checks (and still prints them).
       const bool has_error = expected.find(": error: ") != std::string::npos;
       BOOST_TEST(r.model.has_value() == !has_error);

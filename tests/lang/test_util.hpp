@@ -16,30 +16,41 @@ namespace vaec::test {
 
 struct run_result {
   std::unique_ptr<source> src;
+  std::unique_ptr<source> command_line;  // the --set settings, one "--set NAME=VALUE" a line
   std::unique_ptr<diagnostics> diags;
   std::optional<ast::model> ast;
   std::optional<checked_model> model;
   std::string rendered;  // every diagnostic as `vaec check` prints it
+  std::uint32_t command_line_base = 0;  // spans from here on are in command_line
 
   // The errors (not notes) as "kind LINE:COL", in the order reported.
   std::vector<std::string> errors() const {
     std::vector<std::string> out;
     for (const auto& d : diags->all()) {
       if (d.level != severity::error) continue;
-      position p = src->position_of(d.where.begin);
-      out.push_back(std::string(to_string(d.kind)) + " " + std::to_string(p.line) + ":" + std::to_string(p.column));
+      const bool on_command_line = d.where.begin >= command_line_base;
+      position p = on_command_line ? command_line->position_of(d.where.begin - command_line_base)
+                                   : src->position_of(d.where.begin);
+      out.push_back(std::string(to_string(d.kind)) + " " + (on_command_line ? "command line " : "") +
+                    std::to_string(p.line) + ":" + std::to_string(p.column));
     }
     return out;
   }
 };
 
-// Parses and (if parsing succeeded) checks `text` as the file `name`.
-inline run_result run(std::string text, std::string name = "test.vae") {
+// Parses and (if parsing succeeded) checks `text` as the file `name`, with the command
+// line's `--set` settings `sets` ("d=5"), as vaec does.
+inline run_result run(std::string text, std::string name = "test.vae", const std::vector<std::string>& sets = {}) {
   run_result r;
   r.src = std::make_unique<source>(std::move(name), std::move(text));
+  r.command_line = std::make_unique<source>(command_line_source(sets));
   r.diags = std::make_unique<diagnostics>(*r.src);
-  r.ast = parse(*r.src, *r.diags);
-  if (r.ast) r.model = check(*r.ast, *r.diags, "test");
+  const auto base = static_cast<std::uint32_t>(r.src->text().size() + 1);
+  r.command_line_base = base;
+  r.diags->set_command_line(*r.command_line, base);
+  auto settings = parse_settings(*r.command_line, base, *r.diags);
+  if (settings) r.ast = parse(*r.src, *r.diags);
+  if (r.ast) r.model = check(*r.ast, *r.diags, "test", *settings);
   r.rendered = r.diags->render();
   return r;
 }
