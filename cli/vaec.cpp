@@ -37,6 +37,7 @@
 #include "report/pictures.hpp"
 #include "runtime/decode.hpp"
 #include "runtime/plan.hpp"
+#include "runtime/posterior_stats.hpp"
 #include "runtime/digest.hpp"
 #include "runtime/run_folder.hpp"
 #include "runtime/train.hpp"
@@ -480,6 +481,7 @@ struct eval_cli {
   std::optional<int> iw, threads;
   std::optional<std::string> seed;
   std::string which;  // best | last | "" (best when there is one)
+  bool json = false;  // print eval.json's text on stdout, and everything else on stderr
 };
 
 // A finished (or stopped) run, read for eval and sample: its record, model and the
@@ -589,7 +591,76 @@ class progress_printer {
   mutable int last_tenth_ = 0;
 };
 
+// How eval.json names the way a latent's KL term was computed in the ELBO it reports
+// (lang/check/kl_plan.cpp's plan; a model trained on the IWAE bound, which plans no KL
+// term, has its ELBO evaluated by Monte Carlo, as lower() does).
+std::string eval_kl_method(vaec::kl_method m) {
+  switch (m) {
+    case vaec::kl_method::closed_form: return "closed form";
+    case vaec::kl_method::entropy_plus_mc: return "entropy + Monte Carlo";
+    default: return "Monte Carlo";
+  }
+}
+
+// Per latent (checked_model::latents order), where the posterior figures of eval.json are
+// in `low`, the model lowered at the posterior's location: E_q[z] (Normal's loc,
+// Student-t's loc, a sphere family's mean direction; none for the uniform sphere, whose
+// E_q[z] is 0), a sphere family's concentration, and a learned Student-t df — q's, or
+// else the prior's (for a heavy-tailed prior with a learned df).
+std::vector<vaec::rt::posterior_nodes> posterior_nodes_of(const vaec::lowered_model& low, const vaec::checked_model& m) {
+  using vaec::family_id;
+  std::vector<vaec::rt::posterior_nodes> out;
+  for (std::size_t l = 0; l < m.latents.size(); ++l) {
+    const auto& lp = m.latents[l];
+    const auto& d = low.dists.at(l);
+    vaec::rt::posterior_nodes n;
+    n.rows = m.variables[static_cast<std::size_t>(lp.variable)].type.size;
+    auto param = [](const std::vector<int>& ps, std::size_t i) { return i < ps.size() ? ps[i] : -1; };
+    switch (d.q) {
+      case family_id::normal: n.location = param(d.q_params, 0); break;
+      case family_id::student_t: n.location = param(d.q_params, 1); break;
+      case family_id::von_mises_fisher:
+      case family_id::power_spherical:
+        n.location = param(d.q_params, 0);
+        n.concentration = param(d.q_params, 1);
+        break;
+      default: break;
+    }
+    // A df that depends on parameters (learned), per the checker's `learnable`.
+    auto learned_df = [&](int factor, family_id fam, const std::vector<int>& ps) {
+      const auto& f = m.factors[static_cast<std::size_t>(factor)];
+      if (fam != family_id::student_t || f.dist.params.empty() || f.dist.params[0] < 0) return -1;
+      return m.nodes[static_cast<std::size_t>(f.dist.params[0])].learnable ? param(ps, 0) : -1;
+    };
+    n.df = learned_df(lp.q_factor, d.q, d.q_params);
+    if (n.df < 0) n.df = learned_df(lp.p_factor, d.p, d.p_params);
+    out.push_back(n);
+  }
+  return out;
+}
+
+// The epochs a checkpoint has seen (its metadata vaec.epoch: whole epochs completed), or
+// nullopt when it does not say.
+std::optional<long long> checkpoint_epochs(const fs::path& ckpt) {
+  const vaec::rt::checkpoint ck = vaec::rt::read_checkpoint(ckpt.string());
+  const auto it = ck.metadata.find("vaec.epoch");
+  if (it == ck.metadata.end()) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(it->second.c_str(), &end, 10);
+  if (errno != 0 || end == it->second.c_str() || *end != '\0' || v < 0) return std::nullopt;
+  return v;
+}
+
+// A number for eval.json: null when it is not finite (JSON has no NaN or infinity).
+nlohmann::ordered_json json_number(double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nullptr; }
+
+// vaec eval: the ELBO and the importance-weighted log-likelihood of a run's checkpoint,
+// and per-latent figures, printed and saved to RUN_DIR/eval.json and
+// RUN_DIR/eval_per_example.npy (experiments/README.md), holding the run folder's lock.
 int run_eval(const eval_cli& c) {
+  // The lock first: a run still training is refused, and nothing is read half-written.
+  vaec::rt::run_folder folder = vaec::rt::run_folder::open(c.run_dir);
   auto run = open_run(c.run_dir, c.which);
   if (!run) return exit_error;
   const loaded* m = &run->model;
@@ -605,9 +676,13 @@ int run_eval(const eval_cli& c) {
   const std::uint64_t seed = c.seed ? parse_seed(*c.seed, "--seed") : record.options.seed;
   const std::string which = run->which;
   const fs::path ckpt = run->checkpoint;
+  // With --json, stdout carries eval.json's text alone; every other line goes to stderr.
+  std::FILE* out = c.json ? stderr : stdout;
   vaec::lowered_model elbo = vaec::lower(m->model, {false});
   vaec::lowered_model iwae = vaec::lower(m->model, {true});
+  vaec::lowered_model located = vaec::lower(m->model, {false, vaec::latent_source::posterior_location});
   std::vector<float> params = checked_parameters(*run, elbo.graph);
+  const std::optional<long long> epochs = checkpoint_epochs(ckpt);
   vaec::rt::model_binding eb = vaec::bind(elbo, m->model), ib = vaec::bind(iwae, m->model);
   eval_data ed;
   load_eval_data(c.data, record, eb, ed);
@@ -615,26 +690,118 @@ int run_eval(const eval_cli& c) {
   const auto& data = ed.splits;
   const std::string& what = ed.what;
   const bool binarized = ed.binarized.has_value();
-  fmt::print("evaluating {} ({}, {}) on {} ({} examples{}, {}); seed {}\n", m->model.name, ckpt.filename().string(),
-             which == "best" ? "the best validation ELBO" : "the last epoch", d->origin,
+  fmt::print(out, "evaluating {} ({}, {}) on {} ({} examples{}, {}); seed {}\n", m->model.name,
+             ckpt.filename().string(), which == "best" ? "the best validation ELBO" : "the last epoch", d->origin,
              vaec::group_thousands(static_cast<std::int64_t>(d->count)), data.test ? ", the test split" : "", what,
              seed);
   if (eb.bernoulli_likelihood && !binarized && !vaec::rt::is_binary(*d))
-    fmt::print("note: the data are grey levels and the likelihood is Bernoulli, a distribution of binary data: these "
-               "figures are not log-probabilities of the data (train with binarize = dynamic or static)\n");
+    fmt::print(out, "note: the data are grey levels and the likelihood is Bernoulli, a distribution of binary data: "
+                    "these figures are not log-probabilities of the data (train with binarize = dynamic or static)\n");
+  std::fflush(out);
+  const auto t0 = std::chrono::steady_clock::now();
   const progress_printer progress(fmt::format("log p(x), IW K={}", k), "examples");
   auto r = vaec::rt::evaluate(eb, ib, params, *d, k, seed, threads, std::ref(progress));
-  fmt::print("  ELBO                 {:10.3f} nats\n", r.elbo);
-  fmt::print("  reconstruction       {:10.3f}\n", r.recon);
-  fmt::print("  KL                   {:10.3f}\n", r.kl);
-  fmt::print("  log p(x), IW K={:<5} {:10.3f} ± {:.3f} (standard error over examples)\n", k, r.iw_loglik, r.iw_stderr);
-  fmt::print("  gap log p(x) − ELBO  {:10.3f}   (estimates E[KL(q(z|x) ‖ p(z|x))])\n", r.iw_loglik - r.elbo);
-  std::fflush(stdout);
+  const std::vector<vaec::rt::posterior_figures> post = vaec::rt::posterior_statistics(
+      located.graph, params, located.data, posterior_nodes_of(located, m->model), *d, seed);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print(out, "  ELBO                 {:10.3f} nats\n", r.elbo);
+  fmt::print(out, "  reconstruction       {:10.3f}\n", r.recon);
+  fmt::print(out, "  KL                   {:10.3f}\n", r.kl);
+  fmt::print(out, "  log p(x), IW K={:<5} {:10.3f} ± {:.3f} (standard error over examples)\n", k, r.iw_loglik,
+             r.iw_stderr);
+  fmt::print(out, "  gap log p(x) − ELBO  {:10.3f}   (estimates E[KL(q(z|x) ‖ p(z|x))])\n", r.iw_loglik - r.elbo);
+
+  nlohmann::ordered_json latents = nlohmann::ordered_json::array();
+  int active_total = 0;
+  for (std::size_t l = 0; l < m->model.latents.size(); ++l) {
+    const auto& lp = m->model.latents[l];
+    const auto& v = m->model.variables[static_cast<std::size_t>(lp.variable)];
+    const auto& qf = m->model.factors[static_cast<std::size_t>(lp.q_factor)];
+    const auto& pf = m->model.factors[static_cast<std::size_t>(lp.p_factor)];
+    const vaec::rt::posterior_figures& f = post[l];
+    const double kl = l < r.kl_latent.size() ? r.kl_latent[l] : std::nan("");
+    active_total += f.activity.active;
+    nlohmann::ordered_json lj;
+    lj["name"] = v.name;
+    lj["type"] = vaec::to_string(v.type);
+    lj["q"] = std::string(vaec::info(qf.dist.family).name);
+    lj["p"] = std::string(vaec::info(pf.dist.family).name);
+    lj["kl_method"] = eval_kl_method(lp.method);
+    lj["kl"] = json_number(kl);
+    lj["active_units"] = f.activity.active;
+    lj["dims"] = v.type.size;
+    lj["concentration"] = f.concentration ? nlohmann::ordered_json{{"mean", json_number(f.concentration->mean)},
+                                                                     {"min", json_number(f.concentration->min)},
+                                                                     {"max", json_number(f.concentration->max)}}
+                                          : nlohmann::ordered_json(nullptr);
+    lj["df"] = f.df ? json_number(*f.df) : nlohmann::ordered_json(nullptr);
+    latents.push_back(std::move(lj));
+    std::string line = fmt::format("  latent {} ({}): KL {:.3f} ({}), active units {} of {}", v.name,
+                                   vaec::to_string(v.type), kl, eval_kl_method(lp.method), f.activity.active,
+                                   v.type.size);
+    if (f.concentration)
+      line += fmt::format(", concentration {:.4g} (from {:.4g} to {:.4g})", f.concentration->mean, f.concentration->min,
+                          f.concentration->max);
+    if (f.df) line += fmt::format(", df {:.4g}", *f.df);
+    fmt::print(out, "{}\n", line);
+  }
+  std::fflush(out);
   if (!std::isfinite(r.elbo) || !std::isfinite(r.iw_loglik)) {
     fmt::print(stderr, "vaec: error: the evaluation of {} is not finite (ELBO {}, log p(x) {}): the model gives a "
-                       "non-finite value on these data\n",
+                       "non-finite value on these data; nothing was written\n",
                c.run_dir, r.elbo, r.iw_loglik);
     return exit_error;
+  }
+
+  nlohmann::ordered_json j;
+  j["vaec_version"] = VAEC_VERSION;
+  j["model"] = m->model.name;
+  j["checkpoint"] = which;
+  j["epochs"] = epochs ? nlohmann::ordered_json(*epochs) : nlohmann::ordered_json(nullptr);
+  j["data"] = {{"path", c.data == "fashion-mnist" ? std::string(vaec::rt::fashion_mnist_dir) : absolute_data_path(c.data)},
+               {"sha256", vaec::rt::fingerprint(data.test ? *data.test : data.train)},
+               {"split", data.test ? "test" : "all"},
+               {"examples", d->count},
+               {"binarized", binarized}};
+  j["iw_samples"] = k;
+  j["seed"] = seed;
+  j["elbo"] = json_number(r.elbo);
+  j["recon"] = json_number(r.recon);
+  j["kl"] = json_number(r.kl);
+  j["log_likelihood"] = json_number(r.iw_loglik);
+  j["log_likelihood_se"] = json_number(r.iw_stderr);
+  j["gap"] = json_number(r.iw_loglik - r.elbo);
+  j["active_units"] = active_total;
+  j["latents"] = std::move(latents);
+  j["seconds"] = seconds;
+  j["per_example"] = "eval_per_example.npy";
+  const std::string text = j.dump(2) + "\n";
+
+  // The previous evaluation, if any, for the line that says it is replaced.
+  std::string previous;
+  if (const auto old = folder.read("eval.json")) {
+    try {
+      const nlohmann::json o = nlohmann::json::parse(*old);
+      previous = fmt::format("replaced eval.json of checkpoint {}, seed {} (K = {})", o.value("checkpoint", "?"),
+                             o.contains("seed") ? o["seed"].dump() : "?",
+                             o.contains("iw_samples") ? o["iw_samples"].dump() : "?");
+    } catch (const nlohmann::json::exception&) {
+      previous = "replaced eval.json (it was not valid JSON)";
+    }
+  }
+  // eval.json last: it names eval_per_example.npy, and a reader takes its presence to mean
+  // that both are complete. The old one goes first, so that an interruption between the
+  // two never pairs an old eval.json with a new .npy.
+  folder.remove("eval.json");
+  vaec::rt::write_npy(folder.file("eval_per_example.npy").string(), r.per_example);
+  folder.write("eval.json", text);
+  if (!previous.empty()) fmt::print(out, "{}\n", previous);
+  fmt::print(out, "wrote {} and eval_per_example.npy ({} examples, float64)\n", folder.file("eval.json").string(),
+             vaec::group_thousands(static_cast<std::int64_t>(r.per_example.size())));
+  std::fflush(out);
+  if (c.json) {
+    fmt::print("{}", text);
+    std::fflush(stdout);
   }
   return exit_ok;
 }
@@ -770,7 +937,7 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
 
   eval_cli ec;
-  auto* eval = app.add_subcommand("eval", "test ELBO and importance-weighted log-likelihood of a trained run");
+  auto* eval = app.add_subcommand("eval", "test ELBO and importance-weighted log-likelihood of a trained run; writes RUN_DIR/eval.json and RUN_DIR/eval_per_example.npy");
   eval->add_option("RUN_DIR", ec.run_dir, "a run folder")->required();
   eval->add_option("--data", ec.data, "the data (its test split when it has one)")->required();
   eval->add_option("--iw", ec.iw, "K, the importance samples per example (default: the model's eval_samples)");
@@ -779,6 +946,7 @@ int main(int argc, char** argv) {
   eval->add_option("--checkpoint", ec.which, "best (early stopping's best validation ELBO; the default when there is "
                                              "one) or last")
       ->check(CLI::IsMember({"best", "last"}));
+  eval->add_flag("--json", ec.json, "print eval.json's text on stdout (everything else goes to stderr)");
 
   sample_cli sc;
   auto* sample = app.add_subcommand("sample", "decode latents from the prior or the posterior; write x as .npy or .csv");

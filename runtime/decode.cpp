@@ -1,6 +1,7 @@
 #include "runtime/decode.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <memory>
 
@@ -137,10 +138,13 @@ void forward_batches(const graph& g, std::span<const float> params, std::size_t 
   }
 }
 
-void write_npy(const std::string& path, std::span<const float> values, std::size_t rows, std::size_t cols) {
-  // NPY format 1.0: magic, version, header length (little-endian u16), a Python dict
-  // literal padded with spaces to a multiple of 64 bytes with the newline, then the data.
-  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", cols, rows);
+namespace {
+
+// NPY format 1.0 (numpy.lib.format): magic, version, header length (little-endian u16), a
+// Python dict literal padded with spaces so that the data start at a multiple of 64 bytes,
+// ending with a newline.
+std::string npy_header(const char* descr, const std::string& shape) {
+  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
@@ -150,8 +154,22 @@ void write_npy(const std::string& path, std::span<const float> values, std::size
   out += static_cast<char>(header.size() & 0xff);
   out += static_cast<char>((header.size() >> 8) & 0xff);
   out += header;
+  return out;
+}
+
+}  // namespace
+
+void write_npy(const std::string& path, std::span<const float> values, std::size_t rows, std::size_t cols) {
+  std::string out = npy_header("<f4", fmt::format("({}, {})", cols, rows));
   // (cols, rows) in C order is our column-major [rows × cols]: the same bytes.
   out.append(reinterpret_cast<const char*>(values.data()), rows * cols * sizeof(float));
+  write_file_atomically(path, out);
+}
+
+void write_npy(const std::string& path, std::span<const double> values) {
+  static_assert(std::endian::native == std::endian::little, "the .npy is written as '<f8', little-endian");
+  std::string out = npy_header("<f8", fmt::format("({},)", values.size()));
+  out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
   write_file_atomically(path, out);
 }
 

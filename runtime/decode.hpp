@@ -68,6 +68,10 @@ void forward_batches(const graph& g, std::span<const float> params, std::size_t 
 // file of shape (cols, rows), float32, C order; or as CSV, one example a line, "%.9g".
 // Atomic; throws run_folder_error naming the path and the OS's reason.
 void write_npy(const std::string& path, std::span<const float> values, std::size_t rows, std::size_t cols);
+// A vector of doubles as a NumPy .npy file of shape (N,), float64 ('<f8'), e.g. the
+// per-example IW log-likelihoods of `vaec eval` (eval_per_example.npy). Atomic; throws
+// run_folder_error naming the path and the OS's reason.
+void write_npy(const std::string& path, std::span<const double> values);
 void write_csv(const std::string& path, std::span<const float> values, std::size_t rows, std::size_t cols);
 
 // The family's name as the model file spells it, for messages.

@@ -145,6 +145,7 @@ struct accumulators {
 // noise from (seed, eval, counter).
 struct eval_figures {
   double elbo = 0, recon = 0, kl = 0;
+  std::vector<double> kl_latent;  // per latent, in the objective's order
   double iw = 0;  // the importance-weighted bound with the plan's S samples (iwae graphs)
 };
 
@@ -168,7 +169,10 @@ eval_figures evaluate_elbo(plans& ps, int data_node, const dataset& d, std::uint
     double kl = 0;
     for (double k : r.kl) kl += k;
     f.kl += kl * n;
+    f.kl_latent.resize(r.kl.size(), 0.0);
+    for (std::size_t l = 0; l < r.kl.size(); ++l) f.kl_latent[l] += r.kl[l] * n;
   }
+  for (double& k : f.kl_latent) k /= static_cast<double>(d.count);
   f.elbo /= static_cast<double>(d.count);
   f.recon /= static_cast<double>(d.count);
   f.kl /= static_cast<double>(d.count);
@@ -690,6 +694,22 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   return result;
 }
 
+mean_and_error mean_and_standard_error(std::span<const double> values) {
+  mean_and_error r;
+  if (values.empty()) return r;
+  const double n = static_cast<double>(values.size());
+  double sum = 0;
+  for (double v : values) sum += v;
+  r.mean = sum / n;
+  if (!std::isfinite(r.mean) || values.size() < 2) return r;
+  // Two passes: the squares of the deviations, not the difference of two large sums.
+  double ss = 0;
+  for (double v : values) ss += (v - r.mean) * (v - r.mean);
+  r.sd = std::sqrt(ss / (n - 1));
+  r.standard_error = r.sd / std::sqrt(n);
+  return r;
+}
+
 eval_result evaluate(const model_binding& eb, const model_binding& ib, std::span<const float> values,
                      const dataset& d, int k, std::uint64_t seed, int threads,
                      const std::function<void(std::size_t, std::size_t)>& progress) {
@@ -707,6 +727,7 @@ eval_result evaluate(const model_binding& eb, const model_binding& ib, std::span
     out.elbo = f.elbo;
     out.recon = f.recon;
     out.kl = f.kl;
+    out.kl_latent = f.kl_latent;
   }
   // IWAE with K samples. A plan holds about 16,384 columns: several examples with all
   // their samples, or, when K is larger, one example and K in chunks. Chunks combine
@@ -723,7 +744,7 @@ eval_result evaluate(const model_binding& eb, const model_binding& ib, std::span
   std::vector<std::uint32_t> all(d.count);
   std::iota(all.begin(), all.end(), 0u);
   std::vector<double> log_sum(static_cast<std::size_t>(per));
-  double sum = 0, sum_sq = 0;
+  out.per_example.reserve(d.count);
   std::uint64_t batch_index = 0;
   for (std::size_t from = 0; from < d.count; from += static_cast<std::size_t>(per)) {
     const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(per), d.count - from));
@@ -743,17 +764,13 @@ eval_result evaluate(const model_binding& eb, const model_binding& ib, std::span
       }
       done += s;
     }
-    for (int i = 0; i < n; ++i) {
-      const double v = log_sum[static_cast<std::size_t>(i)] - std::log(static_cast<double>(k));
-      sum += v;
-      sum_sq += v * v;
-    }
+    for (int i = 0; i < n; ++i)
+      out.per_example.push_back(log_sum[static_cast<std::size_t>(i)] - std::log(static_cast<double>(k)));
     if (progress) progress(from + static_cast<std::size_t>(n), d.count);
   }
-  const double N = static_cast<double>(d.count);
-  out.iw_loglik = sum / N;
-  const double var = std::max(0.0, sum_sq / N - out.iw_loglik * out.iw_loglik) * N / std::max(1.0, N - 1);
-  out.iw_stderr = std::sqrt(var / N);
+  const mean_and_error m = mean_and_standard_error(out.per_example);
+  out.iw_loglik = m.mean;
+  out.iw_stderr = m.standard_error;
   return out;
 }
 

@@ -116,11 +116,24 @@ train_result train(const model_binding& binding, const data_splits& data, const 
 
 // Evaluation of trained parameters on a data set.
 struct eval_result {
-  double elbo = 0, recon = 0, kl = 0;      // per example, S = 1
-  double iw_loglik = 0, iw_stderr = 0;     // importance-weighted log-likelihood with K samples, and its standard error
+  double elbo = 0, recon = 0, kl = 0;      // nats per example, means over the examples, S = 1
+  std::vector<double> kl_latent;           // each latent's KL(q ‖ p), mean over the examples (objective's order)
+  // The importance-weighted bound with K samples (Burda et al. 2016), per example in the
+  // data's order: log (1/K) Σ_k p(x, z_k) / q(z_k | x), in double.
+  std::vector<double> per_example;
+  // Their mean, and its standard error sd / √N (sd with N − 1): mean_and_standard_error(per_example).
+  double iw_loglik = 0, iw_stderr = 0;
   int k = 0;
   std::size_t examples = 0;
 };
+
+// The mean of `values` (summed in order), their sample standard deviation
+// sd = √(Σ (v − mean)² / (N − 1)) and the mean's standard error sd / √N. sd and the error
+// are 0 for fewer than 2 values or a non-finite mean; everything is 0 for no values.
+struct mean_and_error {
+  double mean = 0, sd = 0, standard_error = 0;
+};
+mean_and_error mean_and_standard_error(std::span<const double> values);
 
 // `elbo_graph` and `iwae_graph` are the same model lowered with the ELBO and the IWAE
 // objective; `params` are the trained parameters in the graphs' layout.
