@@ -1023,6 +1023,14 @@ int run_compare(const compare_request& r, const compare_environment& env) {
     if (fs::exists(st) && !fs::is_directory(st))
       throw compare_usage_error(fmt::format("--out {}: this is a file, not a folder; choose a new folder name",
                                             dir.string()));
+    if (fs::exists(st) && !fs::exists(dir / "compare.json", ec)) {
+      // Before creating a lock file in a folder of someone's files.
+      if (r.resume)
+        throw compare_error(fmt::format("{} holds no compare.json: there is no comparison to resume there; start one "
+                                        "with the whole command (vaec compare A.vae B.vae … --data PATH --out {})",
+                                        dir.string(), dir.string()));
+      if (!fs::exists(dir / lock_name, ec)) require_empty(dir);
+    }
     if (!fs::exists(st)) {
       if (r.resume)
         throw compare_error(fmt::format("--out {}: no such folder; there is no comparison to resume", dir.string()));
