@@ -26,6 +26,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "experiments/compare.hpp"
 #include "lang/check.hpp"
 #include "lang/diagnostic.hpp"
 #include "lang/lower.hpp"
@@ -901,7 +902,8 @@ int main(int argc, char** argv) {
                "  vaec check MODEL.vae ... [--set K=V]    parse and check; print θ, φ and the objective\n"
                "  vaec graph MODEL.vae [--dot]            print the computation graph\n"
                "  vaec eval RUN_DIR --data PATH [--iw K]  test ELBO and importance-weighted log-likelihood\n"
-               "  vaec sample RUN_DIR [-n N] [--out F]    decode latents from the prior or the posterior"};
+               "  vaec sample RUN_DIR [-n N] [--out F]    decode latents from the prior or the posterior\n"
+               "  vaec compare A.vae B.vae … --data PATH  train and evaluate every model × grid point × seed"};
   app.set_version_flag("--version", std::string("vaec ") + VAEC_VERSION);
   app.require_subcommand(0, 1);
 
@@ -965,6 +967,24 @@ int main(int argc, char** argv) {
   auto* mean_flag = sample->add_flag("--mean", mean_given, "write the likelihood's mean of x (the default)");
   sample->add_flag("--draw", sc.draw, "write draws x ~ p(x | z) instead of means")->excludes(mean_flag);
 
+  vaec::experiments::compare_request cr;
+  auto* compare = app.add_subcommand("compare", "train and evaluate every model × grid point × seed, each cell a run "
+                                                "folder in DIR/runs; resumable (experiments/README.md)");
+  compare->add_option("MODEL", cr.models, "the .vae models to compare");
+  compare->add_option("--data", cr.data, "the data every cell trains and is evaluated on");
+  compare->add_option("--grid", cr.grid, "NAME=v1,v2,…: an axis of the grid, a constant or train key (repeatable; "
+                                         "cells: its product)");
+  compare->add_option("--seeds", cr.seeds, "N: seeds 1 … N for every grid point (default 1)");
+  compare->add_option("--seed-list", cr.seed_list, "1,5,9: these seeds");
+  compare->add_option("--set", cr.sets, "NAME=VALUE for every cell (repeatable)");
+  compare->add_option("--epochs", cr.epochs, "passes over the training split for every cell");
+  compare->add_option("--iw", cr.iw, "K, importance samples of the evaluation (default: each model's eval_samples)");
+  compare->add_option("--jobs", cr.jobs, "cells at once (default: the machine's cores, one thread each)");
+  compare->add_option("--threads", cr.threads, "threads per cell (default 1; J × T = the machine's cores)");
+  compare->add_option("--baseline", cr.baseline, "the model the others are compared against (default the first)");
+  compare->add_option("--out", cr.out, "the comparison's folder (default compare-YYYYmmdd-HHMMSS)");
+  compare->add_flag("--resume", cr.resume, "continue the comparison in --out (alone: everything from its compare.json)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -977,6 +997,14 @@ int main(int argc, char** argv) {
     if (graph->parsed()) return run_graph(graph_file, graph_sets, dot);
     if (eval->parsed()) return run_eval(ec);
     if (sample->parsed()) return run_sample(sc);
+    if (compare->parsed()) {
+      cr.argv.assign(argv, argv + argc);
+      vaec::experiments::compare_environment env;
+      env.version = VAEC_VERSION;
+      env.cores = default_threads();
+      env.terminal = isatty(fileno(stderr)) != 0;
+      return vaec::experiments::run_compare(cr, env);
+    }
     if (tc.model.empty() && !tc.resume) {
       std::cout << app.help();
       return exit_usage;
@@ -990,6 +1018,11 @@ int main(int argc, char** argv) {
   } catch (const usage_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
     return exit_usage;
+  } catch (const vaec::experiments::compare_usage_error& e) {
+    fmt::print(stderr, "vaec: error: {}\n", e.what());
+    return exit_usage;
+  } catch (const vaec::experiments::compare_error& e) {
+    fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::lowering_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::data_error& e) {
