@@ -179,6 +179,7 @@ std::string report_html(const study& s, const text_table& results, const text_ta
   for (const auto& c : s.cells) {
     std::string head = html_text(c.id) + " — " + html_text(c.status);
     if (c.done()) head += " — LL " + figure_or_dash(c.eval->log_likelihood, 2);
+    if (c.status == "failed") head += ": " + html_text(c.reason.size() > 160 ? c.reason.substr(0, 157) + "..." : c.reason);
     o += std::string("<details") + (c.status == "failed" ? " class=\"failed\"" : "") + ">\n<summary>" + head +
          "</summary>\n<table class=\"facts\">\n";
     o += fact("folder", "<code>" + html_text(c.folder) + "</code>");

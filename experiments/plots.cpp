@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -55,6 +56,7 @@ std::vector<std::string> write_compare_plots(const study& s, const std::vector<t
       double lo = std::numeric_limits<double>::infinity(), hi = -lo;
       for (double x : xs) lo = std::min(lo, x), hi = std::max(hi, x);
       plot.log_x = lo > 0 && hi / lo >= 10;
+      if (plot.log_x) plot.log_ticks = xs;  // the grid's values, not the set-off points
     } else {
       xs.clear();
       for (std::size_t i = 0; i < a.values.size(); ++i) xs.push_back(static_cast<double>(i));
@@ -68,6 +70,16 @@ std::vector<std::string> write_compare_plots(const study& s, const std::vector<t
       if (s.point_values(p)[axis] == 0) combos.push_back(p);
     std::size_t stride = 1;  // grid points between consecutive values of this axis
     for (std::size_t b = axis + 1; b < s.grid.size(); ++b) stride *= s.grid[b].values.size();
+    // Each series is set off horizontally by a little (up to ±1.2% of the axis), so that
+    // equal means and their error bars stay visible side by side.
+    const std::size_t count = s.models.size() * combos.size();
+    const double lo = *std::min_element(xs.begin(), xs.end()), hi = *std::max_element(xs.begin(), xs.end());
+    const double width = !numeric ? 1.0 : plot.log_x ? std::log10(hi / lo) : hi > lo ? hi - lo : 1.0;
+    auto dodge = [&](double x, std::size_t series) {
+      if (count < 2) return x;
+      const double off = 0.024 * width * (static_cast<double>(series) / static_cast<double>(count - 1) - 0.5);
+      return plot.log_x ? x * std::pow(10.0, off) : x + off;
+    };
     report::panel panel;
     panel.ylabel = "LL (nats)";
     for (std::size_t m = 0; m < s.models.size(); ++m)
@@ -83,7 +95,7 @@ std::vector<std::string> write_compare_plots(const study& s, const std::vector<t
         line.marker = combos.size() > 1 ? static_cast<int>(ci % 10) : -1;
         for (std::size_t k = 0; k < a.values.size(); ++k) {
           const table_row* r = row_of(rows, combos[ci] + k * stride, m);
-          line.x.push_back(xs[k]);
+          line.x.push_back(dodge(xs[k], panel.lines.size()));
           line.y.push_back(r && r->ll.mean ? *r->ll.mean : nan);
           if (error_bars) line.error.push_back(r && r->ll.sd ? *r->ll.sd : nan);
         }

@@ -16,7 +16,8 @@ namespace vaec::exp {
 //   parses as a number, logarithmic when they are all positive and span a factor of 10 or
 //   more; else categorical, in the command's order), y the mean IW log-likelihood over the
 //   done seeds (nats), error bars ± its sd over seeds; one line per model and per
-//   combination of the other axes' values (colour: the model; marker: the combination).
+//   combination of the other axes' values (colour: the model; marker: the combination),
+//   each set off horizontally by up to ±1.2% of the axis so that equal values stay visible.
 // - curves: test ELBO (metrics.csv's test_elbo, nats) against epoch for every cell with a
 //   metrics.csv, one colour per model, the legend naming each model once.
 // Returns the base names written (e.g. "ll_vs_d", "curves"), in that order; says on `log`

@@ -385,7 +385,7 @@ void plot_lines(const std::string& base, const line_plot& plot) {
         if (plot.log_x && std::isfinite(x) && x <= 0)
           bad("series '" + s.name + "' has x = " + std::to_string(x) + " on a logarithmic axis");
         if (!plot.x_labels.empty() && std::isfinite(x) &&
-            (x < 0 || x != std::floor(x) || x >= static_cast<double>(plot.x_labels.size())))
+            (x < -0.5 || x > static_cast<double>(plot.x_labels.size()) - 0.5))
           bad("series '" + s.name + "' has x = " + std::to_string(x) + " on a categorical axis of " +
               std::to_string(plot.x_labels.size()) + " labels");
         xr.add(plot.log_x && x > 0 ? std::log10(x) : x);
@@ -406,7 +406,9 @@ void plot_lines(const std::string& base, const line_plot& plot) {
     for (const auto& p : plot.panels)
       for (const auto& s : p.lines)
         for (double x : s.x)
-          if (std::isfinite(x) && x > 0) log_ticks.push_back(x);
+          if (std::isfinite(x) && x > 0 && plot.log_ticks.empty()) log_ticks.push_back(x);
+    for (double x : plot.log_ticks)
+      if (std::isfinite(x) && x > 0) log_ticks.push_back(x);
     std::sort(log_ticks.begin(), log_ticks.end());
     log_ticks.erase(std::unique(log_ticks.begin(), log_ticks.end()), log_ticks.end());
     // Keep at most 12, evenly spread.
