@@ -165,6 +165,7 @@ BOOST_AUTO_TEST_CASE(escapes) {
              "a\\_b \\& 50\\% \\$x\\$ \\{y\\} \\#1 \\textasciitilde{} \\textasciicircum{} \\textbackslash{}");
   BOOST_TEST(ex::latex_text("κ = −1 ± 2…") == "$\\kappa$ = $-$1 $\\pm$ 2\\ldots{}");
   BOOST_TEST(ex::latex_text("é漢") == "??");
+  BOOST_TEST(ex::latex_text("--set a-b") == "-{}-set a-b");
   BOOST_TEST(ex::markdown_text("a|b_c*d") == "a\\|b\\_c\\*d");
   BOOST_TEST(ex::html_text("<a href=\"x\">&'") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
   BOOST_TEST(ex::exact(0.1) == "0.10000000000000001");
