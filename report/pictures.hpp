@@ -103,6 +103,11 @@ struct line_plot {
   std::vector<band> bands;      // shaded on every panel
   std::string band_label;       // legend entry of the bands (on the top panel); empty = none
   bool log_x = false;           // logarithmic x axis (x must then be positive)
+  std::vector<double> log_ticks;  // log_x: the x values numbered (empty: every series' x values)
+  // Non-empty: a categorical x axis (not with log_x): x_labels[i] is written under x = i,
+  // and every x must lie within half a category of one, in [−0.5, x_labels.size() − 0.5]
+  // (a point may be set off its category a little, e.g. to keep error bars apart).
+  std::vector<std::string> x_labels;
   int width = 800;              // pixels of the PNG; the SVG's size in points
   int height = 600;
 };

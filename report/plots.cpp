@@ -155,11 +155,12 @@ struct range {
 };
 
 // Light grey grid, then the black frame with ticks and numbers.
-void draw_axes(const char* xopt, const char* yopt) {
+// x_grid = false leaves out the x grid (a categorical axis draws its own at each category).
+void draw_axes(const char* xopt, const char* yopt, bool x_grid = true) {
   plcol0(c_grid);
   plwidth(1);
   pllsty(1);
-  plbox("g", 0, 0, "g", 0, 0);
+  plbox(x_grid ? "g" : "", 0, 0, "g", 0, 0);
   plcol0(c_black);
   plbox(xopt, 0, 0, yopt, 0, 0);
 }
@@ -368,6 +369,7 @@ void plot_lines(const std::string& base, const line_plot& plot) {
   const std::string path = base + ".png";
   auto bad = [&](const std::string& why) { throw picture_error("cannot write " + path + ": " + why); };
   if (plot.panels.empty()) bad("a line plot needs at least one panel");
+  if (!plot.x_labels.empty() && plot.log_x) bad("an x axis cannot be both categorical and logarithmic");
   range xr;
   for (const auto& p : plot.panels)
     for (const auto& s : p.lines) {
@@ -382,6 +384,10 @@ void plot_lines(const std::string& base, const line_plot& plot) {
       for (double x : s.x) {
         if (plot.log_x && std::isfinite(x) && x <= 0)
           bad("series '" + s.name + "' has x = " + std::to_string(x) + " on a logarithmic axis");
+        if (!plot.x_labels.empty() && std::isfinite(x) &&
+            (x < -0.5 || x > static_cast<double>(plot.x_labels.size()) - 0.5))
+          bad("series '" + s.name + "' has x = " + std::to_string(x) + " on a categorical axis of " +
+              std::to_string(plot.x_labels.size()) + " labels");
         xr.add(plot.log_x && x > 0 ? std::log10(x) : x);
       }
     }
@@ -389,13 +395,20 @@ void plot_lines(const std::string& base, const line_plot& plot) {
     xr.add(plot.log_x && b.from > 0 ? std::log10(b.from) : b.from);
     xr.add(plot.log_x && b.to > 0 ? std::log10(b.to) : b.to);
   }
-  const range x_axis = xr.padded(0.03);
+  if (!plot.x_labels.empty()) {
+    // Half a category of margin each side, so that the first and last points sit inside.
+    xr.add(-0.5);
+    xr.add(static_cast<double>(plot.x_labels.size()) - 0.5);
+  }
+  const range x_axis = plot.x_labels.empty() ? xr.padded(0.03) : xr;
   std::vector<double> log_ticks;
   if (plot.log_x) {
     for (const auto& p : plot.panels)
       for (const auto& s : p.lines)
         for (double x : s.x)
-          if (std::isfinite(x) && x > 0) log_ticks.push_back(x);
+          if (std::isfinite(x) && x > 0 && plot.log_ticks.empty()) log_ticks.push_back(x);
+    for (double x : plot.log_ticks)
+      if (std::isfinite(x) && x > 0) log_ticks.push_back(x);
     std::sort(log_ticks.begin(), log_ticks.end());
     log_ticks.erase(std::unique(log_ticks.begin(), log_ticks.end()), log_ticks.end());
     // Keep at most 12, evenly spread.
@@ -462,8 +475,9 @@ void plot_lines(const std::string& base, const line_plot& plot) {
       const bool last = pi + 1 == np;
       // A logarithmic axis over a decade or two gets few of PLplot's numbers: number the
       // data's own x values instead.
-      const std::string xopt = plot.log_x ? "bcstl" : last ? "bcnst" : "bcst";
-      draw_axes(xopt.c_str(), "bcnstv");
+      const bool categorical = !plot.x_labels.empty();
+      const std::string xopt = plot.log_x ? "bcstl" : categorical ? "bc" : last ? "bcnst" : "bcst";
+      draw_axes(xopt.c_str(), "bcnstv", !categorical);
       if (plot.log_x && last)
         for (double x : log_ticks) {
           const double f = (std::log10(x) - x_axis.lo) / (x_axis.hi - x_axis.lo);
@@ -471,6 +485,19 @@ void plot_lines(const std::string& base, const line_plot& plot) {
           std::snprintf(t, sizeof t, "%g", x);
           plmtex("b", 1.6, f, 0.5, t);
         }
+      if (categorical) {
+        // A grid line and a tick at each category, its label under the bottom panel.
+        for (std::size_t i = 0; i < plot.x_labels.size(); ++i) {
+          const double x = static_cast<double>(i);
+          plcol0(c_grid);
+          pljoin(x, y_axis.lo, x, y_axis.hi);
+          plcol0(c_black);
+          const double tick = (y_axis.hi - y_axis.lo) * 0.015;
+          pljoin(x, y_axis.lo, x, y_axis.lo + tick);
+          pljoin(x, y_axis.hi, x, y_axis.hi - tick);
+          if (last) plmtex("b", 1.6, (x - x_axis.lo) / (x_axis.hi - x_axis.lo), 0.5, plot.x_labels[i].c_str());
+        }
+      }
       plmtex("l", 4.5, 0.5, 0.5, p.ylabel.c_str());
       if (last) plmtex("b", 3.0, 0.5, 0.5, plot.xlabel.c_str());
       if (pi == 0) title_line(plot.title);
