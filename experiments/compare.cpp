@@ -1,4 +1,5 @@
 #include "experiments/compare.hpp"
+#include "experiments/tables.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -156,7 +157,7 @@ struct model_entry {
   std::string source;  // the text (not in compare.json; DIR/models/LABEL.vae holds it)
 };
 
-struct cell {
+struct cell_run {
   std::string id, folder, model;  // folder relative to DIR; model: the label
   std::vector<std::pair<std::string, std::string>> grid;
   std::uint64_t seed = 1;
@@ -175,7 +176,7 @@ struct plan {
   std::vector<std::pair<std::string, std::string>> sets;  // --set, then --epochs as "epochs"
   std::optional<int> iw;
   int jobs = 1, threads = 1;
-  std::vector<cell> cells;
+  std::vector<cell_run> cells;
 };
 
 std::string os_reason(int err) {
@@ -226,8 +227,8 @@ std::string sets_text(const std::vector<std::pair<std::string, std::string>>& se
 }
 
 // The cells of `p`: models × grid points (the first axis outermost) × seeds.
-std::vector<cell> make_cells(const plan& p) {
-  std::vector<cell> cells;
+std::vector<cell_run> make_cells(const plan& p) {
+  std::vector<cell_run> cells;
   std::size_t points = 1;
   for (const auto& a : p.grid) points *= a.values.size();
   for (const auto& m : p.models)
@@ -240,7 +241,7 @@ std::vector<cell> make_cells(const plan& p) {
         rest /= vs.size();
       }
       for (std::uint64_t s : p.seeds) {
-        cell c;
+        cell_run c;
         c.id = m.label;
         for (const auto& [n, v] : g) c.id += "-" + n + "=" + v;
         c.id += fmt::format("-seed{}", s);
@@ -407,7 +408,7 @@ plan parse_plan(const std::string& text, const std::string& path) {
     p.jobs = j.at("jobs").get<int>();
     p.threads = j.at("threads").get<int>();
     for (const auto& c : j.at("cells")) {
-      cell x;
+      cell_run x;
       x.id = c.at("id").get<std::string>();
       x.folder = c.at("folder").get<std::string>();
       x.model = c.at("model").get<std::string>();
@@ -743,7 +744,7 @@ class scheduler {
       }
       // Start cells while there is room; a cell whose folder a dying child still holds waits.
       while (!stop_requested && running_.size() < static_cast<std::size_t>(p_.jobs) && next < queue.size()) {
-        const cell& c = p_.cells[queue[next]];
+        const cell_run& c = p_.cells[queue[next]];
         if (run_locked(dir_ / c.folder)) {
           if (!running_.empty()) break;
           if (!waiting_note) {
@@ -807,7 +808,7 @@ class scheduler {
   std::string data_arg() const { return p_.data_path; }
 
   void start_train(std::size_t i) {
-    cell& c = p_.cells[i];
+    cell_run& c = p_.cells[i];
     const fs::path folder = dir_ / c.folder;
     std::vector<std::string> args;
     std::error_code ec;
@@ -832,7 +833,7 @@ class scheduler {
   }
 
   void start_eval(std::size_t i) {
-    cell& c = p_.cells[i];
+    cell_run& c = p_.cells[i];
     std::vector<std::string> args = {"eval", (dir_ / c.folder).string(), "--data", data_arg(), "--threads",
                                      std::to_string(p_.threads)};
     if (p_.iw) args.insert(args.end(), {"--iw", std::to_string(*p_.iw)});
@@ -840,7 +841,7 @@ class scheduler {
   }
 
   void launch(std::size_t i, bool eval, const std::vector<std::string>& args) {
-    cell& c = p_.cells[i];
+    cell_run& c = p_.cells[i];
     running r;
     r.cell = i;
     r.eval = eval;
@@ -869,7 +870,7 @@ class scheduler {
       }
       const running r = running_[k];
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(k));
-      cell& c = p_.cells[r.cell];
+      cell_run& c = p_.cells[r.cell];
       const double secs = seconds_since(r.started);
       c.seconds = c.seconds.value_or(0.0) + secs;
       const bool ok = got > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -898,7 +899,7 @@ class scheduler {
   }
 
   void finish(std::size_t i) {
-    cell& c = p_.cells[i];
+    cell_run& c = p_.cells[i];
     c.status = "done";
     c.reason.reset();
     ++finished_;
@@ -922,7 +923,7 @@ class scheduler {
   }
 
   void fail(std::size_t i, const std::string& reason, const fs::path& log = {}) {
-    cell& c = p_.cells[i];
+    cell_run& c = p_.cells[i];
     c.status = "failed";
     c.reason = reason;
     ++finished_;
@@ -1100,8 +1101,8 @@ int run_compare(const compare_request& r, const compare_environment& env) {
     }
     // The cells as the plan makes them, with the statuses recorded; a done cell whose
     // folder is gone runs again.
-    std::vector<cell> fresh = make_cells(*recorded);
-    std::map<std::string, const cell*> by_id;
+    std::vector<cell_run> fresh = make_cells(*recorded);
+    std::map<std::string, const cell_run*> by_id;
     for (const auto& c : recorded->cells) by_id[c.id] = &c;
     for (auto& c : fresh) {
       auto it = by_id.find(c.id);
@@ -1140,7 +1141,22 @@ int run_compare(const compare_request& r, const compare_environment& env) {
   make_dir(dir / "runs");
   make_dir(dir / "logs");
   scheduler s(p, dir, env);
-  return s.run();
+  const int status = s.run();
+  if (status == 130) return status;  // interrupted: the tables wait for the remaining cells
+  // The tables, plots and report of every cell, done or failed (tables.hpp).
+  try {
+    std::ostringstream log;
+    write_compare_outputs(dir, log);
+    std::fputs(log.str().c_str(), stderr);
+  } catch (const std::runtime_error& e) {
+    throw compare_error(fmt::format("the cells are done, but the tables could not be written: {}", e.what()));
+  }
+  bool ok = false;
+  const std::string table = read_text(dir / "table.md", ok);
+  if (ok) std::fputs(("\n" + table).c_str(), stdout);
+  std::fflush(stdout);
+  fmt::print(stderr, "results: {} (table.md, table.tex, results.csv, report.html)\n", dir.string());
+  return status;
 }
 
 }  // namespace vaec::experiments

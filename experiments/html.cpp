@@ -8,7 +8,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-namespace vaec::exp {
+namespace vaec::experiments {
 
 namespace fs = std::filesystem;
 
@@ -210,4 +210,4 @@ std::string report_html(const study& s, const text_table& results, const text_ta
   return o;
 }
 
-}  // namespace vaec::exp
+}  // namespace vaec::experiments

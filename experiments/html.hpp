@@ -10,7 +10,7 @@
 #include "experiments/study.hpp"
 #include "experiments/tables.hpp"
 
-namespace vaec::exp {
+namespace vaec::experiments {
 
 // The report as HTML text. `plots` are base names in s.dir (BASE.png is embedded);
 // each cell's *.png pictures are read from its run folder and embedded in a fixed order
@@ -23,4 +23,4 @@ std::string report_html(const study& s, const text_table& results, const text_ta
 // RFC 4648 base64 of `bytes` (OpenSSL's EVP_EncodeBlock), no line breaks.
 std::string base64(std::string_view bytes);
 
-}  // namespace vaec::exp
+}  // namespace vaec::experiments

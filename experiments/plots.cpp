@@ -10,7 +10,7 @@
 
 #include "report/pictures.hpp"
 
-namespace vaec::exp {
+namespace vaec::experiments {
 
 namespace fs = std::filesystem;
 
@@ -149,4 +149,4 @@ std::vector<std::string> write_compare_plots(const study& s, const std::vector<t
   return written;
 }
 
-}  // namespace vaec::exp
+}  // namespace vaec::experiments

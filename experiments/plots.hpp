@@ -9,7 +9,7 @@
 #include "experiments/study.hpp"
 #include "experiments/tables.hpp"
 
-namespace vaec::exp {
+namespace vaec::experiments {
 
 // Writes into s.dir, each as PNG (800 × 600) and SVG:
 // - ll_vs_NAME for each grid axis NAME: x the axis' values (a numeric axis when every value
@@ -28,4 +28,4 @@ std::vector<std::string> write_compare_plots(const study& s, const std::vector<t
 // Whether every value parses whole as a finite number (strtod), and the numbers.
 bool all_numeric(const std::vector<std::string>& values, std::vector<double>& numbers);
 
-}  // namespace vaec::exp
+}  // namespace vaec::experiments

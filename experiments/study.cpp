@@ -11,7 +11,7 @@
 #include <ostream>
 #include <sstream>
 
-namespace vaec::exp {
+namespace vaec::experiments {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -383,4 +383,4 @@ study read_study(const fs::path& dir, std::ostream& log) {
   return s;
 }
 
-}  // namespace vaec::exp
+}  // namespace vaec::experiments

@@ -13,7 +13,9 @@
 #include <utility>
 #include <vector>
 
-namespace vaec::exp {
+#include "experiments/compare.hpp"
+
+namespace vaec::experiments {
 
 // A compare folder that cannot be read: what() names the file, what is wrong with it and
 // what to do.
@@ -70,10 +72,7 @@ struct model_entry {
   std::string path, label, sha256;
 };
 
-struct grid_axis {
-  std::string name;
-  std::vector<std::string> values;
-};
+// grid_axis: experiments/compare.hpp (a --grid NAME=v1,v2,… axis).
 
 // compare.json and its cells.
 struct study {
@@ -124,4 +123,4 @@ std::vector<std::optional<double>> read_csv_column(const std::filesystem::path& 
 // exists and cannot be read.
 std::optional<std::string> read_file(const std::filesystem::path& path);
 
-}  // namespace vaec::exp
+}  // namespace vaec::experiments

@@ -12,7 +12,7 @@
 #include "experiments/plots.hpp"
 #include "runtime/run_folder.hpp"
 
-namespace vaec::exp {
+namespace vaec::experiments {
 
 namespace fs = std::filesystem;
 
@@ -600,4 +600,4 @@ void write_compare_outputs(const fs::path& dir, std::ostream& log) {
   write("report.html", report_html(s, results, differences, plots));
 }
 
-}  // namespace vaec::exp
+}  // namespace vaec::experiments

@@ -14,7 +14,7 @@
 
 #include "experiments/study.hpp"
 
-namespace vaec::exp {
+namespace vaec::experiments {
 
 // Mean and sample standard deviation (denominator n − 1) of `values`: two passes, the
 // first on the values shifted by the first one (so equal values give that value and an
@@ -131,4 +131,4 @@ std::string exact(double v);
 // written; each what() names the file.
 void write_compare_outputs(const std::filesystem::path& dir, std::ostream& log);
 
-}  // namespace vaec::exp
+}  // namespace vaec::experiments

@@ -17,7 +17,7 @@
 #include "experiments/tables.hpp"
 #include "report/pictures.hpp"
 
-namespace ex = vaec::exp;
+namespace ex = vaec::experiments;
 namespace fs = std::filesystem;
 
 namespace {

@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    vaec::exp::write_compare_outputs(argv[1], std::cout);
+    vaec::experiments::write_compare_outputs(argv[1], std::cout);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "vaec_compare_outputs: error: " << e.what() << "\n";
