@@ -175,6 +175,32 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
   tmo=120 expect "resume after Ctrl-C" 0 "" "^done: 2 of 2 epochs" -- --resume --out "$work/r-int"
 fi
 
+# ---- constants and --set (the S-VAE models of examples/hyperspherical have const d)
+svae="$src/examples/hyperspherical/vmf.vae"
+expect "check: a constant and its line" 0 "" "^  const  d = 10 +\(line [0-9]+\)$" -- check "$svae"
+expect "check: --set d=2" 0 "" "latent z : sphere\[3\] +\(unit vectors in R\^3, the sphere S\^2\)" -- check "$svae" --set d=2
+expect "check: --set says its origin" 0 "" "^  const  d = 2 +\(set on the command line\)$" -- check "$svae" --set d=2
+expect "check: --set a train key" 0 "" "^train: epochs 3, batch 64, adam\(lr = 0.0001," -- check "$svae" --set epochs=3 --set "optimizer=adam(lr = 1e-4)"
+expect "check: --set d=-1" 1 "size of 'z' is 0 \(d = -1, set on the command line\)" "" -- check "$svae" --set d=-1
+expect "check: --set of no name" 1 "^command line:1:7: error: 'dd' is neither a constant.*did you mean 'd'" "" -- check "$svae" --set dd=3
+expect "check: --set without =" 1 "^command line:1:8: error: expected '='" "" -- check "$svae" --set d
+expect "graph: --set d=4" 0 "" "= sample_vmf\(%[0-9]+, %[0-9]+\) \[5 × B·S\]" -- graph "$svae" --set d=4
+expect "train: --epochs and --set epochs" 2 "--epochs and --set epochs=3 both set epochs" "" -- "$svae" --data "$work/tiny.csv" --epochs 1 --set epochs=3 --out "$work/r-clash"
+expect "train: with --set" 0 "" "^epoch +1/1 " -- "$svae" --data "$work/tiny.csv" --set d=3 --set epochs=1 --set binarize=none --batch 32 --out "$work/r-set"
+python3 - "$work/r-set" <<'PY' && { passed=$((passed + 1)); echo "ok   run.json and summary.json record --set"; } || fail "run.json/summary.json do not record --set"
+import json, sys
+d = sys.argv[1]
+run = json.load(open(d + "/run.json"))
+summary = json.load(open(d + "/summary.json"))
+assert run["sets"] == ["d=3", "epochs=1", "binarize=none"], run["sets"]
+assert summary["sets"] == run["sets"]
+assert summary["constants"] == {"d": {"value": 3.0, "origin": "set on the command line"}}, summary["constants"]
+assert summary["settings"]["epochs"] == 1 and summary["settings"]["binarize"] == "none"
+assert summary["latents"][0]["type"] == "sphere[4]", summary["latents"]
+PY
+expect "eval: a run trained with --set" 0 "" "latent z \(sphere\[4\]\)" -- eval "$work/r-set" --data "$work/tiny.csv" --iw 5
+expect "resume: another --set refused" 2 "--set contradicts the run" "" -- --resume --out "$work/r-set" --set d=5
+
 # ---- the command line itself
 expect "no arguments" 2 "" "" --
 expect "unknown verb" 2 "" "" -- frobnicate
