@@ -115,14 +115,6 @@ int run_graph(const std::string& file, const std::vector<std::string>& sets, boo
 // The machine's cores (2 here): more threads than cores only make OpenMP's barriers wait.
 int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
-std::string timestamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
 
 struct train_cli {
   std::string model;
@@ -342,7 +334,7 @@ int run_train(const train_cli& c) {
 
   if (!c.resume) {
     folder.emplace(!c.out.empty() ? vaec::rt::run_folder::create(c.out)
-                                  : vaec::rt::run_folder::create_unique("runs", model.name + "-" + timestamp()));
+                                  : vaec::rt::run_folder::create_unique("runs", model.name + "-" + vaec::rt::timestamp()));
     folder->write("model.vae", m->text);
     folder->write("run.json", vaec::rt::to_json(record));
   }

@@ -478,35 +478,7 @@ std::vector<std::string> differences(const plan& rec, const plan& now, bool thre
 // run folders are: a second compare on the same DIR is refused, naming the holder.
 class locked_dir {
  public:
-  explicit locked_dir(const fs::path& dir) : dir_(dir) {
-    const fs::path p = dir / lock_name;
-    fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0)
-      throw compare_error(fmt::format("cannot create files in {}: {} (creating {}); choose a folder you can write to "
-                                      "with --out",
-                                      dir.string(), os_reason(errno), p.string()));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
-      char buf[64] = {};
-      std::string holder;
-      if (::pread(fd_, buf, sizeof buf - 1, 0) > 0) {
-        holder = buf;
-        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-      }
-      ::close(fd_);
-      if (err == EWOULDBLOCK)
-        throw compare_error(fmt::format("{} is in use by another vaec compare{}; wait for it to finish, stop it, or "
-                                        "choose another --out",
-                                        dir.string(), holder.empty() ? "" : " (" + holder + ")"));
-      throw compare_error(fmt::format("cannot lock {}: {}", p.string(), os_reason(err)));
-    }
-    const std::string me = fmt::format("pid {}\n", ::getpid());
-    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
-      const int err = errno;
-      ::close(fd_);
-      throw compare_error(fmt::format("cannot write {}: {}", p.string(), os_reason(err)));
-    }
-  }
+  explicit locked_dir(const fs::path& dir) : dir_(dir), fd_(vaec::rt::lock_folder(dir, "vaec compare")) {}
   ~locked_dir() { ::close(fd_); }
   locked_dir(const locked_dir&) = delete;
   locked_dir& operator=(const locked_dir&) = delete;
@@ -541,19 +513,11 @@ void require_empty(const fs::path& dir) {
                                         dir.string(), list, more ? ", …" : ""));
 }
 
-std::string timestamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
 
 // A new DIR compare-YYYYmmdd-HHMMSS (-2, -3, … when taken), made with mkdir so that two
 // compares never share it.
 fs::path unique_dir() {
-  const std::string stem = "compare-" + timestamp();
+  const std::string stem = "compare-" + vaec::rt::timestamp();
   for (int i = 1; i < 10000; ++i) {
     const fs::path dir = i == 1 ? fs::path(stem) : fs::path(fmt::format("{}-{}", stem, i));
     if (::mkdir(dir.c_str(), 0755) == 0) return dir;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -98,13 +99,13 @@ void require_empty(const fs::path& dir) {
 
 }  // namespace
 
-int run_folder::lock(const fs::path& dir) {
+int lock_folder(const fs::path& dir, std::string_view holder_kind) {
   const fs::path p = dir / lock_name;
   const int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int err = errno;
-    throw run_folder_error(fmt::format("cannot create files in the run folder {}: {} (creating {}); choose a folder "
-                                       "you can write to with --out",
+    throw run_folder_error(fmt::format("cannot create files in {}: {} (creating {}); choose a folder you can write "
+                                       "to with --out",
                                        dir.string(), os_reason(err), p.string()));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -118,9 +119,9 @@ int run_folder::lock(const fs::path& dir) {
     }
     ::close(fd);
     if (err == EWOULDBLOCK)
-      throw run_folder_error(fmt::format("{} is in use by another vaec process{}; wait for it to finish, stop it, or "
-                                         "choose another --out",
-                                         dir.string(), holder.empty() ? "" : " (" + holder + ")"));
+      throw run_folder_error(fmt::format("{} is in use by another {}{}; wait for it to finish, stop it, or choose "
+                                         "another --out",
+                                         dir.string(), holder_kind, holder.empty() ? "" : " (" + holder + ")"));
     throw run_folder_error(fmt::format("cannot lock {}: {}", p.string(), os_reason(err)));
   }
   // The holder's pid, for the message another process prints.
@@ -131,6 +132,17 @@ int run_folder::lock(const fs::path& dir) {
     throw run_folder_error(fmt::format("cannot write {}: {}", p.string(), os_reason(err)));
   }
   return fd;
+}
+
+int run_folder::lock(const fs::path& dir) { return lock_folder(dir, "vaec process"); }
+
+std::string timestamp() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
 }
 
 run_folder run_folder::create(const fs::path& dir) {

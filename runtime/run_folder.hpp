@@ -100,6 +100,16 @@ run_record parse_run_record(const std::string& text, const std::string& path);
 // The settings of `o` as JSON text (for summary.json and the checkpoint's metadata).
 std::string settings_json(const run_record& r);
 
+// Locks `dir` for this process: flock on DIR/vaec.lock, which then holds "pid N" for the
+// message another process prints. Returns the lock's file descriptor (the lock lasts until
+// it is closed, or the process ends). `holder_kind` names such a process in that message
+// ("vaec process", "vaec compare"). Throws run_folder_error when the lock file cannot be
+// created or written, or "DIR is in use by another HOLDER_KIND (pid N)".
+int lock_folder(const std::filesystem::path& dir, std::string_view holder_kind);
+
+// The local time as YYYYmmdd-HHMMSS, for default folder names.
+std::string timestamp();
+
 // Writes `content` to `path` atomically (temporary file beside it, fsync, rename, fsync
 // of the folder). Throws run_folder_error naming the path and the OS's reason.
 void write_file_atomically(const std::filesystem::path& path, std::string_view content);
