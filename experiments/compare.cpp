@@ -848,7 +848,7 @@ class scheduler {
           start_eval(r.cell);
         }
       } else if (ok) {
-        finish(r.cell);
+        finish(r.cell, r.log);
       } else if (stopped && stop_requested) {
         c.status = "pending";
         save();
@@ -862,28 +862,29 @@ class scheduler {
     }
   }
 
-  void finish(std::size_t i) {
+  // A cell whose vaec eval exited 0: done when its eval.json holds the figures
+  // (experiments/README.md), failed otherwise.
+  void finish(std::size_t i, const fs::path& log = {}) {
     cell_run& c = p_.cells[i];
+    bool ok = false;
+    const std::string text = read_text(dir_ / c.folder / "eval.json", ok);
+    const ojson j = ok ? ojson::parse(text, nullptr, false) : ojson();
+    const bool figures_ok = ok && !j.is_discarded() && j.is_object() && j.contains("log_likelihood") &&
+                            j["log_likelihood"].is_number() && j.contains("log_likelihood_se") &&
+                            j["log_likelihood_se"].is_number();
+    if (!figures_ok) {
+      fail(i, ok ? "its eval.json holds no log_likelihood and log_likelihood_se (written by hand?)"
+                 : "vaec eval exited 0 but left no eval.json in the cell's folder",
+           log);
+      return;
+    }
     c.status = "done";
     c.reason.reset();
     ++finished_;
     ++finished_now_;
     save();
-    // The cell's log-likelihood, from the eval.json vaec eval wrote (experiments/README.md).
-    std::string figures = "evaluated (its vaec eval wrote no eval.json)";
-    bool ok = false;
-    const std::string text = read_text(dir_ / c.folder / "eval.json", ok);
-    if (ok) {
-      const ojson j = ojson::parse(text, nullptr, false);
-      if (!j.is_discarded() && j.is_object() && j.contains("log_likelihood") && j["log_likelihood"].is_number())
-        figures = fmt::format("LL {:.2f}{}", j["log_likelihood"].get<double>(),
-                              j.contains("log_likelihood_se") && j["log_likelihood_se"].is_number()
-                                  ? fmt::format(" ± {:.2f}", j["log_likelihood_se"].get<double>())
-                                  : "");
-      else
-        figures = "evaluated (its eval.json holds no log_likelihood)";
-    }
-    line(fmt::format("{}  {}  {:.1f} s", c.id, figures, c.seconds.value_or(0.0)));
+    line(fmt::format("{}  LL {:.2f} ± {:.2f}  {:.1f} s", c.id, j["log_likelihood"].get<double>(),
+                     j["log_likelihood_se"].get<double>(), c.seconds.value_or(0.0)));
   }
 
   void fail(std::size_t i, const std::string& reason, const fs::path& log = {}) {
