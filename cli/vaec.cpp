@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -237,11 +238,23 @@ void require_agreement(const train_cli& c, const vaec::rt::run_record& r, const 
   if (c.lr && *c.lr != o.adam.lr) refuse("--lr", format_double(*c.lr), format_double(o.adam.lr));
   if (c.seed && parse_seed(*c.seed, "--seed") != o.seed) refuse("--seed", *c.seed, std::to_string(o.seed));
   if (!c.data.empty() && absolute_data_path(c.data) != r.data_path) refuse("--data", c.data, r.data_path);
-  if (!c.sets.empty() && c.sets != r.sets)
-    throw usage_error(fmt::format("--set contradicts the run in {}, which was started with {}; resume with `vaec "
-                                  "--resume --out {}` alone (it keeps the run's own --set), or start a new run",
-                                  dir, r.sets.empty() ? std::string("no --set") : "--set " + fmt::format("{}", fmt::join(r.sets, " --set ")),
-                                  dir));
+  // --set on a resume: each name must have the run's value (order does not matter).
+  auto split = [](const std::string& set) {
+    const auto eq = set.find('=');
+    return std::pair<std::string, std::string>{set.substr(0, eq), eq == std::string::npos ? "" : set.substr(eq + 1)};
+  };
+  std::map<std::string, std::string> recorded;
+  for (const auto& set : r.sets) recorded.insert(split(set));
+  for (const auto& set : c.sets) {
+    const auto [name, value] = split(set);
+    const auto it = recorded.find(name);
+    if (it != recorded.end() && it->second == value) continue;
+    throw usage_error(fmt::format(
+        "--set {} contradicts the run in {}, which {} ({}); resume with `vaec --resume --out {}` alone (it keeps "
+        "the run's own --set), or start a new run",
+        set, dir, it == recorded.end() ? fmt::format("has no --set of {}", name) : fmt::format("has --set {}={}", name, it->second),
+        (fs::path(dir) / "run.json").string(), dir));
+  }
 }
 
 // The run's pictures (figures/), from its checkpoint (the best one when early stopping
@@ -885,6 +898,39 @@ int run_sample(const sample_cli& c) {
   return exit_ok;
 }
 
+// Before any cell runs: every model checks with every grid point's --set (and the
+// global ones), as each cell's vaec will check it, so that a model or a value that cannot
+// train is reported once, with its diagnostics, rather than as every cell failing. Prints
+// the diagnostics of the first failing grid point of each model; returns false if any.
+bool check_compare_models(const vaec::experiments::compare_request& r) {
+  std::vector<vaec::experiments::grid_axis> axes;
+  for (const auto& g : r.grid) axes.push_back(vaec::experiments::parse_grid_axis(g));
+  std::vector<std::vector<std::string>> points{{}};
+  for (const auto& a : axes) {
+    std::vector<std::vector<std::string>> next;
+    for (const auto& p : points)
+      for (const auto& v : a.values) {
+        next.push_back(p);
+        next.back().push_back(a.name + "=" + v);
+      }
+    points = std::move(next);
+  }
+  bool ok = true;
+  for (const auto& model : r.models) {
+    if (!fs::is_regular_file(model)) continue;  // compare itself names a missing model file
+    for (const auto& p : points) {
+      std::vector<std::string> sets = r.sets;
+      sets.insert(sets.end(), p.begin(), p.end());
+      if (load_model(model, sets)) continue;
+      fmt::print(stderr, "vaec: error: {} does not check{}; no cell was started\n", model,
+                 p.empty() ? std::string() : fmt::format(" at the grid point {}", fmt::join(p, ", ")));
+      ok = false;
+      break;
+    }
+  }
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -990,6 +1036,7 @@ int main(int argc, char** argv) {
     if (eval->parsed()) return run_eval(ec);
     if (sample->parsed()) return run_sample(sc);
     if (compare->parsed()) {
+      if (!check_compare_models(cr)) return exit_error;
       cr.argv.assign(argv, argv + argc);
       vaec::experiments::compare_environment env;
       env.version = VAEC_VERSION;

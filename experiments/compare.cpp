@@ -755,7 +755,8 @@ class scheduler {
                  p_.cells.size(), p_.cells.size() == 1 ? "" : "s", where, dir_.string(), done);
       return 1;
     }
-    fmt::print(stderr, "compare: all {} cells done in {}; {}\n", p_.cells.size(), duration_text(seconds_since(t0_)),
+    fmt::print(stderr, "compare: {} done in {}; {}\n",
+               p_.cells.size() == 1 ? std::string("the 1 cell") : fmt::format("all {} cells", p_.cells.size()), duration_text(seconds_since(t0_)),
                where);
     return 0;
   }

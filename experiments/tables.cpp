@@ -336,7 +336,7 @@ text_table results_table(const study& s, const std::vector<table_row>& rows) {
       "LL: importance-weighted log-likelihood bound with K = {}; L[q]: ELBO; RE: reconstruction E_q[log p(x|z)]; "
       "KL: KL(q‖p); nats per example on the {} split of {} ({} examples){}; {}{}.",
       f.k, f.split, data_name(s), f.examples.empty() ? "?" : f.examples,
-      f.epochs.empty() ? "" : ", after " + f.epochs + " epochs", seeds,
+      f.epochs.empty() ? "" : ", after " + f.epochs + (f.epochs == "1" ? " epoch" : " epochs"), seeds,
       s.models.size() >= 2 ? (s.grid.empty() ? "; bold: the best LL and L[q]" : "; bold: the best LL and L[q] at each grid point")
                            : "");
   t.caption = base;
@@ -393,17 +393,17 @@ text_table differences_table(const study& s, const std::vector<difference>& diff
   text_table t;
   t.id = "differences";
   t.caption = fmt::format(
-      "Is the difference real? Paired over the same test examples: for each seed s, d_i = LL_model,i − LL_{},i "
-      "(per-example importance-weighted log-likelihood, nats), mean(d) ± its paired standard error sd(d)/√N; "
-      "ΔLL: the mean over seeds of mean(d), and its sd over seeds.",
+      "Is the difference real? Paired over the same test examples: for each seed s, δ_i = LL_model,i − LL_{},i "
+      "(per-example importance-weighted log-likelihood, nats); per seed: mean(δ) ± its paired standard error "
+      "sd(δ)/√N; ΔLL: the mean over seeds of mean(δ) ± its sd over seeds (not a standard error).",
       s.baseline);
   t.tex_caption = latex_text(t.caption);
   t.headings = grid_headings(s);
   t.headings.push_back({"model − " + markdown_text(s.baseline), "Model $-$ " + latex_text(s.baseline),
                         "model − " + html_text(s.baseline), false});
   t.headings.push_back({"N", "$N$", "N", true});
-  t.headings.push_back({"ΔLL", "$\\Delta$LL", "ΔLL", true});
-  t.headings.push_back({"per seed: mean(d) ± SE", "Per seed: mean($d$) $\\pm$ SE", "per seed: mean(d) ± SE", false});
+  t.headings.push_back({"ΔLL ± sd", "$\\Delta$LL $\\pm$ sd", "ΔLL ± sd", true});
+  t.headings.push_back({"per seed: mean(δ) ± SE", "Per seed: mean($\\delta$) $\\pm$ SE", "per seed: mean(δ) ± SE", false});
   std::size_t previous_point = static_cast<std::size_t>(-1);
   for (const auto& d : diffs) {
     std::vector<text_table::entry> row;
@@ -422,7 +422,7 @@ text_table differences_table(const study& s, const std::vector<difference>& diff
       per_seed += fmt::format("{}s{}: {} ± {}", per_seed.empty() ? "" : "; ", sd.seed, fixed(*sd.mean, 3), fixed(*sd.se, 3));
     }
     row.push_back(model);
-    row.push_back({d.examples ? std::to_string(*d.examples) : "—", {}, true, false, false});
+    row.push_back({d.examples ? std::to_string(*d.examples) : "—", {}, d.examples.has_value(), false, false});
     if (d.over_seeds.mean)
       row.push_back(number_entry(d.over_seeds, 3, false));
     else
@@ -464,7 +464,7 @@ std::string latex_text(const std::string& s) {
   static const std::map<std::string, std::string> known = {
       {"−", "$-$"}, {"–", "--"}, {"—", "---"}, {"×", "$\\times$"}, {"±", "$\\pm$"}, {"≤", "$\\le$"},
       {"≥", "$\\ge$"}, {"→", "$\\to$"}, {"…", "\\ldots{}"}, {"‘", "`"}, {"’", "'"}, {"“", "``"}, {"”", "''"},
-      {"κ", "$\\kappa$"}, {"σ", "$\\sigma$"}, {"μ", "$\\mu$"}, {"β", "$\\beta$"}, {"Δ", "$\\Delta$"},
+      {"κ", "$\\kappa$"}, {"σ", "$\\sigma$"}, {"μ", "$\\mu$"}, {"β", "$\\beta$"}, {"Δ", "$\\Delta$"}, {"δ", "$\\delta$"},
       {"‖", "$\\|$"}, {"·", "$\\cdot$"}, {"√", "$\\surd$"}, {"²", "$^2$"}, {"°", "$^\\circ$"}, {"ℒ", "$\\mathcal{L}$"}};
   std::string o;
   for (std::size_t i = 0; i < s.size();) {

@@ -78,6 +78,7 @@ class checker {
 
   std::unordered_map<std::string, int> variable_index_;
   std::unordered_map<std::string, int> constant_index_;      // name → index into model_.constants
+  std::unordered_set<std::string> bad_constants_;            // declared with a reported error: uses say nothing more
   std::vector<const ast::train_entry*> train_settings_;       // --set of train keys, for check_train
   std::vector<const ast::factor*> p_of_, q_of_;  // per variable: its factor (first one)
   // Per variable, the variables its p (q) factor conditions on: declared, not itself,

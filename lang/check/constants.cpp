@@ -59,7 +59,10 @@ void checker::declare_constants(const ast::model& m, const std::vector<ast::trai
     auto v = literal_number(c->value);
     if (!v) {
       error(diagnostic_kind::bad_constant, span_of(c->value),
-            fmt::format("the value of constant '{}' must be a number, such as 10 or -0.5", nm));
+            fmt::format("the value of constant '{}' must be a number, such as 10 or -0.5 (write arithmetic where "
+                        "the constant is used: real[2 * {}])",
+                        nm, nm));
+      bad_constants_.insert(nm);
       continue;
     }
     vaec::constant k;
@@ -123,6 +126,7 @@ std::optional<checker::size_value> checker::size_expr(const ast::expr& e) {
     result_type operator()(const ast::identifier& id) const {
       if (auto it = c.constant_index_.find(id.name); it != c.constant_index_.end())
         return size_value{c.model_.constants[static_cast<std::size_t>(it->second)].value, {it->second}};
+      if (c.bad_constants_.count(id.name)) return std::nullopt;  // its declaration was reported
       std::vector<std::string> names;
       for (const auto& k : c.model_.constants) names.push_back(k.name);
       c.error(diagnostic_kind::unknown_name, id.where,

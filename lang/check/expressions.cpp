@@ -89,6 +89,7 @@ value checker::name(const ast::identifier& id, scope& s) {
     return v;
   }
   if (s.given_unknown.count(id.name)) return error_value(id.where);
+  if (bad_constants_.count(id.name) && !variable_index_.count(id.name)) return error_value(id.where);
   if (auto it = constant_index_.find(id.name); it != constant_index_.end() && !variable_index_.count(id.name))
   {
     value v = constant(model_.constants[static_cast<std::size_t>(it->second)].value, id.where, &s);

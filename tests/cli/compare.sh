@@ -147,16 +147,28 @@ check "compare: other seeds and epochs are refused, naming both" \
   sh -c "test $status -eq 2 && grep -q 'seeds: 1,2,3' changed3.err && grep -q 'epochs=2' changed3.err"
 check "compare: a refused command leaves compare.json as it was" python3 check_json.py ref done
 
-# ---- 5. a failed cell is reported with its reason while the others finish ---------------
+# ---- 5. a model that does not check is refused before any cell; a cell that fails at ----
+# ---- run time is reported with its reason while the others finish ----------------------
 sed 's/linear(h, 784)/linear(h, 783)/' a.vae >broken.vae
-"$vaec" compare a.vae broken.vae --data slice --iw 5 --out failing >/dev/null 2>failing.err
+"$vaec" compare a.vae broken.vae --data slice --iw 5 --out broken >/dev/null 2>broken.err
+status=$?
+check "compare: a model that does not check → exit 1, its diagnostic, no cell started, no DIR" \
+  sh -c "test $status -eq 1 && grep -q 'broken.vae:.*error' broken.err && grep -q 'broken.vae does not check; no cell was started' broken.err && test ! -e broken"
+"$vaec" compare a.vae --data slice --grid d=1,2 --iw 5 --out nogrid >/dev/null 2>nogrid.err
+status=$?
+check "compare: a grid over a name the model lacks → exit 1, 'did you mean', the grid point named" \
+  sh -c "test $status -eq 1 && grep -q \"'d' is neither a constant\" nogrid.err && grep -q 'at the grid point d=1' nogrid.err && test ! -e nogrid"
+# The learning rate as a constant of the model: 1e30 diverges at once.
+{ echo "const rate = 0.001"; sed 's/batch = 32  epochs = 2/batch = 32  epochs = 2  optimizer = adam(lr = rate)/' a.vae; } >lr.vae
+"$vaec" compare lr.vae --data slice --grid rate=0.001,1e30 --iw 5 --out failing >/dev/null 2>failing.err
 status=$?
 check "compare: a failed cell → exit 1, a line saying how many failed" sh -c "test $status -eq 1 && grep -q '1 of 2 cells failed' failing.err"
 check "compare: the failed cell has status failed and the child's error as reason; the other is done" python3 -c "
 import json; c = json.load(open('failing/compare.json'))['cells']
 assert c[0]['status'] == 'done' and c[0]['reason'] is None, c[0]
-assert c[1]['status'] == 'failed' and 'broken.vae' in c[1]['reason'] and 'error' in c[1]['reason'], c[1]"
-check "compare: the failed cell's line names the reason" grep -q "broken-seed1  failed: .*error" failing.err
+assert c[1]['status'] == 'failed' and 'training stopped' in c[1]['reason'], c[1]"
+check "compare: the failed cell's line names the reason" grep -q "lr-rate=1e30-seed1  failed: .*training stopped" failing.err
+check "compare: the table reports the failed cell" grep -q "failed" failing/table.md
 check "compare: no crash" no_crash failing.err
 
 # ---- 6. DIR and bad options: a clear message, exit 2 ------------------------------------

@@ -199,7 +199,8 @@ assert summary["settings"]["epochs"] == 1 and summary["settings"]["binarize"] ==
 assert summary["latents"][0]["type"] == "sphere[4]", summary["latents"]
 PY
 expect "eval: a run trained with --set" 0 "" "latent z \(sphere\[4\]\)" -- eval "$work/r-set" --data "$work/tiny.csv" --iw 5
-expect "resume: another --set refused" 2 "--set contradicts the run" "" -- --resume --out "$work/r-set" --set d=5
+expect "resume: another --set refused" 2 "--set d=5 contradicts the run in .*r-set, which has --set d=3" "" -- --resume --out "$work/r-set" --set d=5
+expect "resume: the run's own --set, in another order, accepted" 0 "" "" -- --resume --out "$work/r-set" --set epochs=1 --set d=3
 
 # ---- the command line itself
 expect "no arguments" 2 "" "" --

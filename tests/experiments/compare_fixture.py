@@ -341,7 +341,7 @@ def check_refused(root):
 
 def check_differences_table(root):
     header, rows = md_tables(root)[1]
-    expect(header == ["d", "model − gaussian", "N", "ΔLL", "per seed: mean(d) ± SE"], "header %r" % header)
+    expect(header == ["d", "model − gaussian", "N", "ΔLL ± sd", "per seed: mean(δ) ± SE"], "header %r" % header)
     diffs = differences()
     expect(len(rows) == 4, "%d rows" % len(rows))
     for (d, m), row in zip([(d, m) for d in DS for m in MODELS[1:]], rows):
