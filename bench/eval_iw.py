@@ -4,6 +4,7 @@
     python3 bench/eval_iw.py                     # S-VAE Gaussian d = 10, trained 1 epoch per side, K = 5000
     python3 bench/eval_iw.py --model bench       # bench/models/bench_gaussian.vae instead
     python3 bench/eval_iw.py --quick             # smoke test: K = 50 on 500 test images (~1 min)
+    python3 bench/eval_iw.py --examples 1000 --passes 2   # K = 5000 on 1,000 test images, ABBA
 
 Each side first trains the same architecture briefly (--epochs, default 1; the weights differ,
 the cost of evaluating them does not), then evaluates the importance-weighted log-likelihood
@@ -75,6 +76,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=1, help="training epochs before the evaluation (default 1)")
     ap.add_argument("--passes", type=int, default=1, help="evaluations per side, alternating ABBA (default 1)")
     ap.add_argument("--quick", action="store_true", help="smoke test: K = 50, 2,000 training and 500 test images")
+    ap.add_argument("--examples", type=int, default=None,
+                    help="evaluate on the first N test images only (all 60,000 for training), e.g. to afford ABBA passes")
     ap.add_argument("--iw-rows", type=int, default=4096, help="PyTorch: decoded rows per IW chunk (examples x K)")
     ap.add_argument("--vaec", default=os.path.join(ROOT, "build", "vaec"), help="the vaec binary (copied before use)")
     ap.add_argument("--python", default="/usr/bin/python3", help="a Python with Debian's python3-torch")
@@ -85,6 +88,10 @@ def main():
     a.iw = a.iw if a.iw is not None else (50 if a.quick else 5000)
     if a.iw < 1 or a.threads < 1 or a.epochs < 1 or a.passes < 1:
         ap.error("--iw, --threads, --epochs and --passes must be at least 1")
+    if a.examples is not None and not 1 <= a.examples <= 10000:
+        ap.error("--examples must be between 1 and 10,000 (the test split's size)")
+    if a.examples is not None and a.quick:
+        ap.error("--examples and --quick: choose one (--quick evaluates 500 test images)")
     for path, what in ((a.vaec, "the vaec binary (build it first: see the README)"),
                        (a.python, "Debian's python3 with torch (apt-get install python3-torch python3-scipy)"),
                        (os.path.join(OPENBLAS_OPENMP, "libopenblas.so.0"), "OpenBLAS, OpenMP variant "
@@ -96,10 +103,10 @@ def main():
     a.out = a.out or tempfile.mkdtemp(prefix="eval-iw-")
     os.makedirs(a.out, exist_ok=True)
     data_dir = a.data_dir
-    if a.quick:
+    if a.quick or a.examples:
         data_dir = os.path.join(a.out, "slice")
         subprocess.run([sys.executable, os.path.join(ROOT, "tests", "cli", "make_slice.py"), a.data_dir, data_dir,
-                        "2000", "500"], check=True)
+                        "2000" if a.quick else "60000", "500" if a.quick else str(a.examples)], check=True)
     vaec_data = "fashion-mnist" if data_dir == "/usr/share/datasets/fashion-mnist" else data_dir
     vaec = os.path.join(a.out, "vaec-binary")
     digest = copy_vaec(a.vaec, vaec)
@@ -176,7 +183,9 @@ def main():
            "vaec_wall_seconds": v, "torch_wall_seconds": t, "torch_iw_loop_seconds": ti, "ratio": v / t,
            "vaec_max_rss_mib": max(r["max_rss_mib"] for r in runs["vaec"]),
            "torch_max_rss_mib": max(r["max_rss_mib"] for r in runs["torch"]), "runs": runs}
-    print(f"\n== results: IW K={a.iw} on {'500' if a.quick else '10,000'} test images, {a.threads} thread(s); "
+    n_test = 500 if a.quick else a.examples or 10000
+    res["test_examples"] = n_test
+    print(f"\n== results: IW K={a.iw} on {n_test:,} test images, {a.threads} thread(s); "
           f"load average now {loadavg()}")
     print(f"  vaec eval:      {v:8.1f} s   max RSS {res['vaec_max_rss_mib']:6.0f} MiB   "
           f"log p(x) {runs['vaec'][-1]['iw_loglik']:.3f} ± {runs['vaec'][-1]['iw_stderr']:.3f}")

@@ -21,7 +21,8 @@ Goal (issue 11): vaec at most 0.5x PyTorch's wall time.
 
 Writes OUT/results.json (both sides' wall times, the ratio, every torch cell's figures and
 vaec's results.csv rows side by side), the torch cells' logs and per-example IW
-log-likelihoods (OUT/torch/CELL.log, .npy), and vaec's compare folder (OUT/vaec). A failed
+log-likelihoods (OUT/torch/CELL.log, .npy; each finished cell also appended at once to
+OUT/torch/cells.jsonl), and vaec's compare folder (OUT/vaec). A failed
 cell is reported and does not stop the others; the exit status is then 1.
 
 Standard library only (the PyTorch side runs in its own processes).
@@ -127,6 +128,9 @@ def run_torch_grid(a, out):
                           "median_epoch_seconds", "blas", "torch"):
                     c[k] = r.get(k)
             done += 1
+            # Each finished cell at once, so that an interrupted grid keeps what it measured.
+            with open(os.path.join(out, "cells.jsonl"), "a") as f:
+                f.write(json.dumps(c) + "\n")
             elapsed = time.monotonic() - start
             eta = elapsed / done * (len(cells) - done)
             figs = (f"LL {c['iw_loglik']:.2f} ± {c['iw_stderr']:.2f}, ELBO {c['test_elbo']:.2f}"
