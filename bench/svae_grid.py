@@ -164,11 +164,12 @@ def copy_vaec(path, dest):
 
 def run_vaec_grid(a, out):
     """vaec compare over the same grid; returns (wall seconds, max RSS MiB, results.csv rows, argv)."""
-    argv = [a.vaec_copy, "compare", *a.models, "--data", a.data, "--grid", "d=" + ",".join(map(str, a.dims)),
-            "--seed-list" if a.seed_list != list(range(1, len(a.seed_list) + 1)) else "--seeds",
-            ",".join(map(str, a.seed_list)) if a.seed_list != list(range(1, len(a.seed_list) + 1)) else
-            str(len(a.seed_list)), "--iw", str(a.iw), "--jobs", str(a.jobs), "--threads", str(a.threads),
-            "--out", out]
+    if a.seed_list == list(range(1, len(a.seed_list) + 1)):
+        seeds = ["--seeds", str(len(a.seed_list))]
+    else:
+        seeds = ["--seed-list", ",".join(map(str, a.seed_list))]
+    argv = [a.vaec_copy, "compare", *a.models, "--data", a.data, "--grid", "d=" + ",".join(map(str, a.dims)), *seeds,
+            "--iw", str(a.iw), "--jobs", str(a.jobs), "--threads", str(a.threads), "--out", out]
     if a.epochs != 20:
         argv += ["--epochs", str(a.epochs)]
     log = out + ".log"
@@ -292,7 +293,14 @@ def main():
                                "max_rss_mib": max(c["max_rss_mib"] for c in tcells)}
             print(f"== PyTorch side: {wall:.0f} s wall ({wall / 60:.1f} min), {len(bad)} failed cell(s)", flush=True)
         else:
-            wall, rss, rows, argv, code = run_vaec_grid(a, os.path.join(a.out, "vaec"))
+            try:
+                wall, rss, rows, argv, code = run_vaec_grid(a, os.path.join(a.out, "vaec"))
+            except BenchError as e:
+                # Keep the other side's figures: report, record, and exit 1 at the end.
+                print(f"svae_grid.py: error: {e}", file=sys.stderr, flush=True)
+                result["vaec"] = {"error": str(e)}
+                failed = True
+                continue
             bad = [r for r in rows if r.get("status") != "done"]
             failed |= bool(bad) or code != 0 or len(rows) != cells
             result["vaec"] = {"wall_seconds": wall, "command": argv, "exit_status": code, "rows": rows,
@@ -336,9 +344,9 @@ def main():
               f"{f(r['vaec_seconds'], '.0f'):>6}")
     if "torch" in result:
         print(f"  PyTorch wall time: {result['torch']['wall_seconds']:.0f} s")
-    if "vaec" in result:
+    if "wall_seconds" in result.get("vaec", {}):
         print(f"  vaec compare wall time: {result['vaec']['wall_seconds']:.0f} s")
-    if "torch" in result and "vaec" in result:
+    if "torch" in result and "wall_seconds" in result.get("vaec", {}):
         result["ratio"] = result["vaec"]["wall_seconds"] / result["torch"]["wall_seconds"]
         print(f"  ratio vaec/torch: {result['ratio']:.3f}   (goal: at most 0.5)")
     path = os.path.join(a.out, "results.json")
