@@ -392,6 +392,10 @@ def main():
         if path and not os.path.exists(path):
             ap.error(f"{what} {path}: not found")
 
+    if svae and a.family == "vmf":
+        # Imported before FTZ/DAZ is set (numpy warns about its float limits otherwise) and
+        # before the first epoch is timed.
+        import scipy.special  # noqa: F401
     # Before any parallel op, so that the OpenMP pool inherits FTZ/DAZ from this thread.
     flush = not a.no_flush_denormal and torch.set_flush_denormal(True)
     torch.set_num_threads(a.threads)
