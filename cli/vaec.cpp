@@ -898,39 +898,6 @@ int run_sample(const sample_cli& c) {
   return exit_ok;
 }
 
-// Before any cell runs: every model checks with every grid point's --set (and the
-// global ones), as each cell's vaec will check it, so that a model or a value that cannot
-// train is reported once, with its diagnostics, rather than as every cell failing. Prints
-// the diagnostics of the first failing grid point of each model; returns false if any.
-bool check_compare_models(const vaec::experiments::compare_request& r) {
-  std::vector<vaec::experiments::grid_axis> axes;
-  for (const auto& g : r.grid) axes.push_back(vaec::experiments::parse_grid_axis(g));
-  std::vector<std::vector<std::string>> points{{}};
-  for (const auto& a : axes) {
-    std::vector<std::vector<std::string>> next;
-    for (const auto& p : points)
-      for (const auto& v : a.values) {
-        next.push_back(p);
-        next.back().push_back(a.name + "=" + v);
-      }
-    points = std::move(next);
-  }
-  bool ok = true;
-  for (const auto& model : r.models) {
-    if (!fs::is_regular_file(model)) continue;  // compare itself names a missing model file
-    for (const auto& p : points) {
-      std::vector<std::string> sets = r.sets;
-      sets.insert(sets.end(), p.begin(), p.end());
-      if (load_model(model, sets)) continue;
-      fmt::print(stderr, "vaec: error: {} does not check{}; no cell was started\n", model,
-                 p.empty() ? std::string() : fmt::format(" at the grid point {}", fmt::join(p, ", ")));
-      ok = false;
-      break;
-    }
-  }
-  return ok;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1036,12 +1003,14 @@ int main(int argc, char** argv) {
     if (eval->parsed()) return run_eval(ec);
     if (sample->parsed()) return run_sample(sc);
     if (compare->parsed()) {
-      if (!check_compare_models(cr)) return exit_error;
       cr.argv.assign(argv, argv + argc);
       vaec::experiments::compare_environment env;
       env.version = VAEC_VERSION;
       env.cores = default_threads();
       env.terminal = isatty(fileno(stderr)) != 0;
+      env.check_model = [](const std::string& model, const std::vector<std::string>& sets) {
+        return load_model(model, sets).has_value();
+      };
       return vaec::experiments::run_compare(cr, env);
     }
     if (tc.model.empty() && !tc.resume) {

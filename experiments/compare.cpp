@@ -978,6 +978,29 @@ int run_compare(const compare_request& r, const compare_environment& env) {
   std::optional<plan> given;
   if (!alone) {
     given = plan_of(r);
+    if (env.check_model) {
+      std::size_t failing = 0;
+      for (const auto& m : given->models) {
+        std::set<std::vector<std::string>> checked;
+        for (const auto& c : given->cells) {
+          if (c.model != m.label) continue;
+          std::vector<std::string> sets, point;
+          for (const auto& [k, v] : given->sets) sets.push_back(k + "=" + v);
+          for (const auto& [k, v] : c.grid) point.push_back(k + "=" + v);
+          if (!checked.insert(point).second) continue;
+          sets.insert(sets.end(), point.begin(), point.end());
+          if (env.check_model(m.path, sets)) continue;
+          fmt::print(stderr, "vaec: error: {} does not check{}\n", m.path,
+                     point.empty() ? std::string() : fmt::format(" at the grid point {}", fmt::join(point, ", ")));
+          ++failing;
+          break;
+        }
+      }
+      if (failing > 0)
+        throw compare_error(fmt::format("{} of the {} model{} do{} not check (above); no cell was started", failing,
+                                        given->models.size(), given->models.size() == 1 ? "" : "s",
+                                        failing == 1 ? "es" : ""));
+    }
     given->data_sha256 = data_sha256(given->data_path);  // throws data_error, naming the data
   }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -70,6 +71,11 @@ struct compare_environment {
   std::string version;                      // vaec's version, for compare.json
   int cores = 1;                            // the machine's cores (the default J × T)
   bool terminal = false;                    // stderr is a terminal: a progress bar
+  // Checks one model with these --set values ("NAME=VALUE") as each cell's vaec will,
+  // printing its diagnostics; false when it does not check. run_compare calls it for every
+  // model at every grid point before DIR is touched, so that a model or a value that
+  // cannot train is reported once rather than as every cell failing. Unset: no such check.
+  std::function<bool(const std::string& model, const std::vector<std::string>& sets)> check_model;
 };
 
 // The default split of `cores` into J cells at once × T threads each, when neither
