@@ -157,14 +157,6 @@ void require_threads(int t, const char* verb) {
                                   t, max_threads, default_threads(), default_threads() == 1 ? "" : "s"));
 }
 
-// --data as recorded: the name fashion-mnist as it is, a path made absolute (so that a
-// resume from another folder finds the same files).
-std::string absolute_data_path(const std::string& data) {
-  if (data == "fashion-mnist") return data;
-  std::error_code ec;
-  fs::path p = fs::weakly_canonical(fs::absolute(data), ec);
-  return ec ? fs::absolute(data).lexically_normal().string() : p.string();
-}
 
 std::string format_double(double v) { return fmt::format("{}", v); }
 
@@ -212,7 +204,7 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
   r.model_file = c.model;
   r.model_sha256 = vaec::rt::sha256_hex(m.text);
   r.data = c.data;
-  r.data_path = c.data.empty() ? "" : absolute_data_path(c.data);
+  r.data_path = c.data.empty() ? "" : vaec::rt::absolute_data_path(c.data);
   r.objective = s.objective == vaec::objective_kind::iwae ? "iwae" : "elbo";
   r.kl = s.kl == vaec::kl_choice::mc ? "mc" : "best";
   r.eval_samples = s.eval_samples;
@@ -237,7 +229,7 @@ void require_agreement(const train_cli& c, const vaec::rt::run_record& r, const 
     refuse("--threads", std::to_string(*c.threads), std::to_string(o.threads) + ", and results depend on it");
   if (c.lr && *c.lr != o.adam.lr) refuse("--lr", format_double(*c.lr), format_double(o.adam.lr));
   if (c.seed && parse_seed(*c.seed, "--seed") != o.seed) refuse("--seed", *c.seed, std::to_string(o.seed));
-  if (!c.data.empty() && absolute_data_path(c.data) != r.data_path) refuse("--data", c.data, r.data_path);
+  if (!c.data.empty() && vaec::rt::absolute_data_path(c.data) != r.data_path) refuse("--data", c.data, r.data_path);
   // --set on a resume: each name must have the run's value (order does not matter).
   auto split = [](const std::string& set) {
     const auto eq = set.find('=');
@@ -764,7 +756,7 @@ int run_eval(const eval_cli& c) {
   j["model"] = m->model.name;
   j["checkpoint"] = which;
   j["epochs"] = epochs ? nlohmann::ordered_json(*epochs) : nlohmann::ordered_json(nullptr);
-  j["data"] = {{"path", c.data == "fashion-mnist" ? std::string(vaec::rt::fashion_mnist_dir) : absolute_data_path(c.data)},
+  j["data"] = {{"path", c.data == "fashion-mnist" ? std::string(vaec::rt::fashion_mnist_dir) : vaec::rt::absolute_data_path(c.data)},
                {"sha256", vaec::rt::fingerprint(data.test ? *data.test : data.train)},
                {"split", data.test ? "test" : "all"},
                {"examples", d->count},

@@ -185,14 +185,6 @@ std::string os_reason(int err) {
   return s;
 }
 
-// --data as recorded: the name fashion-mnist as it is, a path made absolute (so that a
-// resume from another folder finds the same files); as vaec's own runs record it.
-std::string absolute_data_path(const std::string& data) {
-  if (data == "fashion-mnist") return data;
-  std::error_code ec;
-  fs::path p = fs::weakly_canonical(fs::absolute(data), ec);
-  return ec ? fs::absolute(data).lexically_normal().string() : p.string();
-}
 
 // compare.json's data.sha256: the SHA-256 of the data's fingerprint (runtime/digest.hpp:
 // SHA-256 over both splits' values and labels), so that other data of the same shape,
@@ -346,7 +338,7 @@ plan plan_of(const compare_request& r) {
                                             *r.baseline));
     p.baseline = it->label;
   }
-  p.data_path = absolute_data_path(r.data);
+  p.data_path = vaec::rt::absolute_data_path(r.data);
   p.cells = make_cells(p);
   return p;
 }

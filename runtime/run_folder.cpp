@@ -379,4 +379,11 @@ run_record parse_run_record(const std::string& text, const std::string& path) {
   }
 }
 
+std::string absolute_data_path(const std::string& data) {
+  if (data == "fashion-mnist") return data;
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(data), ec);
+  return ec ? fs::absolute(data).lexically_normal().string() : p.string();
+}
+
 }  // namespace vaec::rt

@@ -107,6 +107,10 @@ std::string settings_json(const run_record& r);
 // created or written, or "DIR is in use by another HOLDER_KIND (pid N)".
 int lock_folder(const std::filesystem::path& dir, std::string_view holder_kind);
 
+// --data as a run or a comparison records it: the name fashion-mnist as it is, a path made
+// absolute (so that a resume from another folder finds the same files). Throws nothing.
+std::string absolute_data_path(const std::string& data);
+
 // The local time as YYYYmmdd-HHMMSS, for default folder names.
 std::string timestamp();
 
