@@ -295,6 +295,7 @@ class lowerer {
       const int n = v.type.size;
       rt::latent_term t;
       t.name = v.name;
+      t.sample = z;
       kl_method method = spec.iwae ? kl_method::monte_carlo : lp.method;
       switch (method) {
         case kl_method::closed_form:

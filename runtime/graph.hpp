@@ -56,6 +56,9 @@ struct latent_term {
   // +∞ wherever df ≤ 2 — whichever way it is estimated (a Monte Carlo estimate of it is
   // finite but meaningless). The objective then reports the term as +∞ with the reason.
   int heavy_tail_df = -1;
+  // The latent's draw from q (node, [n × B·S]): when a term is not finite, the objective looks
+  // for draws that are ±∞ (a heavy-tailed draw beyond the precision's range) to name the cause.
+  int sample = -1;
 };
 
 struct objective_spec {

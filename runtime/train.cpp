@@ -573,7 +573,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         // cannot be it; the model's value at these parameters is.
         const bool before_any_update = result.steps == 0 && opt.t == 0;
         const std::string advice =
-            r.cause == objective_result::cause_kind::infinite_kl
+            r.cause == objective_result::cause_kind::infinite_kl ||
+                    r.cause == objective_result::cause_kind::sample_overflow
                 ? r.reason + "; no learning rate helps: the model must change"
             : before_any_update
                 ? "The model's value is not finite at its initial parameters, so the learning rate is not the cause: "

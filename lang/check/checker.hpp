@@ -135,7 +135,9 @@ class checker {
   bound_args bind(std::string_view callee, std::span<const param_spec> params, bool variadic, const ast::call& c);
   value function_call(const function_info& f, const ast::call& c, scope& s);
   value distribution_call(const family_info& f, const ast::call& c, scope& s);
-  void check_sample(const distribution_use& d, const std::vector<span>& spans, const variable& v, span where);
+  // `side`: 'p' or 'q', the factor the sample is in.
+  void check_sample(const distribution_use& d, const std::vector<span>& spans, const variable& v, span where, char side);
+  void warn_overflowing_draws(const interval& df, const variable& v, span at);
 
   int add_node(node n, scope* s);
   value make_value(int node_index, span where);

@@ -4,6 +4,10 @@
 // of '~' has been evaluated (expressions.cpp, calls.cpp), so every range is known.
 #include "lang/check/checker.hpp"
 
+#include <cmath>
+#include <limits>
+
+#include <boost/math/special_functions/beta.hpp>
 #include <fmt/format.h>
 
 namespace vaec::check_impl {
@@ -38,7 +42,37 @@ std::string_view support_text(type_kind kind) {
 
 }  // namespace
 
-void checker::check_sample(const distribution_use& d, const std::vector<span>& spans, const variable& v, span where) {
+// A Student-t's tail falls only as s^−df: P(|t| > s) = I_{ν/(ν+s²)}(ν/2, ½) (the regularized
+// incomplete beta, since 1 + t²/ν = 1/B with B ~ Beta(ν/2, ½)). Training runs in float: a draw
+// beyond 3.4e38 is ±∞ there, and one beyond 1.8e19 = √3.4e38 already overflows when squared,
+// so the decoder's arithmetic on such exact draws is not finite. Warns for a q factor when
+// more than 1 draw in 10^7 exceeds 1.8e19 at the smallest df the range allows (scale 1):
+// df below about 0.4. The run-time stop (runtime/ops/objective.hpp, overflowed_draws) names
+// the same cause when it happens.
+void checker::warn_overflowing_draws(const interval& df, const variable& v, span at) {
+  const double largest = static_cast<double>(std::numeric_limits<float>::max());
+  const double nu = df.lo;
+  auto tail = [nu](double s) { return nu <= 0 ? 1.0 : boost::math::ibeta(nu / 2, 0.5, nu / (nu + s * s)); };
+  const double beyond_square = tail(std::sqrt(largest)), beyond_range = tail(largest);
+  if (beyond_square <= 1e-7) return;
+  auto percent = [](double p) { return fmt::format("{:.2g}%", 100 * p); };
+  const std::string which = df.lo == df.hi ? fmt::format("df {}", nu)
+                            : nu <= 0       ? fmt::format("this df {}; as it nears 0", describe(df))
+                                            : fmt::format("this df {}; at df {}", describe(df), nu);
+  const std::string share = nu <= 0 ? std::string("nearly all of them (at scale 1) are")
+                                    : fmt::format("{} of them (at scale 1) are beyond 1.8e19 and {}", percent(beyond_square),
+                                                  percent(beyond_range));
+  diags_.warning(diagnostic_kind::draws_overflow, at,
+                 fmt::format("draws of '{}' from a Student-t with {}, {} beyond the largest float (3.4e38): a "
+                             "Student-t's tail falls only as |t|^-df, and in float32 training an exact draw beyond "
+                             "1.8e19 overflows when squared (beyond 3.4e38 it is ±infinity), so p's arithmetic on it "
+                             "can overflow, and training then stops; keep df at 0.5 or above (e.g. df = 0.5 + "
+                             "softplus(...)), where fewer than 2 draws in 10^10 exceed 1.8e19",
+                             v.name, which, share));
+}
+
+void checker::check_sample(const distribution_use& d, const std::vector<span>& spans, const variable& v, span where,
+                           char side) {
   const family_info& f = info(d.family);
   // Support: the family's values must be the variable's. Grey-level data in [0, 1]
   // may take a real-valued likelihood (binary ⊂ real).
@@ -99,6 +133,7 @@ void checker::check_sample(const distribution_use& d, const std::vector<span>& s
               fmt::format("{} must be positive, but this {}; make it positive, e.g. softplus(...) + 1e-4", what,
                           describe(p.range)));
     }
+    if (pname == "df" && side == 'q' && !v.is_data && p.range.positive()) warn_overflowing_draws(p.range, v, at);
     if (pname == "probs" && (p.range.lo < 0 || p.range.hi > 1)) {
       error(diagnostic_kind::constraint_violation, at,
             fmt::format("{} must lie in [0, 1]; use sigmoid(...), or give 'logits = ...' instead", what));

@@ -106,7 +106,7 @@ void checker::check_factor(const ast::factor& f) {
       ok = false;
       continue;
     }
-    if (var.type.size > 0) check_sample(d.dist, d.param_spans, var, span_of(st.value));
+    if (var.type.size > 0) check_sample(d.dist, d.param_spans, var, span_of(st.value), f.side);
     cf.dist = d.dist;
   }
   if (!sampled && ok) {

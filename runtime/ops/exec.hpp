@@ -39,8 +39,10 @@ struct objective_result {
                    // a smaller learning rate or bounded parameters may help
     infinite_kl,   // the term is +∞ by definition at the parameters reached (KL(StudentT ‖ Normal)
                    // with df ≤ 2): no learning rate helps; the model must change (see `reason`)
+    sample_overflow,  // a latent's draw is ±∞: the exact draw lies beyond the precision's range (a
+                      // Student-t at small df), so any use of it is not finite (see `reason`)
   } cause = cause_kind::none;
-  std::string reason;            // for infinite_kl: what is infinite, where, and the fix
+  std::string reason;            // for infinite_kl and sample_overflow: what, where, and the fix
 };
 
 template <class T>

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "runtime/ops/exec.hpp"
 
@@ -170,7 +173,59 @@ struct op_objective {
       r.finite = false;
       r.nonfinite_term = "the objective";
     }
+    if (!r.finite && r.cause == objective_result::cause_kind::none) overflowed_draws(ex, spec);
     if (!r.finite && r.cause == objective_result::cause_kind::none) r.cause = objective_result::cause_kind::numerical;
+  }
+
+  // A term that is not finite because a latent's Student-t draws are too large for T: the
+  // tail of a Student-t at small df falls only as |t|^−df, so exact draws beyond √max(T)
+  // (1.8e19 in float) overflow when squared and those beyond max(T) are ±∞ — no learning
+  // rate changes that. Sets cause sample_overflow and a reason naming the latent, how many
+  // draws, the smallest df and the fix; leaves the cause alone when no draw is that large.
+  template <class T>
+  static void overflowed_draws(exec<T>& ex, const objective_spec& spec) {
+    objective_result& r = ex.result;
+    const double largest = static_cast<double>(std::numeric_limits<T>::max());
+    const double root = std::sqrt(largest);
+    for (const latent_term& l : spec.latents) {
+      if (l.sample < 0 || ex.n(l.sample).op != op_kind::sample_studentt) continue;
+      // The standardized draw t (z = loc + scale·t) decides, not z: a z made large by a
+      // diverging scale is a numerical cause. aux holds log|t| in rows [2n, 3n) of each column.
+      const tensor<T>& z = ex.val[static_cast<std::size_t>(l.sample)];
+      const tensor<T>& aux = ex.aux[static_cast<std::size_t>(l.sample)];
+      const int n = z.rows;
+      const std::size_t total = static_cast<std::size_t>(n) * static_cast<std::size_t>(z.cols);
+      std::size_t large = 0, infinite = 0;
+      for (int j = 0; j < z.cols; ++j)
+        for (int i = 0; i < n; ++i) {
+          const double log_t = static_cast<double>(
+              aux.data[static_cast<std::size_t>(j) * static_cast<std::size_t>(3 * n) + static_cast<std::size_t>(2 * n + i)]);
+          if (!(log_t > std::log(root))) continue;
+          ++large;
+          infinite += std::isinf(z.data[static_cast<std::size_t>(j) * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)]) ? 1 : 0;
+        }
+      if (large == 0) continue;
+      const tensor<T>& df = ex.in(l.sample, 0);
+      double lowest = INFINITY;
+      for (std::size_t i = 0; i < static_cast<std::size_t>(df.rows) * static_cast<std::size_t>(df.cols); ++i)
+        lowest = std::min(lowest, static_cast<double>(df.data[i]));
+      r.cause = objective_result::cause_kind::sample_overflow;
+      auto sci = [](double v) {  // 1.8e19, 3.4e38
+        std::string t = fmt::format("{:.2g}", v);
+        const auto e = t.find("e+");
+        return e == std::string::npos ? t : t.replace(e, 2, "e");
+      };
+      const char* precision = sizeof(T) == 4 ? "float32" : "float64";
+      r.reason = fmt::format(
+          "{} of the {} draws of '{}' from q (a Student-t, df as low as {}) exceed {} in magnitude, where {} "
+          "overflows when squaring them{}: a Student-t's tail falls only as |t|^-df, so these are exact draws, and "
+          "p's arithmetic overflowed on them; keep df at 0.5 or above (e.g. df = 0.5 + softplus(...)), where "
+          "fewer than 2 draws in 10^10 exceed 1.8e19",
+          large, total, l.name, fmt_number(lowest), sci(root), precision,
+          infinite == 0 ? std::string()
+                        : fmt::format(", and {} exceed its largest value ({}) and are ±infinity", infinite, sci(largest)));
+      return;
+    }
   }
 
   // KL(StudentT(ν) ‖ p) with p Normal-tailed is +∞ where ν ≤ 2, whatever estimates it (its
