@@ -27,6 +27,10 @@ constexpr std::size_t max_suggestion_candidates = 2000;
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 
+// Whether e is written as a number, possibly negated (constants.cpp): a caller whose
+// literal_number came back empty for it adds no second message (the number is too large,
+// and that was reported).
+bool is_number_literal(const ast::expr& e);
 inline bool is_integer_text(double v) { return std::floor(v) == v && std::fabs(v) <= 9007199254740992.0; }
 
 // ---- values during checking ---------------------------------------------------------

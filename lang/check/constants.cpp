@@ -21,6 +21,12 @@ const std::vector<std::string>& train_keys() {
 
 std::string format_number(double v) { return fmt::format("{:.17g}", v); }
 
+bool is_number_literal(const ast::expr& e) {
+  if (boost::get<ast::number>(&e)) return true;
+  const auto* neg = boost::get<x3::forward_ast<ast::negate>>(&e);
+  return neg && boost::get<ast::number>(&neg->get().operand);
+}
+
 std::optional<double> checker::literal_number(const ast::expr& e) {
   if (const auto* n = boost::get<ast::number>(&e)) return number_value(*n);
   if (const auto* neg = boost::get<x3::forward_ast<ast::negate>>(&e)) {
@@ -58,10 +64,11 @@ void checker::declare_constants(const ast::model& m, const std::vector<ast::trai
     }
     auto v = literal_number(c->value);
     if (!v) {
-      error(diagnostic_kind::bad_constant, span_of(c->value),
-            fmt::format("the value of constant '{}' must be a number, such as 10 or -0.5 (write arithmetic where "
-                        "the constant is used: real[2 * {}])",
-                        nm, nm));
+      if (!is_number_literal(c->value))
+        error(diagnostic_kind::bad_constant, span_of(c->value),
+              fmt::format("the value of constant '{}' must be a number, such as 10 or -0.5 (write arithmetic where "
+                          "the constant is used: real[2 * {}])",
+                          nm, nm));
       bad_constants_.insert(nm);
       continue;
     }
@@ -87,8 +94,9 @@ void checker::declare_constants(const ast::model& m, const std::vector<ast::trai
       vaec::constant& k = model_.constants[static_cast<std::size_t>(it->second)];
       auto v = literal_number(s.value);
       if (!v) {
-        error(diagnostic_kind::bad_constant, span_of(s.value),
-              fmt::format("constant '{}' takes a number, such as {}", nm, format_number(k.value)));
+        if (!is_number_literal(s.value))
+          error(diagnostic_kind::bad_constant, span_of(s.value),
+                fmt::format("constant '{}' takes a number, such as {}", nm, format_number(k.value)));
         continue;
       }
       k.value = *v;

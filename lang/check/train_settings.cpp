@@ -26,6 +26,7 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
   };
   auto whole = [&](const ast::train_entry& e, double lo, double hi, std::string_view example) -> std::optional<double> {
     auto v = number_of(e.value);
+    if (!v && is_number_literal(e.value)) return std::nullopt;  // too large: reported
     if (!v || !is_integer_text(*v) || *v < lo || *v > hi) {
       error(diagnostic_kind::bad_train_value, span_of(e.value),
             fmt::format("{} must be a whole number {}, such as {}", e.key.name,
@@ -36,6 +37,7 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
   };
   auto real = [&](const ast::train_entry& e, std::string_view example) -> std::optional<double> {
     auto v = number_of(e.value);
+    if (!v && is_number_literal(e.value)) return std::nullopt;  // too large: reported
     if (!v || *v < 0) {
       error(diagnostic_kind::bad_train_value, span_of(e.value),
             fmt::format("{} must be a number >= 0, such as {}", e.key.name, example));
@@ -128,6 +130,7 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
         for (std::size_t i = 0; i < adam.size(); ++i) {
           if (!b.slot[i]) continue;
           auto v = number_of(b.slot[i]->value);
+          if (!v && is_number_literal(b.slot[i]->value)) continue;  // too large: reported
           bool is_beta = i == 1 || i == 2;
           if (!v || (is_beta ? (*v < 0 || *v >= 1) : *v <= 0)) {
             error(diagnostic_kind::bad_train_value, span_of(b.slot[i]->value),
