@@ -851,7 +851,8 @@ int run_sample(const sample_cli& c) {
   const vaec::var_type& xt = model.variables[static_cast<std::size_t>(model.data)].type;
   const std::size_t rows = static_cast<std::size_t>(xt.size);
   const vaec::figures::layout lay = vaec::figures::layout_of(xt);
-  if (outs.empty()) {
+  const bool default_names = outs.empty();
+  if (default_names) {
     const fs::path base = fs::path(c.run_dir) / fmt::format("sample_{}_{}_seed{}", c.from, c.draw ? "draws" : "means", seed);
     outs.push_back(base.string() + ".npy");
     if (lay.image) outs.push_back(base.string() + ".png");
@@ -859,9 +860,15 @@ int run_sample(const sample_cli& c) {
   for (const auto& o : outs) {
     std::error_code ec;
     if (fs::exists(o, ec))
-      throw usage_error(fmt::format("--out {}: the file exists; vaec sample never writes over a file: choose another "
-                                    "name with --out, or remove it",
-                                    o));
+      throw usage_error(
+          default_names
+              ? fmt::format("{} exists (the default name for these samples: an earlier vaec sample with seed {} wrote "
+                            "it); vaec sample never writes over a file: name the output with --out FILE.npy, draw "
+                            "other samples with --seed, or remove it",
+                            o, seed)
+              : fmt::format("--out {}: the file exists; vaec sample never writes over a file: choose another name "
+                            "with --out, or remove it",
+                            o));
   }
   // The same functions draw the run's samples.png: the same seed gives the same numbers.
   const progress_printer progress("decoding", "samples");

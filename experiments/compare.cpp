@@ -312,6 +312,11 @@ plan plan_of(const compare_request& r) {
     m.source = read_text(path, ok);
     if (!ok) throw compare_usage_error(fmt::format("{}: cannot read the model file: {}", path, os_reason(errno)));
     m.sha256 = vaec::rt::sha256_hex(m.source);
+    // The same model twice gives the same cells twice, and a difference of exactly 0.
+    for (const auto& e : p.models)
+      if (e.sha256 == m.sha256)
+        throw compare_usage_error(fmt::format("{} is the same model as {} (the same text): give each model once", path,
+                                              e.path));
     const std::string stem = fs::path(path).stem().string();
     const int n = ++stems[stem];
     m.label = n == 1 ? stem : fmt::format("{}-{}", stem, n);
@@ -681,6 +686,13 @@ class scheduler {
                p_.threads, p_.threads == 1 ? "" : "s",
                done_before > 0 ? fmt::format("{} done before, {} to run; ", done_before, queue.size()) : "",
                dir_.string());
+    // Labels that are not the file's stem (two files of one name): say which is which.
+    std::set<std::string> relabelled;
+    for (const auto& m : p_.models)
+      if (m.label != fs::path(m.path).stem().string()) relabelled.insert(fs::path(m.path).stem().string());
+    for (const auto& m : p_.models)
+      if (relabelled.count(fs::path(m.path).stem().string()))
+        fmt::print(stderr, "compare: model {} is labelled '{}' in the tables\n", m.path, m.label);
     std::fflush(stderr);
     t0_ = clock_type::now();
     install_stop_handler();

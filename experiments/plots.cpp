@@ -138,7 +138,7 @@ std::vector<std::string> write_compare_plots(const study& s, const std::vector<t
     }
     if (line.x.empty()) continue;
     line.colour = static_cast<int>(c.model_index % 10);
-    line.marker = -2;
+    line.marker = line.x.size() < 2 ? -1 : -2;  // one epoch: a marker, since a line of one point is not drawn
     if (!named[c.model_index]) line.name = c.model, named[c.model_index] = true;
     panel.lines.push_back(line);
   }

@@ -195,6 +195,15 @@ bad "no model" "needs the model files" --data slice
 bad "--set without =" "--set lr: write NAME=VALUE" a.vae --data slice --set lr --out x8
 bad "--grid value twice" "the value '2' is given twice" a.vae --data slice --grid d=2,2 --out x9
 bad "--baseline not a model" "--baseline c.vae: not one of the compared models" a.vae --data slice --baseline c.vae --out x10
+# Two files of one name: labelled a and a-2, and the run says which is which.
+mkdir -p other && cp b.vae other/a.vae
+"$vaec" compare a.vae other/a.vae --data slice --iw 5 --jobs 2 --threads 1 --out same_stem >/dev/null 2>same_stem.err
+status=$?
+check "compare: two files named a.vae → labels a and a-2, each named on stderr" \
+  sh -c "test $status -eq 0 && grep -q \"model a.vae is labelled 'a' in the tables\" same_stem.err && grep -q \"model other/a.vae is labelled 'a-2' in the tables\" same_stem.err && test -d same_stem/runs/a-2-seed1"
+mkdir -p twin && cp a.vae twin/a.vae
+bad "the same model twice (another path, the same text)" "twin/a.vae is the same model as a.vae (the same text): give each model once" \
+  a.vae twin/a.vae --data slice --out x11
 check "bad options leave no folder behind" sh -c "! ls -d x* 2>/dev/null | grep -q ."
 
 echo "compare: $passed passed, $failed failed"

@@ -115,6 +115,11 @@ expect_err "sample of a run folder without a checkpoint" 1 "no checkpoint yet" s
 expect_err "sample of a folder that is not a run" 1 "not a run folder" sample slice
 expect_err "sample --mean --draw together" 2 "excludes" sample r --mean --draw
 expect_err "sample --from aggregate (not yet)" 2 "aggregate" sample r --from aggregate
+# The default output name, taken: the message says it is the default and how to get another.
+"$vaec" sample r -n 4 --seed 9 >/dev/null 2>&1
+expect_err "sample twice with the same seed and default names" 2 \
+  "r/sample_prior_means_seed9.npy exists \(the default name for these samples.*--out FILE.npy, draw other samples with --seed" \
+  sample r -n 4 --seed 9
 python3 -c "open('flat.csv', 'w').write(''.join(','.join(['0.5'] * 5) + '\n' for _ in range(20)))"
 sed 's/binary\[28, 28\]/binary[5]/; s/linear(h, 784)/linear(h, 5)/' tiny.vae >flat.vae
 "$vaec" flat.vae --data flat.csv --epochs 1 --threads 1 --out flat >flat.out 2>&1
