@@ -30,6 +30,7 @@
 #include "runtime/data/dataset.hpp"
 #include "runtime/digest.hpp"
 #include "runtime/run_folder.hpp"
+#include "runtime/os_reason.hpp"
 
 namespace vaec::experiments {
 
@@ -179,11 +180,6 @@ struct plan {
   std::vector<cell_run> cells;
 };
 
-std::string os_reason(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
-  return s;
-}
 
 
 // compare.json's data.sha256: the SHA-256 of the data's fingerprint (runtime/digest.hpp:

@@ -4,10 +4,11 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/os_reason.hpp"
+
 namespace vaec::report {
 
-// strerror(err) with a lowercase first letter, as vaec's other messages.
-std::string os_reason(int err);
+using vaec::os_reason;  // runtime/os_reason.hpp
 
 // Writes `bytes` to PATH.tmp, fsyncs it, closes it and renames it to `path`, checking
 // every step (the temporary file is removed on failure). Throws picture_error

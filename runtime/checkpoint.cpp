@@ -18,6 +18,7 @@
 #include <fmt/core.h>
 
 #include "runtime/digest.hpp"
+#include "runtime/os_reason.hpp"
 #include <nlohmann/json.hpp>
 
 // The bytes on disk are little-endian and are copied to and from memory as they are.
@@ -27,7 +28,6 @@ static_assert(std::endian::native == std::endian::little,
 namespace vaec::rt {
 
 namespace {
-
 
 using json = nlohmann::json;
 
@@ -51,13 +51,6 @@ std::optional<dtype> dtype_from_name(std::string_view s) {
   if (s == "F64") return dtype::f64;
   if (s == "I64") return dtype::i64;
   return std::nullopt;
-}
-
-// strerror with a lowercase first letter, as the rest of vaec's messages.
-std::string errno_text(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
-  return s;
 }
 
 template <class T>
@@ -185,7 +178,7 @@ struct temp_file {
 
 // What went wrong with the temporary file, naming both it and the checkpoint.
 [[noreturn]] void fail_temp(const std::string& path, std::string_view action) {
-  fail_write(path, fmt::format("cannot {} '{}.tmp': {}", action, path, errno_text(errno)));
+  fail_write(path, fmt::format("cannot {} '{}.tmp': {}", action, path, vaec::os_reason(errno)));
 }
 
 void write_all(std::FILE* f, const void* data, std::size_t size, const std::string& path) {
@@ -223,7 +216,7 @@ void write_checkpoint(const std::string& path, const std::vector<tensor_view>& t
   if (std::fclose(f) != 0) fail_temp(path, "close");
 
   if (std::rename(tmp_path.c_str(), path.c_str()) != 0)
-    fail_write(path, fmt::format("cannot rename '{}' to it: {}", tmp_path, errno_text(errno)));
+    fail_write(path, fmt::format("cannot rename '{}' to it: {}", tmp_path, vaec::os_reason(errno)));
   tmp.armed = false;
 
   // The rename is durable only once the directory entry is. From here on the new
@@ -233,13 +226,13 @@ void write_checkpoint(const std::string& path, const std::vector<tensor_view>& t
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     fail_write(path, fmt::format("written, but cannot open its directory '{}' to fsync it: {}",
-                                 dir.string(), errno_text(errno)));
+                                 dir.string(), vaec::os_reason(errno)));
   // EINVAL: the file system does not support fsync on a directory; nothing more to do.
   if (::fsync(fd) != 0 && errno != EINVAL) {
     int err = errno;
     ::close(fd);
     fail_write(path, fmt::format("written, but fsync of its directory '{}' failed: {}",
-                                 dir.string(), errno_text(err)));
+                                 dir.string(), vaec::os_reason(err)));
   }
   ::close(fd);
 }
@@ -267,7 +260,7 @@ void read_at(const std::string& path, int fd, std::uint64_t offset, void* out, s
     ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail_read(path, fmt::format("cannot read: {}", errno_text(errno)));
+      fail_read(path, fmt::format("cannot read: {}", vaec::os_reason(errno)));
     }
     if (n == 0) fail_read(path, "file shrank while it was being read");
     p += n;
@@ -357,10 +350,10 @@ std::map<std::string, std::string> parse_metadata(const std::string& path, const
 
 checkpoint read_checkpoint(const std::string& path) {
   fd_guard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (file.fd < 0) fail_read(path, fmt::format("cannot open: {}", errno_text(errno)));
+  if (file.fd < 0) fail_read(path, fmt::format("cannot open: {}", vaec::os_reason(errno)));
   struct stat st {};
   if (::fstat(file.fd, &st) != 0)
-    fail_read(path, fmt::format("cannot stat: {}", errno_text(errno)));
+    fail_read(path, fmt::format("cannot stat: {}", vaec::os_reason(errno)));
   if (S_ISDIR(st.st_mode)) fail_read(path, "is a directory, not a checkpoint");
   if (!S_ISREG(st.st_mode)) fail_read(path, "is not a regular file");
   const auto file_size = static_cast<std::uint64_t>(st.st_size);

@@ -1,4 +1,5 @@
 #include "runtime/run_folder.hpp"
+#include "runtime/os_reason.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -23,13 +24,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* lock_name = "vaec.lock";
-
-// strerror with a lowercase first letter, as the rest of vaec's messages.
-std::string os_reason(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
-  return s;
-}
 
 std::string reason(const std::error_code& ec) {
   return ec.value() != 0 ? os_reason(ec.value()) : ec.message();

@@ -17,16 +17,10 @@
 #include <zlib.h>
 
 #include "runtime/data/formats.hpp"
+#include "runtime/os_reason.hpp"
 
 namespace vaec::rt::detail {
 namespace {
-
-// strerror, lowercased as messages are: "no such file or directory".
-std::string reason(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-  return s;
-}
 
 struct fd_closer {
   int fd;
@@ -35,10 +29,10 @@ struct fd_closer {
 
 std::vector<unsigned char> read_raw(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw data_error(fmt::format("{}: {}", path, reason(errno)));
+  if (fd < 0) throw data_error(fmt::format("{}: {}", path, vaec::os_reason(errno)));
   fd_closer closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) throw data_error(fmt::format("{}: {}", path, reason(errno)));
+  if (::fstat(fd, &st) != 0) throw data_error(fmt::format("{}: {}", path, vaec::os_reason(errno)));
   if (S_ISDIR(st.st_mode)) throw data_error(fmt::format("{}: is a directory", path));
 
   // The size is a hint: pipes and /proc files say 0, so read until end of file.
@@ -50,7 +44,7 @@ std::vector<unsigned char> read_raw(const std::string& path) {
     ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw data_error(fmt::format("{}: {}", path, reason(errno)));
+      throw data_error(fmt::format("{}: {}", path, vaec::os_reason(errno)));
     }
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
