@@ -74,6 +74,10 @@ const std::vector<family_info>& family_table() {
       {"ContinuousBernoulli", family_id::continuous_bernoulli, type_kind::binary,
        {{"logits", a::vector, false, 0.0, true}, {"probs", a::vector, false, 0.0, true}}, false, true, true,
        "ContinuousBernoulli(logits = ...) or ContinuousBernoulli(probs = ...)"},
+      // A learned prior: K components whose means [K × n], scales [K × n] and weights (K
+      // logits) are parameters of p (θ), created by the lowering, not written by the user.
+      {"GaussianMixture", family_id::gaussian_mixture, type_kind::real, {{"components", a::size}}, false, false, false,
+       "GaussianMixture(components = K)", true},
   };
   return table;
 }

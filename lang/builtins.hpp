@@ -19,7 +19,7 @@ enum class function_id {
 
 enum class family_id {
   normal, student_t, von_mises_fisher, power_spherical, hyperspherical_uniform,
-  bernoulli, continuous_bernoulli,
+  bernoulli, continuous_bernoulli, gaussian_mixture,
 };
 
 enum class type_kind { real, binary, sphere };
@@ -27,7 +27,7 @@ enum class type_kind { real, binary, sphere };
 // What an argument must be.
 enum class arg_kind {
   vector,     // a vector [n], or a number that broadcasts
-  size,       // a positive integer literal
+  size,       // a positive integer literal (or integer arithmetic of constants)
   size_list,  // a list of positive integer literals: [512, 256]
   number,     // a number literal (possibly negative)
   function,   // the name of an elementwise function: relu, tanh, ...
@@ -60,7 +60,11 @@ struct family_info {
   bool likelihood_only = false;     // Bernoulli, ContinuousBernoulli
   bool exactly_one_param = false;   // Bernoulli: logits or probs, not both
   std::string_view signature;
+  bool prior_only = false;          // GaussianMixture: only as p(z) of a latent, its parameters learned (θ)
 };
+
+// The most components a GaussianMixture prior may have.
+inline constexpr int max_mixture_components = 100000;
 
 std::span<const function_info> functions();
 std::span<const family_info> families();

@@ -1,5 +1,7 @@
 #include "lang/lower.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "lang/report.hpp"
@@ -175,6 +177,7 @@ class lowerer {
       case family_id::von_mises_fisher: l.family = L::von_mises_fisher; break;
       case family_id::power_spherical: l.family = L::power_spherical; break;
       case family_id::hyperspherical_uniform: l.family = L::hyperspherical_uniform; break;
+      case family_id::gaussian_mixture: throw lowering_error("GaussianMixture is a prior, not a likelihood");
     }
     return l;
   }
@@ -188,6 +191,8 @@ class lowerer {
       case family_id::von_mises_fisher: return g.sample_vmf(ps[0], ps[1], n);
       case family_id::power_spherical: return g.sample_power_spherical(ps[0], ps[1], n);
       case family_id::hyperspherical_uniform: return g.sample_sphere_uniform(n);
+      // Prior draws only (latent_source::prior_draws): the checker keeps it out of q.
+      case family_id::gaussian_mixture: return g.sample_mixture(ps[0], ps[1], ps[2], n);
       default: throw lowering_error(fmt::format("{} is a likelihood, not a posterior", info(fam).name));
     }
   }
@@ -204,6 +209,7 @@ class lowerer {
       case family_id::bernoulli: return ps[0] >= 0 ? g.bernoulli_logits(value, ps[0]) : g.bernoulli_probs(value, ps[1]);
       case family_id::continuous_bernoulli:
         return ps[0] >= 0 ? g.cbernoulli_logits(value, ps[0]) : g.cbernoulli_probs(value, ps[1]);
+      case family_id::gaussian_mixture: return g.mixture_logpdf(value, ps[0], ps[1], ps[2], n);
     }
     throw lowering_error("unknown family");
   }
@@ -234,6 +240,21 @@ class lowerer {
     throw lowering_error(fmt::format("no closed-form KL({} ‖ {})", info(qf).name, info(pf).name));
   }
 
+  // A GaussianMixture prior's parameters (θ), K components over R^n: means [n·K], N(0, 1)
+  // draws from the seed so the components start spread out; scales softplus(s) [n·K] with
+  // s = log(e − 1), so each starts at 1; weight logits [K] at 0, equal weights. Returns
+  // the nodes {means, scales, logits} that the mixture ops take (runtime/ops/mixture.hpp).
+  std::vector<int> mixture_params(const std::string& where, int n, int K) {
+    rt::graph& g = out_.graph;
+    const double softplus_inverse_of_1 = std::log(std::expm1(1.0));
+    const int means = g.param_standard_normal(n * K, rt::param_group::theta, where + ".mixture.means");
+    const int raw = g.param(n * K, softplus_inverse_of_1, rt::param_group::theta, where + ".mixture.scales");
+    const int scales = g.unary(op_kind::softplus, raw);
+    const int logits = g.param(K, 0, rt::param_group::theta, where + ".mixture.logits");
+    g.set_label(scales, where + ".mixture.scales");
+    return {means, scales, logits};
+  }
+
   void lower_factor(int fi) {
     const checked_factor& f = m_.factors[static_cast<std::size_t>(fi)];
     const std::string where = factor_text(m_, f);
@@ -250,6 +271,10 @@ class lowerer {
     const variable& v = m_.variables[static_cast<std::size_t>(f.variable)];
     rt::graph& g = out_.graph;
     const int n = v.type.size;
+    if (f.dist.family == family_id::gaussian_mixture) {
+      if (f.side != 'p' || v.is_data) throw lowering_error(fmt::format("{}: GaussianMixture is a prior only", where));
+      ps = mixture_params(where, n, static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value));
+    }
     if (f.side == 'q') {
       const int loc = o_.latents == latent_source::posterior_location ? location(f.dist.family, ps, n) : -1;
       drawn_[static_cast<std::size_t>(f.variable)] = o_.latents == latent_source::posterior_location && loc < 0;

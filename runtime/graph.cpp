@@ -23,7 +23,8 @@ bool is_sampler(op_kind op) {
     case op_kind::sample_studentt:
     case op_kind::sample_vmf:
     case op_kind::sample_power_spherical:
-    case op_kind::sample_sphere_uniform: return true;
+    case op_kind::sample_sphere_uniform:
+    case op_kind::sample_mixture: return true;
     default: return false;
   }
 }
@@ -104,6 +105,12 @@ int graph::param(int rows, double init, param_group group, std::string name) {
   n.params = {add_param(std::move(p))};
   n.label = std::move(name);
   return add(std::move(n));
+}
+
+int graph::param_standard_normal(int rows, param_group group, std::string name) {
+  const int i = param(rows, 0, group, std::move(name));
+  params_.back().init = param_info::init_kind::standard_normal;
+  return i;
 }
 
 int graph::linear(int x, int out, param_group group, std::string name) {
@@ -336,6 +343,34 @@ int graph::cbernoulli_probs(int x, int probs) {
   if (at(probs).rows != at(x).rows && at(probs).rows != 1)
     throw std::invalid_argument("graph: continuous Bernoulli probs rows differ from the data's");
   return add(density(op_kind::cbernoulli_probs, {x, probs}));
+}
+
+namespace {
+void require_mixture(const node& means, const node& scales, const node& logits, int rows) {
+  const int K = logits.rows;
+  require_rows(means, rows * K, "the mixture means");
+  require_rows(scales, rows * K, "the mixture scales");
+  if (means.ext != extent::shared || scales.ext != extent::shared || logits.ext != extent::shared)
+    throw std::invalid_argument("graph: a mixture's means, scales and logits must be shared (one column)");
+}
+}  // namespace
+
+int graph::mixture_logpdf(int value, int means, int scales, int logits, int rows) {
+  require_rows(at(value), rows, "the mixture's value");
+  require_mixture(at(means), at(scales), at(logits), rows);
+  node n = density(op_kind::mixture_logpdf, {value, means, scales, logits});
+  n.attr = rows;
+  return add(std::move(n));
+}
+
+int graph::sample_mixture(int means, int scales, int logits, int rows) {
+  require_mixture(at(means), at(scales), at(logits), rows);
+  node n;
+  n.op = op_kind::sample_mixture;
+  n.rows = rows;
+  n.inputs = {means, scales, logits};
+  n.ext = extent::sample;
+  return add(std::move(n));
 }
 
 int graph::objective(objective_spec spec) {

@@ -36,7 +36,8 @@ struct param_info {
   std::string name;  // e.g. "phi.q(z|x).linear2.weight"
   param_group group = param_group::theta;
   int rows = 0, cols = 0;
-  enum class init_kind { uniform_fan_in, constant } init = init_kind::constant;
+  // standard_normal: N(0, 1) draws (a mixture prior's means, spread out from the seed).
+  enum class init_kind { uniform_fan_in, constant, standard_normal } init = init_kind::constant;
   double init_value = 0;  // for constant
   int fan_in = 1;         // for uniform_fan_in: U(−1/√fan_in, 1/√fan_in), as torch.nn.Linear
   std::size_t offset = 0; // in the flat parameter vector, in elements (a multiple of 16)
@@ -84,6 +85,9 @@ class graph {
   int constant(double value, int rows = 1);
   // A free learnable vector [rows], initialized to `init`.
   int param(int rows, double init, param_group group, std::string name);
+  // A free learnable vector [rows] initialized with N(0, 1) draws from the run's seed
+  // (stream init, the parameter's index).
+  int param_standard_normal(int rows, param_group group, std::string name);
   // W·x + b with W [out × in] and b [out], initialized U(−1/√in, 1/√in).
   int linear(int x, int out, param_group group, std::string name);
   int unary(op_kind op, int x, double attr = 0);
@@ -121,6 +125,14 @@ class graph {
   // Σ over rows of log ContinuousBernoulli(x | ·) per column (Loaiza-Ganem & Cunningham 2019).
   int cbernoulli_logits(int x, int logits);
   int cbernoulli_probs(int x, int probs);
+  // A Gaussian mixture over R^rows with K components (runtime/ops/mixture.hpp): means and
+  // scales [rows·K] (component k in rows k·rows … k·rows + rows − 1; scales > 0) and
+  // logits [K] (weights softmax(logits)), all shared (one column, e.g. parameters).
+  // mixture_logpdf: log p(value) per column [1 × ·], value [rows × ·]; sample_mixture:
+  // ancestral draws [rows × B·S], without a gradient. Throw std::invalid_argument when the
+  // shapes disagree or a mixture parameter is not shared.
+  int mixture_logpdf(int value, int means, int scales, int logits, int rows);
+  int sample_mixture(int means, int scales, int logits, int rows);
   int objective(objective_spec spec);
 
   const std::vector<node>& nodes() const { return nodes_; }

@@ -5,9 +5,12 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <boost/random/normal_distribution.hpp>
+
 #include "runtime/ops/basic.hpp"
 #include "runtime/ops/bernoulli.hpp"
 #include "runtime/ops/elementwise.hpp"
+#include "runtime/ops/mixture.hpp"
 #include "runtime/ops/normal.hpp"
 #include "runtime/ops/objective.hpp"
 #include "runtime/ops/sphere.hpp"
@@ -60,6 +63,11 @@ void parameters<T>::initialize(std::uint64_t seed) {
       continue;
     }
     rng r(seed, stream::init, p);
+    if (info.init == param_info::init_kind::standard_normal) {
+      boost::random::normal_distribution<double> normal;
+      for (std::size_t i = 0; i < info.size(); ++i) v[i] = static_cast<T>(normal(r));
+      continue;
+    }
     const double bound = 1.0 / std::sqrt(static_cast<double>(info.fan_in));
     for (std::size_t i = 0; i < info.size(); ++i) v[i] = static_cast<T>((2 * r.uniform() - 1) * bound);
   }
@@ -159,12 +167,22 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
       case op_kind::sample_studentt: l.aux_rows = 3 * n.rows; l.aux_cols = l.cols; break;
       case op_kind::sample_vmf:
       case op_kind::sample_power_spherical: l.aux_rows = n.rows + 4; l.aux_cols = l.cols; break;
+      case op_kind::mixture_logpdf:  // the responsibilities [K × ·]
+        l.aux_rows = nodes[static_cast<std::size_t>(n.inputs[3])].rows;
+        l.aux_cols = l.cols;
+        break;
       case op_kind::objective: l.aux_rows = 1; l.aux_cols = batch * samples; break;
       default: break;
     }
     // Densities over `attr` rows compute their gradients at that many rows.
     if (n.rows == 1 && n.op != op_kind::constant && n.op != op_kind::leaky_relu && n.op != op_kind::objective)
       wide_rows = std::max(wide_rows, static_cast<int>(n.attr));
+    // The mixture's gradients are dz [n × ·], then dμ and dσ [n·K] side by side, then dlogits [K].
+    if (n.op == op_kind::mixture_logpdf) {
+      const int means = nodes[static_cast<std::size_t>(n.inputs[1])].rows;
+      wide_rows = 1;
+      wide_cols = std::max(static_cast<int>(n.attr) * l.cols, 2 * means);
+    }
     if (l.aux_rows > 0) l.aux = take(static_cast<std::size_t>(l.aux_rows) * static_cast<std::size_t>(l.aux_cols));
     if (has_grad[i] || (gradients && n.op == op_kind::objective)) {
       l.scratch_rows = n.op == op_kind::objective ? 2 : wide_rows;  // objective: give()'s buffer, then its weights

@@ -77,16 +77,18 @@ checker::bound_args checker::bind(std::string_view callee, std::span<const param
   return b;
 }
 
-std::optional<int> checker::size_argument(const value& v, std::string_view what) {
+std::optional<int> checker::size_argument(const value& v, std::string_view what, std::int64_t max,
+                                          std::string_view fix) {
   if (v.is_error()) return std::nullopt;
   std::optional<facts> n;
   if (v.k == value::kind::number) n = facts_of(v);
   if (!n || n->kind != node_kind::constant || !is_integer_text(n->value) || n->value < 1 ||
-      n->value > static_cast<double>(max_vector_size)) {
+      n->value > static_cast<double>(max)) {
     error(diagnostic_kind::bad_size, v.where,
-          (n ? fmt::format("{} must be a whole number from 1 to {}, not {:g}", what, max_vector_size, n->value)
-             : fmt::format("{} must be a whole number from 1 to {}", what, max_vector_size)) +
-              (v.constants.empty() ? std::string() : " (" + constants_text(v.constants) + ")"));
+          (n ? fmt::format("{} must be a whole number from 1 to {}, not {:g}", what, max, n->value)
+             : fmt::format("{} must be a whole number from 1 to {}", what, max)) +
+              (v.constants.empty() ? std::string() : " (" + constants_text(v.constants) + ")") +
+              (fix.empty() ? std::string() : fmt::format("; {}", fix)));
     return std::nullopt;
   }
   return static_cast<int>(n->value);
@@ -366,6 +368,19 @@ value checker::distribution_call(const family_info& f, const ast::call& c, scope
       continue;
     }
     value v = expr(a->value, s);
+    if (p.kind == arg_kind::size) {
+      // A count known when checking (GaussianMixture's components), kept as a constant node.
+      auto k = size_argument(v, fmt::format("{} of {}", p.name, f.name), max_mixture_components,
+                             fmt::format("e.g. {} = 10", p.name));
+      if (!k) {
+        ok = false;
+        continue;
+      }
+      value kv = constant(*k, v.where, &s);
+      out.dist.params[i] = materialize(kv, &s);
+      out.param_spans[i] = span_of(a->value);
+      continue;
+    }
     if (v.is_error() || !expect_numeric(v, fmt::format("{} of {}", p.name, f.name))) {
       ok = false;
       continue;

@@ -160,7 +160,11 @@ class checker {
   facts facts_of(const value& v) const;
   // The node of a numeric value, creating the constant node on first use.
   int materialize(value& v, scope* s);
-  std::optional<int> size_argument(const value& v, std::string_view what);
+  // A whole number from 1 to `max` written as a number, a constant or integer arithmetic of
+  // them; nullopt after reporting bad_size at v's span. `fix`, when given, ends the message
+  // ("; e.g. components = 10").
+  std::optional<int> size_argument(const value& v, std::string_view what, std::int64_t max = max_vector_size,
+                                   std::string_view fix = {});
   bool expect_numeric(const value& v, std::string_view what);
 
   std::vector<std::string> visible_names(const scope& s) const;

@@ -24,10 +24,11 @@ bool is_sigmoid_form(const node& p, const std::vector<node>& nodes) {
   return one.kind == node_kind::constant && one.value == 1 && sigmoid(nodes[static_cast<std::size_t>(p.inputs[1])]);
 }
 
-std::string families_for(type_kind kind) {
+// The families over `kind`; a learned prior (GaussianMixture) only where one may stand.
+std::string families_for(type_kind kind, bool with_priors = true) {
   std::string out;
   for (const auto& f : families())
-    if (f.support == kind) out += (out.empty() ? "" : ", ") + std::string(f.name);
+    if (f.support == kind && (with_priors || !f.prior_only)) out += (out.empty() ? "" : ", ") + std::string(f.name);
   return out;
 }
 
@@ -74,19 +75,36 @@ void checker::warn_overflowing_draws(const interval& df, const variable& v, span
 void checker::check_sample(const distribution_use& d, const std::vector<span>& spans, const variable& v, span where,
                            char side) {
   const family_info& f = info(d.family);
+  // A learned prior (GaussianMixture) stands only as p(z) of a latent: its parameters are
+  // θ created for it, and neither q nor the likelihood has a use for them.
+  if (f.prior_only && (side == 'q' || v.is_data)) {
+    if (v.is_data)
+      error(diagnostic_kind::support_mismatch, where,
+            fmt::format("{} is a prior only: it may define p(z) of a real latent, not the likelihood of the data '{}'; "
+                        "for the data use {}",
+                        f.name, v.name, families_for(v.type.kind, false)));
+    else
+      error(diagnostic_kind::support_mismatch, where,
+            fmt::format("{} is a prior only: it may define p({}), not q({} | ...); for q use {}", f.name, v.name, v.name,
+                        v.type.kind == type_kind::real ? "Normal or StudentT" : families_for(v.type.kind, false)));
+    return;
+  }
   // Support: the family's values must be the variable's. Grey-level data in [0, 1]
   // may take a real-valued likelihood (binary ⊂ real).
   bool fits = f.support == v.type.kind || (v.is_data && v.type.kind == type_kind::binary && f.support == type_kind::real);
   if (!fits) {
     error(diagnostic_kind::support_mismatch, where,
           fmt::format("{} is a distribution over {}, but '{}' is {}; for {} use {}", f.name, support_text(f.support),
-                      v.name, to_string(v.type), fmt::format("{}[n]", to_string(v.type.kind)), families_for(v.type.kind)));
+                      v.name, to_string(v.type), fmt::format("{}[n]", to_string(v.type.kind)),
+                      families_for(v.type.kind, side == 'p' && !v.is_data)));
     return;
   }
   if (f.likelihood_only && !v.is_data) {
     error(diagnostic_kind::support_mismatch, where, fmt::format("{} is a likelihood for the data, not a distribution for the latent '{}'", f.name, v.name));
     return;
   }
+  // GaussianMixture's one argument, its number of components, was checked with the call.
+  if (f.prior_only) return;
   const int n = v.type.size;
   for (std::size_t i = 0; i < f.params.size(); ++i) {
     int index = d.params[i];

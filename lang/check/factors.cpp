@@ -118,6 +118,13 @@ void checker::check_factor(const ast::factor& f) {
     model_.nodes[static_cast<std::size_t>(i)].side = f.side;
     cf.parameter_count += model_.nodes[static_cast<std::size_t>(i)].parameter_count;
   }
+  // A GaussianMixture prior over real[n] with K components learns K·n means, K·n scales
+  // and K weight logits (θ); the lowering creates them (lang/lower.cpp, mixture_params).
+  if (f.side == 'p' && !var.is_data && cf.dist.family == family_id::gaussian_mixture && !cf.dist.params.empty() &&
+      cf.dist.params[0] >= 0) {
+    const auto k = static_cast<std::int64_t>(model_.nodes[static_cast<std::size_t>(cf.dist.params[0])].value);
+    cf.parameter_count += 2 * k * var.type.size + k;
+  }
   model_.factors.push_back(std::move(cf));
 }
 

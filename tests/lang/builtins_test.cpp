@@ -170,6 +170,7 @@ BOOST_AUTO_TEST_CASE(every_family_is_found) {
       {"HypersphericalUniform", family_id::hyperspherical_uniform, vaec::type_kind::sphere, false, 0},
       {"Bernoulli", family_id::bernoulli, vaec::type_kind::binary, true, 2},
       {"ContinuousBernoulli", family_id::continuous_bernoulli, vaec::type_kind::binary, true, 2},
+      {"GaussianMixture", family_id::gaussian_mixture, vaec::type_kind::real, false, 1},
   };
   BOOST_TEST(vaec::families().size() == expected.size());
   for (const auto& r : expected) {
@@ -210,6 +211,13 @@ BOOST_AUTO_TEST_CASE(every_family_is_found) {
   BOOST_TEST(b.params[1].name == "probs");
   BOOST_TEST(b.params[0].keyword_only);
   BOOST_TEST(b.params[1].keyword_only);
+  // GaussianMixture: a learned prior only, with a whole number of components.
+  const auto& gm = *vaec::find_family("GaussianMixture");
+  BOOST_TEST(gm.prior_only);
+  BOOST_TEST(gm.params[0].name == "components");
+  BOOST_TEST((gm.params[0].kind == vaec::arg_kind::size));
+  BOOST_TEST(!gm.closed_form_entropy);
+  for (const auto& f : vaec::families()) BOOST_TEST(f.prior_only == (f.id == family_id::gaussian_mixture), f.name);
 }
 
 BOOST_AUTO_TEST_CASE(types) {

@@ -348,6 +348,64 @@ BOOST_AUTO_TEST_CASE(kl_without_closed_form_uses_entropy_plus_monte_carlo) {
              method_name(kl_method::entropy_plus_mc));
 }
 
+// GaussianMixture(components = K) over real[n]: K·n means, K·n scales and K weight logits,
+// all θ (under p(z)); q keeps its own φ. Counted here from those three shapes.
+BOOST_AUTO_TEST_CASE(gaussian_mixture_prior_counts_and_kl) {
+  const std::int64_t n = 20, K = 7;
+  const std::string text = "const K = 7\n" + model_text("real[20]", "GaussianMixture(components = K)", normal_q);
+  auto r = run(text);
+  const auto& m = require_model(r);
+  const std::int64_t decoder = layer(n, 256) + layer(256, 784);
+  const std::int64_t prior = K * n + K * n + K;  // 287
+  BOOST_TEST(m.theta_count() == decoder + prior);
+  BOOST_TEST(m.phi_count() == layer(784, 256) + 2 * layer(256, n));
+  for (const auto& f : m.factors)
+    if (f.side == 'p' && m.variables[static_cast<std::size_t>(f.variable)].name == "z") BOOST_TEST(f.parameter_count == prior);
+  // No closed form: Normal's entropy + Monte Carlo cross-entropy, and check says why.
+  BOOST_TEST(method_name(plan_of(m, "z").method) == method_name(kl_method::entropy_plus_mc));
+  const std::string shown = vaec::describe(m);
+  BOOST_TEST(shown.find("z: KL(Normal ‖ GaussianMixture): closed-form entropy") != std::string::npos, shown);
+  BOOST_TEST(shown.find("no closed form for Normal ‖ GaussianMixture") != std::string::npos, shown);
+  BOOST_TEST(shown.find(" 287 parameters") != std::string::npos, shown);
+  // A q without a closed-form entropy is not at hand among real families (Normal and
+  // StudentT both have one); kl = mc forces Monte Carlo.
+  BOOST_TEST(method_name(kl_of(model_text("real[20]", "GaussianMixture(components = 3)", normal_q, "train { kl = mc }"))) ==
+             method_name(kl_method::monte_carlo));
+  const std::string t_q = "z ~ StudentT(df = 5, loc = linear(h, 20), scale = softplus(linear(h, 20)))";
+  BOOST_TEST(method_name(kl_of(model_text("real[20]", "GaussianMixture(components = 3)", t_q))) ==
+             method_name(kl_method::entropy_plus_mc));
+}
+
+BOOST_AUTO_TEST_CASE(gaussian_mixture_is_a_prior_only_with_a_whole_number_of_components) {
+  auto errors_of = [](const std::string& text) { return run(text).errors(); };
+  // components: 0, negative, fractional, too many, a vector, a constant set to a bad value.
+  for (std::string_view k : {"0", "-3", "2.5", "100001", "param(1)"}) {
+    BOOST_TEST_CONTEXT(k) {
+      const std::string text = model_text("real[20]", fmt::format("GaussianMixture(components = {})", k), normal_q);
+      BOOST_TEST((errors_of(text) == std::vector<std::string>{diag_at("bad_size", text, k, text.find("components"))}),
+                 run(text).rendered);
+    }
+  }
+  BOOST_TEST(run(model_text("real[20]", "GaussianMixture(components = 100000)", normal_q)).model.has_value());
+  BOOST_TEST(run(model_text("real[20]", "GaussianMixture(components = 1)", normal_q)).model.has_value());
+  BOOST_TEST(run(model_text("real[20]", "GaussianMixture(3)", normal_q)).model.has_value());
+  const std::string set_text = "const K = 4\n" + model_text("real[20]", "GaussianMixture(components = K)", normal_q);
+  auto set = run(set_text, "test.vae", {"K=-2"});
+  BOOST_TEST(!set.model);
+  BOOST_TEST(set.rendered.find("not -2 (K = -2, set on the command line); e.g. components = 10") != std::string::npos, set.rendered);
+  // In q, on the data, on a sphere latent.
+  const std::string in_q = model_text("real[20]", "Normal(0, 1)", "z ~ GaussianMixture(components = 3)");
+  BOOST_TEST((errors_of(in_q) == std::vector<std::string>{diag_at("support_mismatch", in_q, "GaussianMixture")}));
+  BOOST_TEST(run(in_q).rendered.find("GaussianMixture is a prior only: it may define p(z), not q(z | ...)") != std::string::npos);
+  const std::string on_data = model_text("real[20]", "Normal(0, 1)", normal_q, "", "x ~ GaussianMixture(components = 3)");
+  BOOST_TEST((errors_of(on_data) == std::vector<std::string>{diag_at("support_mismatch", on_data, "GaussianMixture")}));
+  BOOST_TEST(run(on_data).rendered.find("not the likelihood of the data 'x'") != std::string::npos, run(on_data).rendered);
+  const std::string sphere = model_text("sphere[11]", "GaussianMixture(components = 3)", vmf_q);
+  BOOST_TEST((errors_of(sphere) == std::vector<std::string>{diag_at("support_mismatch", sphere, "GaussianMixture")}));
+  BOOST_TEST(run(sphere).rendered.find("GaussianMixture is a distribution over real vectors (real[n]), but 'z' is sphere[11]") !=
+             std::string::npos, run(sphere).rendered);
+}
+
 BOOST_AUTO_TEST_CASE(kl_mc_forces_monte_carlo) {
   BOOST_TEST(method_name(kl_of(gaussian(normal_q, "train { kl = mc }"))) == method_name(kl_method::monte_carlo));
   BOOST_TEST(method_name(kl_of(model_text("sphere[11]", "HypersphericalUniform()", vmf_q, "train { kl = mc }"))) ==

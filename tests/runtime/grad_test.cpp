@@ -273,6 +273,30 @@ BOOST_AUTO_TEST_CASE(sphere_families) {
   });
 }
 
+// The Gaussian-mixture prior's log-density through z (a draw, and a per-example value),
+// the means, the scales (softplus, through a parameter) and the weight logits, for one
+// component and several (components overlapping, so every responsibility is neither 0
+// nor 1). Its sampler has no gradient: checked with constant inputs, for coverage.
+BOOST_AUTO_TEST_CASE(mixture_family) {
+  for (int K : {1, 3}) {
+    BOOST_TEST_CONTEXT("K = " << K) {
+      auto mixture = [K](rt::graph& g, int z) {
+        const int n = 3;
+        int means = g.param_standard_normal(n * K, rt::param_group::theta, "means");
+        int scales = g.binary(op_kind::add, g.unary(op_kind::softplus, g.param(n * K, 0.5, rt::param_group::theta, "s")),
+                              g.constant(0.2));
+        int logits = g.param(K, 0, rt::param_group::theta, "logits");
+        return g.mixture_logpdf(z, means, scales, logits, n);
+      };
+      gradient_check([&](rt::graph& g, int x) { return mixture(g, g.sample_normal(lin(g, x, 3), pos(g, x, 3), 3)); }, 2);
+      gradient_check([&](rt::graph& g, int x) { return mixture(g, lin(g, x, 3)); });
+    }
+  }
+  gradient_check([](rt::graph& g, int x) {
+    return g.binary(op_kind::add, g.sample_mixture(g.constant(0.5, 6), g.constant(1.0, 6), g.constant(0, 2), 3), lin(g, x, 3));
+  });
+}
+
 BOOST_AUTO_TEST_CASE(continuous_bernoulli) {
   // logits around 0 (the series branch), across ±½ and far out
   for (double s : {0.05, 1.0, 40.0}) {
@@ -383,6 +407,13 @@ p(z) = PowerSpherical(mean = normalize(param(4, init = 1)), concentration = soft
 p(x | z) = ContinuousBernoulli(probs = sigmoid(linear(z, 4)))
 q(z | x) = VonMisesFisher(mean = normalize(linear(x, 4)), concentration = softplus(linear(x, 1)) + 1)
 )";
+  const std::string mixture = R"(
+data   x : real[4]
+latent z : real[3]
+p(z) = GaussianMixture(components = 4)
+p(x | z) = Normal(loc = linear(z, 4), scale = softplus(param(4)) + 0.5)
+q(z | x) = Normal(loc = linear(x, 3), scale = exp(linear(x, 3) - 1))
+)";
   struct model_case {
     std::string name, text, train;
     int samples;
@@ -398,6 +429,9 @@ q(z | x) = VonMisesFisher(mean = normalize(linear(x, 4)), concentration = softpl
            {"spheres, kl = mc", spheres, "train { kl = mc }", 2},
            {"vMF posterior, Power Spherical prior (entropy + MC)", sphere_mixed, "", 2},
            {"spheres, iwae", spheres, "train { objective = iwae samples = 3 }", 3},
+           {"Gaussian-mixture prior, entropy + MC", mixture, "", 2},
+           {"Gaussian-mixture prior, kl = mc", mixture, "train { kl = mc }", 2},
+           {"Gaussian-mixture prior, iwae", mixture, "train { objective = iwae samples = 3 }", 3},
        }) {
     BOOST_TEST_CONTEXT(c.name) {
       auto compiled = vaec::test::run(c.text + c.train, "m.vae");
