@@ -857,6 +857,12 @@ int run_sample(const sample_cli& c) {
     outs.push_back(base.string() + ".npy");
     if (lay.image) outs.push_back(base.string() + ".png");
   }
+  for (std::size_t i = 0; i < outs.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (std::error_code e1, e2; fs::weakly_canonical(fs::absolute(outs[i]), e1) ==
+                                  fs::weakly_canonical(fs::absolute(outs[j]), e2))
+        throw usage_error(fmt::format("--out {} is given twice (as {} and {}): name each output once", outs[i], outs[j],
+                                      outs[i]));
   for (const auto& o : outs) {
     std::error_code ec;
     if (fs::exists(o, ec))
@@ -876,6 +882,20 @@ int run_sample(const sample_cli& c) {
       posterior ? vaec::figures::decode_posterior(model, run->checkpoint.string(), *ed.set, count, seed, false, c.draw,
                                                   std::ref(progress))
                 : vaec::figures::decode_prior(model, run->checkpoint.string(), count, seed, c.draw, std::ref(progress));
+  // Decoded draws that are not finite (z too large for float32, e.g. from a Student-t prior at
+  // a small df, which vaec check warns about) are refused, not written as NaN.
+  std::size_t bad_samples = 0;
+  for (std::size_t j = 0; j < count; ++j)
+    for (std::size_t i = 0; i < rows; ++i)
+      if (!std::isfinite(x[j * rows + i])) {
+        ++bad_samples;
+        break;
+      }
+  if (bad_samples > 0)
+    throw vaec::rt::decode_error(fmt::format(
+        "{} of the {} decoded samples are not finite, so nothing was written; the likely cause is z too large to "
+        "decode in float32, as a Student-t {} with a small df draws (vaec check warns where that can happen)",
+        bad_samples, count, posterior ? "posterior" : "prior"));
   for (const auto& o : outs) {
     const std::string ext = fs::path(o).extension().string();
     if (ext == ".npy")

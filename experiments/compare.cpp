@@ -436,7 +436,26 @@ std::vector<std::string> differences(const plan& rec, const plan& now, bool thre
     for (const auto& m : p.models) l.push_back(m.label);
     return fmt::format("{}", fmt::join(l, ", "));
   };
-  if (labels(rec) != labels(now)) {
+  auto sorted_sha = [](const plan& p) {
+    std::vector<std::string> h;
+    for (const auto& m : p.models) h.push_back(m.sha256);
+    std::sort(h.begin(), h.end());
+    return h;
+  };
+  auto paths = [](const plan& p) {
+    std::vector<std::string> l;
+    for (const auto& m : p.models) l.push_back(m.path);
+    return fmt::format("{}", fmt::join(l, " "));
+  };
+  bool same_order = true;
+  for (std::size_t i = 0; i < rec.models.size() && i < now.models.size(); ++i)
+    same_order = same_order && rec.models[i].sha256 == now.models[i].sha256;
+  if (rec.models.size() == now.models.size() && !same_order && sorted_sha(rec) == sorted_sha(now)) {
+    // The same models in another order: the order sets the labels and the baseline.
+    d.push_back(fmt::format("the models are the comparison's, in another order: {} (compare.json: {}); give them "
+                            "in the recorded order, which sets the labels and the baseline",
+                            paths(now), paths(rec)));
+  } else if (labels(rec) != labels(now)) {
     d.push_back(fmt::format("models: {} (compare.json: {})", labels(now), labels(rec)));
   } else {
     for (std::size_t i = 0; i < rec.models.size(); ++i)

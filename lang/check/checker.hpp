@@ -141,7 +141,7 @@ class checker {
   value distribution_call(const family_info& f, const ast::call& c, scope& s);
   // `side`: 'p' or 'q', the factor the sample is in.
   void check_sample(const distribution_use& d, const std::vector<span>& spans, const variable& v, span where, char side);
-  void warn_overflowing_draws(const interval& df, const variable& v, span at);
+  void warn_overflowing_draws(const interval& df, const variable& v, span at, char side);
 
   int add_node(node n, scope* s);
   value make_value(int node_index, span where);

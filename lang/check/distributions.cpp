@@ -46,30 +46,34 @@ std::string_view support_text(type_kind kind) {
 // A Student-t's tail falls only as s^−df: P(|t| > s) = I_{ν/(ν+s²)}(ν/2, ½) (the regularized
 // incomplete beta, since 1 + t²/ν = 1/B with B ~ Beta(ν/2, ½)). Training runs in float: a draw
 // beyond 3.4e38 is ±∞ there, and one beyond 1.8e19 = √3.4e38 already overflows when squared,
-// so the decoder's arithmetic on such exact draws is not finite. Warns for a q factor when
-// more than 1 draw in 10^7 exceeds 1.8e19 at the smallest df the range allows (scale 1):
-// df below about 0.4. The run-time stop (runtime/ops/objective.hpp, overflowed_draws) names
-// the same cause when it happens.
-void checker::warn_overflowing_draws(const interval& df, const variable& v, span at) {
+// so the decoder's arithmetic on such exact draws is not finite. Warns when more than 2 draws
+// in 10^10 exceed 1.8e19 at the smallest df the range allows (scale 1): df below 0.5. For q
+// that stops training (runtime/ops/objective.hpp, overflowed_draws, names the cause then);
+// for a prior (side 'p') it spoils the prior's decoded draws (samples.png, vaec sample).
+void checker::warn_overflowing_draws(const interval& df, const variable& v, span at, char side) {
   const double largest = static_cast<double>(std::numeric_limits<float>::max());
   const double nu = df.lo;
   auto tail = [nu](double s) { return nu <= 0 ? 1.0 : boost::math::ibeta(nu / 2, 0.5, nu / (nu + s * s)); };
   const double beyond_square = tail(std::sqrt(largest)), beyond_range = tail(largest);
-  if (beyond_square <= 1e-7) return;
-  auto percent = [](double p) { return fmt::format("{:.2g}%", 100 * p); };
+  if (beyond_square <= 2e-10) return;  // df ≥ 0.5: 1.5e-10 at df 0.5, the advice below
+  auto percent = [](double p) { return p >= 0.995 ? std::string("over 99%") : fmt::format("{:.2g}%", 100 * p); };
   const std::string which = df.lo == df.hi ? fmt::format("df {}", nu)
-                            : nu <= 0       ? fmt::format("this df {}; as it nears 0", describe(df))
-                                            : fmt::format("this df {}; at df {}", describe(df), nu);
-  const std::string share = nu <= 0 ? std::string("nearly all of them (at scale 1) are")
-                                    : fmt::format("{} of them (at scale 1) are beyond 1.8e19 and {}", percent(beyond_square),
-                                                  percent(beyond_range));
+                            : nu <= 0       ? std::string("a df that can come as close to 0 as it likes")
+                                            : fmt::format("a df as low as {}", nu);
+  const std::string share =
+      nu <= 0 ? std::string("as df nears 0, nearly all of its draws are")
+              : fmt::format("{}{} of its draws (at scale 1) are beyond 1.8e19 and {}", df.lo == df.hi ? "" : "at that df, ",
+                            percent(beyond_square), percent(beyond_range));
+  const std::string consequence =
+      side == 'q' ? "in float32 training an exact draw beyond 1.8e19 overflows when squared (beyond 3.4e38 it is "
+                    "±infinity), so p's arithmetic on it can overflow, and training then stops"
+                  : "in float32 an exact draw beyond 1.8e19 overflows when squared (beyond 3.4e38 it is ±infinity), so "
+                    "decoding draws of the prior (samples.png, vaec sample) can give values that are not finite";
   diags_.warning(diagnostic_kind::draws_overflow, at,
-                 fmt::format("draws of '{}' from a Student-t with {}, {} beyond the largest float (3.4e38): a "
-                             "Student-t's tail falls only as |t|^-df, and in float32 training an exact draw beyond "
-                             "1.8e19 overflows when squared (beyond 3.4e38 it is ±infinity), so p's arithmetic on it "
-                             "can overflow, and training then stops; keep df at 0.5 or above (e.g. df = 0.5 + "
+                 fmt::format("'{}' is drawn from {}, a Student-t with {}: {} beyond the largest float (3.4e38); a "
+                             "Student-t's tail falls only as |t|^-df, and {}; keep df at 0.5 or above (e.g. df = 0.5 + "
                              "softplus(...)), where fewer than 2 draws in 10^10 exceed 1.8e19",
-                             v.name, which, share));
+                             v.name, side == 'q' ? "q" : "the prior p", which, share, consequence));
 }
 
 void checker::check_sample(const distribution_use& d, const std::vector<span>& spans, const variable& v, span where,
@@ -151,7 +155,7 @@ void checker::check_sample(const distribution_use& d, const std::vector<span>& s
               fmt::format("{} must be positive, but this {}; make it positive, e.g. softplus(...) + 1e-4", what,
                           describe(p.range)));
     }
-    if (pname == "df" && side == 'q' && !v.is_data && p.range.positive()) warn_overflowing_draws(p.range, v, at);
+    if (pname == "df" && !v.is_data && p.range.positive()) warn_overflowing_draws(p.range, v, at, side);
     if (pname == "probs" && (p.range.lo < 0 || p.range.hi > 1)) {
       error(diagnostic_kind::constraint_violation, at,
             fmt::format("{} must lie in [0, 1]; use sigmoid(...), or give 'logits = ...' instead", what));

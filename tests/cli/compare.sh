@@ -141,6 +141,10 @@ cp b.vae b.vae.orig && echo "# changed" >>b.vae
 status=$?
 check "compare: a changed model file is refused, naming it" sh -c "test $status -eq 2 && grep -q 'b.vae is not the model the comparison started with' changed2.err"
 mv b.vae.orig b.vae
+"$vaec" compare b.vae a.vae --data slice "${axes[@]}" --iw 5 --jobs 2 --threads 1 --out ref >/dev/null 2>order.err
+status=$?
+check "compare: the same models in another order are refused as such, not as changed files" \
+  sh -c "test $status -eq 2 && grep -q 'the models are the comparison.s, in another order: b.vae a.vae (compare.json: a.vae b.vae)' order.err && ! grep -q 'was changed' order.err"
 "$vaec" compare a.vae b.vae --data slice --seeds 3 --epochs 2 --out ref >/dev/null 2>changed3.err
 status=$?
 check "compare: other seeds and epochs are refused, naming both" \

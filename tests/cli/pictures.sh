@@ -115,6 +115,15 @@ expect_err "sample of a run folder without a checkpoint" 1 "no checkpoint yet" s
 expect_err "sample of a folder that is not a run" 1 "not a run folder" sample slice
 expect_err "sample --mean --draw together" 2 "excludes" sample r --mean --draw
 expect_err "sample --from aggregate (not yet)" 2 "aggregate" sample r --from aggregate
+expect_err "sample --out twice" 2 "is given twice \\(as s2.npy and ./s2.npy\\)" sample r -n 4 --out s2.npy --out ./s2.npy
+# A Student-t prior at df 0.05 draws z beyond what float32 decodes: vaec check warns, and vaec
+# sample refuses to write the non-finite samples (exit 1) instead of writing NaN.
+sed 's/p(z) = Normal(0, 1)/p(z) = StudentT(df = 0.05, loc = 0, scale = 1)/' tiny.vae >tprior.vae
+check "check warns about a Student-t prior at df 0.05" sh -c "'$vaec' check tprior.vae 2>&1 | grep -q \"'z' is drawn from the prior p, a Student-t with df 0.05\""
+"$vaec" tprior.vae --data slice --epochs 1 --threads 1 --out tp >tp.out 2>&1
+expect_err "sample of a Student-t prior at df 0.05: non-finite samples refused" 1 \
+  "of the 400 decoded samples are not finite, so nothing was written" sample tp -n 400 --out tp400.npy
+check "nothing written for the refused samples" test ! -e tp400.npy
 # The default output name, taken: the message says it is the default and how to get another.
 "$vaec" sample r -n 4 --seed 9 >/dev/null 2>&1
 expect_err "sample twice with the same seed and default names" 2 \
