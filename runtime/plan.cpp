@@ -286,6 +286,12 @@ void plan<T>::backward() {
 
 template class parameters<float>;
 template class parameters<double>;
+template <class T>
+std::string plan<T>::overflowed_draws() const {
+  if (g_->objective_node() < 0) return {};
+  return op_objective::overflowed_draws(ex_, g_->nodes()[static_cast<std::size_t>(g_->objective_node())].objective);
+}
+
 template class plan<float>;
 template class plan<double>;
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "runtime/aligned.hpp"
@@ -57,6 +58,10 @@ class plan {
   tensor<T> value(int node) const { return ex_.val[static_cast<std::size_t>(node)]; }
   tensor<T> grad(int node) const { return ex_.grad[static_cast<std::size_t>(node)]; }
   bool needs_grad(int node) const { return ex_.grad[static_cast<std::size_t>(node)].data != nullptr; }
+  // After a forward pass: why a term or a gradient may not be finite because a latent's
+  // Student-t draws exceed what T holds (ops/objective.hpp, op_objective::overflowed_draws):
+  // how many draws of which latent, the smallest df and the fix; "" when no draw is that large.
+  std::string overflowed_draws() const;
   std::size_t bytes() const { return arena_.size() * sizeof(T); }
 
   // Per-node wall-clock time of forward and backward, accumulated while profiling is on.

@@ -594,6 +594,38 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                           true);
       }
       p.backward();
+      // A gradient that is not finite would turn the parameters into NaN at this update, and
+      // the next step would blame a divergence: stop here, before the update, naming the
+      // parameter and the cause (a Student-t draw too large for float32, when there is one).
+      if (!Eigen::Map<const Eigen::ArrayXf>(params.grads.data(), static_cast<Eigen::Index>(params.grads.size()))
+               .isFinite()
+               .all()) {
+        std::string name = "a parameter";
+        for (const auto& pi : g.params()) {
+          const float* d = params.grads.data() + pi.offset;
+          if (!std::all_of(d, d + pi.size(), [](float v) { return std::isfinite(v); })) {
+            name = "'" + pi.name + "'";
+            break;
+          }
+        }
+        const std::string overflow = p.overflowed_draws();
+        const std::string kept =
+            last_checkpoint.empty()
+                ? fmt::format("no checkpoint was written (the run stopped before the end of its first epoch), so {} "
+                              "holds no parameters to resume from",
+                              files.dir)
+                : fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path);
+        throw train_error(
+            fmt::format("training stopped at epoch {}, step {} (step {} overall): the gradient of {} is not finite "
+                        "(the objective was finite: {:.6g}); the parameters were not updated; {}. {}",
+                        epoch + 1, step + 1, global + 1, name, r.loss, kept,
+                        overflow.empty()
+                            ? std::string("A value in the backward pass overflowed: try a smaller learning rate "
+                                          "(--lr), or bound scales, concentrations and df away from 0 and infinity "
+                                          "(e.g. softplus(...) + 1e-4)")
+                            : overflow + "; no learning rate helps: the model must change"),
+            true);
+      }
       opt.step(params.values.data(), params.grads.data());
       acc.elbo += r.elbo * n;
       acc.recon += r.recon * n;

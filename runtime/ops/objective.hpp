@@ -173,7 +173,13 @@ struct op_objective {
       r.finite = false;
       r.nonfinite_term = "the objective";
     }
-    if (!r.finite && r.cause == objective_result::cause_kind::none) overflowed_draws(ex, spec);
+    if (!r.finite && r.cause == objective_result::cause_kind::none) {
+      std::string why = overflowed_draws(ex, spec);
+      if (!why.empty()) {
+        r.cause = objective_result::cause_kind::sample_overflow;
+        r.reason = std::move(why);
+      }
+    }
     if (!r.finite && r.cause == objective_result::cause_kind::none) r.cause = objective_result::cause_kind::numerical;
   }
 
@@ -181,10 +187,10 @@ struct op_objective {
   // tail of a Student-t at small df falls only as |t|^−df, so exact draws beyond √max(T)
   // (1.8e19 in float) overflow when squared and those beyond max(T) are ±∞ — no learning
   // rate changes that. Sets cause sample_overflow and a reason naming the latent, how many
-  // draws, the smallest df and the fix; leaves the cause alone when no draw is that large.
+  // draws, the smallest df and the fix; returns that reason, or "" when no draw is that
+  // large. Also asked by plan::overflowed_draws when a gradient is not finite.
   template <class T>
-  static void overflowed_draws(exec<T>& ex, const objective_spec& spec) {
-    objective_result& r = ex.result;
+  static std::string overflowed_draws(const exec<T>& ex, const objective_spec& spec) {
     const double largest = static_cast<double>(std::numeric_limits<T>::max());
     const double root = std::sqrt(largest);
     for (const latent_term& l : spec.latents) {
@@ -209,23 +215,22 @@ struct op_objective {
       double lowest = INFINITY;
       for (std::size_t i = 0; i < static_cast<std::size_t>(df.rows) * static_cast<std::size_t>(df.cols); ++i)
         lowest = std::min(lowest, static_cast<double>(df.data[i]));
-      r.cause = objective_result::cause_kind::sample_overflow;
       auto sci = [](double v) {  // 1.8e19, 3.4e38
         std::string t = fmt::format("{:.2g}", v);
         const auto e = t.find("e+");
         return e == std::string::npos ? t : t.replace(e, 2, "e");
       };
       const char* precision = sizeof(T) == 4 ? "float32" : "float64";
-      r.reason = fmt::format(
+      return fmt::format(
           "{} of the {} draws of '{}' from q (a Student-t, df as low as {}) exceed {} in magnitude, where {} "
           "overflows when squaring them{}: a Student-t's tail falls only as |t|^-df, so these are exact draws, and "
-          "p's arithmetic overflowed on them; keep df at 0.5 or above (e.g. df = 0.5 + softplus(...)), where "
+          "the arithmetic on them overflows; keep df at 0.5 or above (e.g. df = 0.5 + softplus(...)), where "
           "fewer than 2 draws in 10^10 exceed 1.8e19",
           large, total, l.name, fmt_number(lowest), sci(root), precision,
           infinite == 0 ? std::string()
                         : fmt::format(", and {} exceed its largest value ({}) and are ±infinity", infinite, sci(largest)));
-      return;
     }
+    return {};
   }
 
   // KL(StudentT(ν) ‖ p) with p Normal-tailed is +∞ where ν ≤ 2, whatever estimates it (its

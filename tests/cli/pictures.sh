@@ -124,6 +124,12 @@ check "check warns about a Student-t prior at df 0.05" sh -c "'$vaec' check tpri
 expect_err "sample of a Student-t prior at df 0.05: non-finite samples refused" 1 \
   "of the 400 decoded samples are not finite, so nothing was written" sample tp -n 400 --out tp400.npy
 check "nothing written for the refused samples" test ! -e tp400.npy
+# The same df reached through a learned parameter (0.05 + 0 · sigmoid(param)): whether the
+# objective or the df's gradient overflows first, the stop names the draws, not the lr.
+sed 's/p(z) = Normal(0, 1)/p(z) = StudentT(df = 3, loc = 0, scale = 1)/; s/z ~ Normal(/z ~ StudentT(df = 0.05 + 0 * sigmoid(param(1)), /' tiny.vae >tq.vae
+"$vaec" tq.vae --data slice --epochs 1 --threads 1 --out tq >/dev/null 2>tq.err; s=$?
+check "a Student-t q at df 0.05 through a parameter: the stop names the overflowing draws" \
+  sh -c "[ $s -eq 1 ] && grep -q \"draws of 'z' from q (a Student-t, df as low as 0.05)\" tq.err && ! grep -q 'smaller learning rate' tq.err"
 # The default output name, taken: the message says it is the default and how to get another.
 "$vaec" sample r -n 4 --seed 9 >/dev/null 2>&1
 expect_err "sample twice with the same seed and default names" 2 \
