@@ -1161,7 +1161,7 @@ int run_compare(const compare_request& r, const compare_environment& env) {
   }
   bool ok = false;
   const std::string table = read_text(dir / "table.md", ok);
-  if (ok) std::fputs(("\n" + table).c_str(), stdout);
+  if (ok) std::fputs(table.c_str(), stdout);
   std::fflush(stdout);
   fmt::print(stderr, "results: {} (table.md, table.tex, results.csv, report.html)\n", dir.string());
   return status;

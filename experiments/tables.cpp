@@ -334,8 +334,11 @@ text_table results_table(const study& s, const std::vector<table_row>& rows) {
                           : fmt::format("mean ± sd over {} seeds ({})", s.seeds.size(), seed_list(s.seeds));
   const std::string base = fmt::format(
       "LL: importance-weighted log-likelihood bound with K = {}; L[q]: ELBO; RE: reconstruction E_q[log p(x|z)]; "
-      "KL: KL(q‖p); nats per example on the {} split of {} ({} examples){}; {}{}.",
-      f.k, f.split, data_name(s), f.examples.empty() ? "?" : f.examples,
+      "KL: KL(q‖p); nats per example on {} ({} examples{}){}; {}{}.",
+      f.k,
+      f.split == "all" ? fmt::format("all of {}", data_name(s)) : fmt::format("the {} split of {}", f.split, data_name(s)),
+      f.examples.empty() ? "?" : f.examples,
+      f.split == "all" ? "; it has no test split, so these are the data the models were trained on" : "",
       f.epochs.empty() ? "" : ", after " + f.epochs + (f.epochs == "1" ? " epoch" : " epochs"), seeds,
       s.models.size() >= 2 ? (s.grid.empty() ? "; bold: the best LL and L[q]" : "; bold: the best LL and L[q] at each grid point")
                            : "");

@@ -47,7 +47,15 @@ std::optional<double> checker::number_value(const ast::number& n) {
           fmt::format("number '{}' is too large; the largest is about 1.8e308", shown));
     return std::nullopt;
   }
-  // Underflow to zero or a subnormal is the nearest double: accepted.
+  // Underflow to a subnormal is the nearest double: accepted. Underflow to zero of a number
+  // that is not zero is accepted too, but said, since 0 is often not what was meant (a
+  // positive learning rate, a scale).
+  if (errno == ERANGE && v == 0 && n.text.find_first_of("123456789") < n.text.find_first_of("eE")) {
+    std::string shown = n.text.size() > 40 ? n.text.substr(0, 37) + "..." : n.text;
+    diags_.warning(diagnostic_kind::number_out_of_range, n.where,
+                   fmt::format("number '{}' is below the smallest positive double (about 4.9e-324) and is read as 0",
+                               shown));
+  }
   return v;
 }
 
