@@ -549,6 +549,14 @@ train_result train(const model_binding& b, const data_splits& data, const train_
 
   interrupted.store(false);
   const bool tty = o.progress;
+  // What a stop keeps, for its message.
+  auto kept_text = [&] {
+    return last_checkpoint.empty()
+               ? fmt::format("no checkpoint was written (the run stopped before the end of its first epoch), so {} "
+                             "holds no parameters to resume from",
+                             files.dir)
+               : fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path);
+  };
   for (int epoch = start_epoch; epoch < o.epochs; ++epoch) {
     const auto perm = permutation(train_set->count, o.seed, stream::shuffle, static_cast<std::uint64_t>(epoch));
     auto last_draw = clock_type::now();
@@ -582,15 +590,9 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                   "softplus(...) + 1e-4), and that the data fit the likelihood"
                 : "The parameters diverged: try a smaller learning rate (--lr), or bound scales and concentrations "
                   "away from 0 (e.g. softplus(...) + 1e-4)";
-        const std::string kept =
-            last_checkpoint.empty()
-                ? fmt::format("no checkpoint was written (the run stopped before the end of its first epoch), so {} "
-                              "holds no parameters to resume from",
-                              files.dir)
-                : fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path);
         throw train_error(fmt::format("training stopped at epoch {}, step {} (step {} overall): {} became {}; {}. {}",
                                       epoch + 1, step + 1, global + 1, r.nonfinite_term,
-                                      std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite", kept, advice),
+                                      std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite", kept_text(), advice),
                           true);
       }
       p.backward();
@@ -609,16 +611,10 @@ train_result train(const model_binding& b, const data_splits& data, const train_
           }
         }
         const std::string overflow = p.overflowed_draws();
-        const std::string kept =
-            last_checkpoint.empty()
-                ? fmt::format("no checkpoint was written (the run stopped before the end of its first epoch), so {} "
-                              "holds no parameters to resume from",
-                              files.dir)
-                : fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path);
         throw train_error(
             fmt::format("training stopped at epoch {}, step {} (step {} overall): the gradient of {} is not finite "
                         "(the objective was finite: {:.6g}); the parameters were not updated; {}. {}",
-                        epoch + 1, step + 1, global + 1, name, r.loss, kept,
+                        epoch + 1, step + 1, global + 1, name, r.loss, kept_text(),
                         overflow.empty()
                             ? std::string("A value in the backward pass overflowed: try a smaller learning rate "
                                           "(--lr), or bound scales, concentrations and df away from 0 and infinity "
