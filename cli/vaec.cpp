@@ -275,6 +275,12 @@ void write_pictures(const vaec::rt::run_folder& folder, const vaec::checked_mode
   const auto pictures = vaec::figures::write_run_pictures(in);
   fmt::print("pictures ({}):\n", best ? "from best.safetensors" : "from checkpoint.safetensors");
   for (const auto& p : pictures) fmt::print("  {:<24} {:5.2f} s  {}\n", p.file, p.seconds, p.what);
+  // The pictures drawn from the test split (figures/figures.cpp: in.test) are left out
+  // without one; say so rather than leave the reader to count files.
+  if (!data.test)
+    fmt::print("  (no reconstructions, latent, kl_per_dim or active-unit pictures: they encode the test split, and "
+               "{} has none)\n",
+               record.data);
   std::fflush(stdout);
 }
 
