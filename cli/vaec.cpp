@@ -278,7 +278,7 @@ void write_pictures(const vaec::rt::run_folder& folder, const vaec::checked_mode
   // The pictures drawn from the test split (figures/figures.cpp: in.test) are left out
   // without one; say so rather than leave the reader to count files.
   if (!data.test)
-    fmt::print("  (no reconstructions, latent, kl_per_dim or active-unit pictures: they encode the test split, and "
+    fmt::print("  (no reconstructions, latent, manifold, kl_per_dim or active-unit pictures: they encode the test split, and "
                "{} has none)\n",
                record.data);
   std::fflush(stdout);

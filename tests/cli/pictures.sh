@@ -139,7 +139,7 @@ python3 -c "open('flat.csv', 'w').write(''.join(','.join(['0.5'] * 5) + '\n' for
 sed 's/binary\[28, 28\]/binary[5]/; s/linear(h, 784)/linear(h, 5)/' tiny.vae >flat.vae
 "$vaec" flat.vae --data flat.csv --epochs 1 --threads 1 --out flat >flat.out 2>&1
 check "a run on one CSV (no test split) says which pictures it leaves out and why" \
-  sh -c "grep -q 'no reconstructions, latent, kl_per_dim or active-unit pictures: they encode the test split' flat.out && ! test -e flat/reconstructions.png"
+  sh -c "grep -q 'no reconstructions, latent, manifold, kl_per_dim or active-unit pictures: they encode the test split' flat.out && ! test -e flat/reconstructions.png"
 check "flat data of 5 values: samples drawn as a plot of values (samples.png and .svg)" sh -c "[ -s flat/samples.png ] && [ -s flat/samples.svg ]"
 "$vaec" sample flat -n 8 --out flat8.png --out flat8.npy >/dev/null 2>&1
 check "sample --out x.png of data that are not images: a plot of the values (x.png 800 × 600, x.svg)" \
