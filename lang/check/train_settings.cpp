@@ -15,6 +15,7 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
   train_settings& t = model_.settings;
   std::unordered_map<std::string, const ast::train_entry*> seen;
 
+  constexpr double max_count = 1e9;  // the largest epochs, batch, samples, … accepted
   // A constant number: a literal, a negated literal, or the name of a constant.
   auto number_of = [&](const ast::expr& e) -> std::optional<double> {
     if (const auto* id = boost::get<ast::identifier>(&e)) {
@@ -29,8 +30,8 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
     if (!v && is_number_literal(e.value)) return std::nullopt;  // too large: reported
     if (!v || !is_integer_text(*v) || *v < lo || *v > hi) {
       error(diagnostic_kind::bad_train_value, span_of(e.value),
-            fmt::format("{} must be a whole number {}, such as {}", e.key.name,
-                        lo == 0 ? "from 0 up" : "from 1 up", example));
+            fmt::format("{} must be a whole number from {} to {}, such as {}", e.key.name, lo == 0 ? 0 : 1,
+                        hi == max_count ? std::string("1,000,000,000") : std::string("2^53"), example));
       return std::nullopt;
     }
     return v;
@@ -62,7 +63,6 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
     return id->name;
   };
 
-  constexpr double max_count = 1e9;
   // The file's entries, each checked, then the command line's (--set), which override
   // them: applied last, and not "set twice".
   std::vector<const ast::train_entry*> entries;
