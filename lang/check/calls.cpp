@@ -85,7 +85,8 @@ std::optional<int> checker::size_argument(const value& v, std::string_view what,
   if (!n || n->kind != node_kind::constant || !is_integer_text(n->value) || n->value < 1 ||
       n->value > static_cast<double>(max)) {
     error(diagnostic_kind::bad_size, v.where,
-          (n ? fmt::format("{} must be a whole number from 1 to {}, not {:g}", what, max, n->value)
+          (n ? fmt::format("{} must be a whole number from 1 to {}, not {}", what, max,
+                           is_integer_text(n->value) ? fmt::format("{:.0f}", n->value) : fmt::format("{:g}", n->value))
              : fmt::format("{} must be a whole number from 1 to {}", what, max)) +
               (v.constants.empty() ? std::string() : " (" + constants_text(v.constants) + ")") +
               (fix.empty() ? std::string() : fmt::format("; {}", fix)));
