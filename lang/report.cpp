@@ -84,8 +84,17 @@ std::string describe(const checked_model& m) {
     const std::string& label = side == 'p' ? theta_label : phi_label;
     std::string indent(width(label), ' ');
     for (std::size_t i = 0; i < fs.size(); ++i) {
-      out += fmt::format("{}{}  {:>{}} parameters\n", i == 0 ? label : indent, pad(factor_text(m, *fs[i]), text_width),
-                         group_thousands(fs[i]->parameter_count), count_width);
+      // A mixture prior's parameters are created for it: say what they are.
+      std::string what;
+      const checked_factor& f = *fs[i];
+      if (f.dist.family == family_id::gaussian_mixture && !f.dist.params.empty() && f.dist.params[0] >= 0) {
+        const auto k = static_cast<std::int64_t>(m.nodes[static_cast<std::size_t>(f.dist.params[0])].value);
+        const int n = m.variables[static_cast<std::size_t>(f.variable)].type.size;
+        what = fmt::format(" ({} components: {} means, {} scales, {} weights)", k, group_thousands(k * n),
+                           group_thousands(k * n), group_thousands(k));
+      }
+      out += fmt::format("{}{}  {:>{}} parameters{}\n", i == 0 ? label : indent, pad(factor_text(m, f), text_width),
+                         group_thousands(f.parameter_count), count_width, what);
     }
     if (fs.size() > 1)
       out += fmt::format("{}{}  {:>{}} parameters\n", indent, pad("total", text_width), group_thousands(total), count_width);

@@ -366,7 +366,7 @@ BOOST_AUTO_TEST_CASE(gaussian_mixture_prior_counts_and_kl) {
   const std::string shown = vaec::describe(m);
   BOOST_TEST(shown.find("z: KL(Normal ‖ GaussianMixture): closed-form entropy") != std::string::npos, shown);
   BOOST_TEST(shown.find("no closed form for Normal ‖ GaussianMixture") != std::string::npos, shown);
-  BOOST_TEST(shown.find(" 287 parameters") != std::string::npos, shown);
+  BOOST_TEST(shown.find(" 287 parameters (7 components: 140 means, 140 scales, 7 weights)") != std::string::npos, shown);
   // A q without a closed-form entropy is not at hand among real families (Normal and
   // StudentT both have one); kl = mc forces Monte Carlo.
   BOOST_TEST(method_name(kl_of(model_text("real[20]", "GaussianMixture(components = 3)", normal_q, "train { kl = mc }"))) ==
