@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "experiments/compare.hpp"
+#include "experiments/distributed.hpp"
 #include "lang/check.hpp"
 #include "lang/diagnostic.hpp"
 #include "lang/lower.hpp"
@@ -41,6 +42,7 @@
 #include "runtime/plan.hpp"
 #include "runtime/posterior_stats.hpp"
 #include "runtime/digest.hpp"
+#include "runtime/mpi.hpp"
 #include "runtime/run_folder.hpp"
 #include "runtime/train.hpp"
 
@@ -925,7 +927,7 @@ int run_sample(const sample_cli& c) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int vaec_main(int argc, char** argv) {
   CLI::App app{"vaec: a language for variational autoencoders.\n"
                "  vaec MODEL.vae --data PATH [options]   train\n"
                "  vaec --resume --out RUN_DIR            continue a run from its folder\n"
@@ -934,7 +936,10 @@ int main(int argc, char** argv) {
                "  vaec eval RUN_DIR --data PATH [--iw K]  test ELBO and importance-weighted log-likelihood\n"
                "  vaec sample RUN_DIR [-n N] [--out F]    decode latents from the prior or the posterior\n"
                "  vaec compare A.vae B.vae … --data PATH  train and evaluate every model × grid point × seed"};
-  app.set_version_flag("--version", std::string("vaec ") + VAEC_VERSION);
+  app.set_version_flag("--version", std::string("vaec ") + VAEC_VERSION + "\nMPI: " +
+                                        (vaec::rt::mpi::built_in()
+                                             ? vaec::rt::mpi::library_description() + " (used under mpirun or srun)"
+                                             : vaec::rt::mpi::library_description()));
   app.require_subcommand(0, 1);
 
   train_cli tc;
@@ -1036,6 +1041,7 @@ int main(int argc, char** argv) {
       env.check_model = [](const std::string& model, const std::vector<std::string>& sets) {
         return load_model(model, sets).has_value();
       };
+      if (vaec::rt::mpi::size() > 1) return vaec::experiments::run_compare_distributed(cr, env);
       return vaec::experiments::run_compare(cr, env);
     }
     if (tc.model.empty() && !tc.resume) {
@@ -1081,4 +1087,11 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "vaec: internal error: {}\n", e.what());
   }
   return exit_error;
+}
+
+// MPI starts only when mpirun or srun started vaec (runtime/mpi.hpp); a plain vaec
+// never touches it. Under MPI a rank that fails alone ends the whole job (mpi::finish).
+int main(int argc, char** argv) {
+  vaec::rt::mpi::init(argc, argv);
+  return vaec::rt::mpi::finish(vaec_main(argc, argv));
 }
