@@ -293,8 +293,12 @@ int run_train(const train_cli& c) {
   std::optional<vaec::rt::run_folder> folder;
   std::optional<loaded> m;
   vaec::rt::run_record record;
+  // Data-parallel training (mpirun -np N): rank 0 alone prints and writes the run folder;
+  // the other ranks read it (runtime/data_parallel.hpp).
+  const bool rank0 = vaec::rt::mpi::rank() == 0;
+  if (!rank0 && !std::freopen("/dev/null", "w", stdout)) throw usage_error("cannot silence a rank's output");
   if (c.resume) {
-    folder.emplace(vaec::rt::run_folder::open(c.out));
+    folder.emplace(rank0 ? vaec::rt::run_folder::open(c.out) : vaec::rt::run_folder::observe(c.out));
     const std::string record_path = folder->file("run.json").string();
     record = vaec::rt::parse_run_record(folder->read("run.json").value_or(""), record_path);
     require_agreement(c, record, c.out);
@@ -330,7 +334,7 @@ int run_train(const train_cli& c) {
   }
   const vaec::checked_model& model = m->model;
   vaec::rt::train_options o = record.options;
-  o.progress = isatty(fileno(stderr)) != 0;
+  o.progress = isatty(fileno(stderr)) != 0 && rank0;
 
   vaec::lowered_model low = vaec::lower(model);
   vaec::rt::model_binding binding = vaec::bind(low, model);
@@ -345,11 +349,15 @@ int run_train(const train_cli& c) {
         record.data_path, c.out, fp.substr(0, 24) + "…", record.data_fingerprint.substr(0, 24) + "…"));
   record.data_fingerprint = fp;
 
-  if (!c.resume) {
+  if (!c.resume && rank0) {
     folder.emplace(!c.out.empty() ? vaec::rt::run_folder::create(c.out)
                                   : vaec::rt::run_folder::create_unique("runs", model.name + "-" + vaec::rt::timestamp()));
     folder->write("model.vae", m->text);
     folder->write("run.json", vaec::rt::to_json(record));
+  }
+  if (vaec::rt::mpi::size() > 1 && !c.resume) {
+    const std::string made = vaec::rt::mpi::broadcast(rank0 ? folder->path().string() : std::string(), 0);
+    if (!rank0) folder.emplace(vaec::rt::run_folder::observe(made));
   }
   // A run stopped before its first checkpoint starts again from the beginning, which is
   // exactly where the uninterrupted run started: its first state follows from the seed.
@@ -459,7 +467,7 @@ int run_train(const train_cli& c) {
     }
     throw;
   } catch (const vaec::rt::train_error& e) {
-    if (!e.stopped_run) throw;
+    if (!e.stopped_run || !rank0) throw;
     // A stopped run (NaN) still gets the pictures of its last good checkpoint, if any.
     std::vector<vaec::rt::epoch_metrics> done;
     if (auto text = folder->read("metrics.csv")) done = vaec::rt::parse_metrics(*text, binding.latent_names.size());
@@ -470,7 +478,7 @@ int run_train(const train_cli& c) {
     }
     throw;
   }
-  if (r.steps > 0 || !from_checkpoint) write_pictures(*folder, model, record, data, r.epochs);
+  if ((r.steps > 0 || !from_checkpoint) && rank0) write_pictures(*folder, model, record, data, r.epochs);
   if (r.interrupted) {
     fmt::print("resume with: vaec --resume --out {}\n", dir);
     return exit_interrupted;
@@ -1028,6 +1036,14 @@ int vaec_main(int argc, char** argv) {
   }
 
   try {
+    if (vaec::rt::mpi::size() > 1 && (check->parsed() || graph->parsed() || eval->parsed() || sample->parsed())) {
+      vaec::rt::mpi::note_others_informed();
+      if (vaec::rt::mpi::rank() == 0)
+        fmt::print(stderr, "vaec: error: vaec {} runs in one process: run it without mpirun (under mpirun, training "
+                           "and vaec compare use the ranks)\n",
+                   check->parsed() ? "check" : graph->parsed() ? "graph" : eval->parsed() ? "eval" : "sample");
+      return exit_usage;
+    }
     if (check->parsed()) return run_check(check_files, check_sets);
     if (graph->parsed()) return run_graph(graph_file, graph_sets, dot);
     if (eval->parsed()) return run_eval(ec);
@@ -1069,7 +1085,9 @@ int vaec_main(int argc, char** argv) {
   } catch (const vaec::rt::checkpoint_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::train_error& e) {
-    fmt::print(stderr, "vaec: error: {}\n", e.what());
+    // Data-parallel: an error every rank met at the same step is reported once, by rank 0.
+    if (e.every_rank) vaec::rt::mpi::note_others_informed();
+    if (!e.every_rank || vaec::rt::mpi::rank() == 0) fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::report::picture_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::decode_error& e) {
