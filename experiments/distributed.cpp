@@ -188,8 +188,11 @@ class mpi_ranks final : public remote_runner {
 
   // No more cells: every rank still answering may end.
   void quit_all() {
+    bool lost = false;
+    for (const auto& [r, p] : ranks_) lost = lost || p.lost;
+    if (lost) vaec::rt::mpi::note_rank_lost();
     for (const auto& [r, p] : ranks_)
-      if (!p.lost) send(r, tag_quit, "");
+      if (!p.lost) send(r, tag_quit, lost ? "lost" : "");
   }
 
   // Waits (up to `seconds`) for every rank to say hello, so that the first cells spread.
@@ -271,6 +274,7 @@ int worker(const compare_environment& env) {
         interrupt_children();
       } else if (t == tag_quit) {
         quitting = true;
+        if (text == "lost") vaec::rt::mpi::note_rank_lost();  // no MPI_Finalize: it would wait for the dead rank
         if (!children.empty()) interrupt_children();  // rank 0 gave up on them
       }
     }

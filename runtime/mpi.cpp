@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -121,12 +122,19 @@ void abort(int code) {
 
 namespace {
 bool others_informed = false;
+bool rank_lost = false;
 }  // namespace
 
 void note_others_informed() { others_informed = true; }
 
+void note_rank_lost() { rank_lost = true; }
+
 int finish(int status) {
   if (status != 0 && active() && size() > 1 && !others_informed) abort(status);
+  if (rank_lost && active()) {
+    std::fflush(nullptr);
+    std::_Exit(status);
+  }
   finalize();
   return status;
 }

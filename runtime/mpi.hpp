@@ -51,6 +51,10 @@ std::string host();
 // distributed compare), so that finish need not abort.
 void note_others_informed();
 
+// Says that a rank of the job died: Open MPI 4.1's MPI_Finalize waits in a fence for
+// every rank, a dead one too, forever, so finish then ends without it.
+void note_rank_lost();
+
 // The end of main: MPI_Finalize and `status` when it is 0 or note_others_informed was called;
 // otherwise (this rank fails alone, under mpirun with more than one rank) MPI_Abort ends
 // every rank of the job with `status`, so that no rank waits forever for this one.

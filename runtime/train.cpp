@@ -591,8 +591,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
           "{}: the run was trained on {}, and this command runs on {}; resume it as it was trained ({}), so that it "
           "continues exactly",
           ckpt_path, trained_on, now_on,
-          ranks_it == ck.metadata.end() ? "vaec --resume --out DIR, without mpirun"
-                                        : fmt::format("mpirun -np {} vaec --resume --out DIR", ranks_it->second))));
+          ranks_it == ck.metadata.end() ? fmt::format("vaec --resume --out {}, without mpirun", files.dir)
+                                        : fmt::format("mpirun -np {} vaec --resume --out {}", ranks_it->second, files.dir))));
     start_epoch = static_cast<int>(integer("vaec.epoch"));
     start_step = static_cast<std::size_t>(integer("vaec.step_in_epoch"));
     opt.t = integer("vaec.adam_t");
