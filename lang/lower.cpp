@@ -257,8 +257,11 @@ class lowerer {
 
   void lower_factor(int fi) {
     const checked_factor& f = m_.factors[static_cast<std::size_t>(fi)];
-    const std::string where = factor_text(m_, f);
-    layer_ = 0;
+    // Parameters are named after the block as written ("q(s, g | x).linear1"); the layers
+    // of a joint block are numbered across its factors.
+    const checked_block& b = m_.blocks[static_cast<std::size_t>(f.block)];
+    const std::string where = block_text(m_, b);
+    if (b.factors.front() == fi) layer_ = 0;
     for (int i = f.first_node; i < f.end_node; ++i) {
       rt_[static_cast<std::size_t>(i)] = lower_node(i, f, where);
       if (!out_.graph.nodes().empty()) {
