@@ -2,7 +2,11 @@
 // each form a directed acyclic graph, the q factors start from the data, and every latent
 // generates the data. Also the order (Kahn's) in which factor blocks are checked. Runs
 // after the headers are read (names.cpp) and before any factor block (factors.cpp); the
-// checks that need every edge are skipped when a header had an error.
+// checks that need every edge are skipped when a header had an error. A variable of a joint
+// block `q(s, g | x)` has as inputs the block's '|' list and the block's earlier variables,
+// so a cycle through any of its variables is a cycle through the block; whether a latent of
+// a joint p block generates the data is checked again once its block shows which earlier
+// variables each sample uses (names.cpp).
 #include "lang/check/checker.hpp"
 
 #include <deque>
