@@ -119,12 +119,14 @@ void checker::check_factor(const ast::factor& f) {
                                  : (f.side == 'p' ? p_of_ : q_of_)[static_cast<std::size_t>(other->second)];
         std::string fixed = s.header_text;
         fixed.insert(fixed.find_first_of("|)") - (fixed.find('|') == std::string::npos ? 0 : 1), ", " + target);
+        const bool data_in_q = f.side == 'q' && other != variable_index_.end() && other->second == model_.data;
         auto* d = error(diagnostic_kind::sample_wrong_variable, st.target.where,
-                        own ? fmt::format("{} does not sample '{}', which has a {} factor of its own; a block samples "
-                                          "only the variables its header lists",
-                                          s.header_text, target, f.side)
-                            : fmt::format("{} does not sample '{}'; list it in the header to sample it here: {}",
-                                          s.header_text, target, fixed));
+                        data_in_q ? fmt::format("'{}' is the data: it is observed, so no q block samples it", target)
+                        : own     ? fmt::format("{} does not sample '{}', which has a {} factor of its own; a block "
+                                                "samples only the variables its header lists",
+                                                s.header_text, target, f.side)
+                                  : fmt::format("{} does not sample '{}'; list it in the header to sample it here: {}",
+                                                s.header_text, target, fixed));
         if (own) add_note(d, own->header, fmt::format("the {} factor of '{}'", f.side, target));
       } else if (k < s.sampled) {
         add_note(error(diagnostic_kind::duplicate_sample, st.target.where,
@@ -158,23 +160,31 @@ void checker::check_factor(const ast::factor& f) {
     cf.end_node = static_cast<int>(model_.nodes.size());
     // The block's earlier variables this sample's parameters depend on join its '|' list:
     // a joint block q(s, g | x) is q(s | x) q(g | x, s) when g's distribution uses s.
+    // Found by walking back from the parameters through the block's nodes (each at most
+    // once), so a block of many variables costs its nodes per sample, not their product.
     if (s.sampled > 0) {
-      std::vector<char> uses(static_cast<std::size_t>(cf.end_node - block.first_node), 0);
-      for (std::size_t k = 0; k < s.sampled; ++k) {
-        const int u = s.samples[k];
-        std::fill(uses.begin(), uses.end(), 0);
-        for (int i = block.first_node; i < cf.end_node; ++i) {
-          const node& nd = model_.nodes[static_cast<std::size_t>(i)];
-          char used = nd.kind == node_kind::variable && nd.variable == u;
-          for (int in : nd.inputs)
-            if (in >= block.first_node) used = used || uses[static_cast<std::size_t>(in - block.first_node)];
-          uses[static_cast<std::size_t>(i - block.first_node)] = used;
+      std::vector<char> seen(static_cast<std::size_t>(cf.end_node - block.first_node), 0);
+      std::vector<char> used(s.sampled, 0);
+      std::vector<int> todo;
+      for (int p : cf.dist.params)
+        if (p >= block.first_node) todo.push_back(p);
+      while (!todo.empty()) {
+        const int i = todo.back();
+        todo.pop_back();
+        if (seen[static_cast<std::size_t>(i - block.first_node)]) continue;
+        seen[static_cast<std::size_t>(i - block.first_node)] = 1;
+        const node& nd = model_.nodes[static_cast<std::size_t>(i)];
+        if (nd.kind == node_kind::variable) {
+          const auto k = static_cast<std::size_t>(
+              std::find(s.samples.begin(), s.samples.begin() + static_cast<std::ptrdiff_t>(s.sampled), nd.variable) -
+              s.samples.begin());
+          if (k < s.sampled) used[k] = 1;
         }
-        bool depends = false;
-        for (int p : cf.dist.params)
-          if (p >= block.first_node && uses[static_cast<std::size_t>(p - block.first_node)]) depends = true;
-        if (depends) cf.given.push_back(u);
+        for (int in : nd.inputs)
+          if (in >= block.first_node) todo.push_back(in);
       }
+      for (std::size_t k = 0; k < s.sampled; ++k)
+        if (used[k]) cf.given.push_back(s.samples[k]);
     }
     for (int i = cf.first_node; i < cf.end_node; ++i) {
       model_.nodes[static_cast<std::size_t>(i)].side = f.side;

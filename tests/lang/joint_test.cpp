@@ -8,6 +8,7 @@
 // m×n weight and an n bias, m·n + n parameters.
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -221,6 +222,65 @@ BOOST_AUTO_TEST_CASE(a_p_block_of_two_priors) {
   BOOST_TEST(ru.errors() == std::vector<std::string>{"latent_unused 3:8"}, ru.rendered);
 }
 
+BOOST_AUTO_TEST_CASE(each_sample_conditions_on_exactly_the_earlier_samples_it_reaches) {
+  // c reads a (through a name bound after b's sample) but not b; b reads nothing sampled.
+  const std::string text =
+      "data   x : real[6]\n"
+      "latent a : real[2]\n"
+      "latent b : real[2]\n"
+      "latent c : real[2]\n"
+      "p(a) = Normal(0, 1)\n"
+      "p(b) = Normal(0, 1)\n"
+      "p(c) = Normal(0, 1)\n"
+      "p(x | a, b, c) = Normal(loc = linear(concat(a, b, c), 6), scale = 1)\n"
+      "q(a, b, c | x) {\n"
+      "  h = tanh(linear(x, 4))\n"
+      "  a ~ Normal(loc = linear(h, 2), scale = 1)\n"
+      "  b ~ Normal(loc = linear(h, 2), scale = 1)\n"
+      "  u = a * 2\n"
+      "  c ~ Normal(loc = linear(concat(h, u), 2), scale = softplus(linear(h, 2)) + 0.1)\n"
+      "}\n";
+  auto r = vaec::test::run(text);
+  const auto& m = require_model(r);
+  BOOST_TEST(factor_texts(m) == (std::vector<std::string>{"p(a)", "p(b)", "p(c)", "p(x | a, b, c)", "q(a | x)",
+                                                          "q(b | x)", "q(c | x, a)"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(vaec::describe(m).find("one trunk for q(a | x) q(b | x) q(c | x, a)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_block_of_many_variables_checks_and_lowers_in_linear_time) {
+  // 2,000 latents in one q block and one p block, each sample reading the one before: the
+  // checker walks each sample's nodes once, so this takes about a second, not minutes.
+  constexpr int n = 2000;
+  std::string text = "data x : real[3]\n";
+  std::string names;
+  for (int k = 0; k < n; ++k) {
+    text += "latent z" + std::to_string(k) + " : real[1]\n";
+    names += (k == 0 ? "z" : ", z") + std::to_string(k);
+  }
+  text += "p(" + names + ") {\n  z0 ~ Normal(0, 1)\n";
+  for (int k = 1; k < n; ++k) text += "  z" + std::to_string(k) + " ~ Normal(loc = z" + std::to_string(k - 1) + ", scale = 1)\n";
+  text += "}\np(x | z" + std::to_string(n - 1) + ") = Normal(loc = linear(z" + std::to_string(n - 1) + ", 3), scale = 1)\n";
+  text += "q(" + names + " | x) {\n  h = tanh(linear(x, 4))\n  z0 ~ Normal(loc = linear(h, 1), scale = 1)\n";
+  for (int k = 1; k < n; ++k)
+    text += "  z" + std::to_string(k) + " ~ Normal(loc = linear(h, 1) + z" + std::to_string(k - 1) + ", scale = 1)\n";
+  text += "}\n";
+  const auto start = std::chrono::steady_clock::now();
+  auto r = vaec::test::run(text);
+  const auto& m = require_model(r);
+  auto low = vaec::lower(m);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  BOOST_TEST(seconds < 20.0);  // generous on a loaded machine; a quadratic walk takes minutes
+  BOOST_REQUIRE_EQUAL(m.blocks.size(), 3u);
+  BOOST_TEST(m.blocks[0].factors.size() == static_cast<std::size_t>(n));
+  const auto texts = factor_texts(m);
+  BOOST_TEST(texts[1] == "p(z1 | z0)");
+  BOOST_TEST(texts[static_cast<std::size_t>(n + 2)] == "q(z1 | x, z0)");
+  BOOST_TEST(texts.back() == "q(z" + std::to_string(n - 1) + " | x, z" + std::to_string(n - 2) + ")");
+  BOOST_TEST(low.latent_nodes.size() == static_cast<std::size_t>(n));
+  BOOST_TEST(m.phi_count() == layer(3, 4) + n * layer(4, 1));
+}
+
 BOOST_AUTO_TEST_CASE(structure_errors_point_at_the_mistake) {
   const std::string head =
       "data   x : binary[784]\n"
@@ -244,6 +304,8 @@ BOOST_AUTO_TEST_CASE(structure_errors_point_at_the_mistake) {
            {"never sampled", "q(s, g | x) {\n" + H + S + "}\n", {"missing_sample 7:6"}},
            {"nothing sampled", "q(s, g | x) {\n" + H + "}\n", {"missing_sample 7:3"}},
            {"not in the header", "q(s, g | x) {\n" + H + S + "  y ~ Normal(0, 1)\n" + G + "}\n",
+            {"sample_wrong_variable 10:3"}},
+           {"the data sampled in a q block", "q(s, g | x) {\n" + H + S + "  x ~ Bernoulli(logits = h)\n" + G + "}\n",
             {"sample_wrong_variable 10:3"}},
            {"after the sample of a one-variable block", "q(s | x) {\n" + H + S + G + "}\nq(g | x) = Normal(0, 1)\n",
             {"sample_not_last 10:3"}},
