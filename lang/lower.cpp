@@ -276,7 +276,10 @@ class lowerer {
     const int n = v.type.size;
     if (f.dist.family == family_id::gaussian_mixture) {
       if (f.side != 'p' || v.is_data) throw lowering_error(fmt::format("{}: GaussianMixture is a prior only", where));
-      ps = mixture_params(where, n, static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value));
+      // In a joint block, each mixture prior's parameters carry its variable's name:
+      // "p(a, b).a.mixture.means".
+      ps = mixture_params(b.factors.size() > 1 ? fmt::format("{}.{}", where, v.name) : where, n,
+                          static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value));
     }
     if (f.side == 'q') {
       const int loc = o_.latents == latent_source::posterior_location ? location(f.dist.family, ps, n) : -1;

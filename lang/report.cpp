@@ -97,10 +97,11 @@ std::string describe(const checked_model& m) {
     for (std::size_t i = 0; i < bs.size(); ++i) {
       const checked_block& b = *bs[i];
       std::string what;
-      // A joint block: one trunk, and the factors it stands for.
+      // A joint block: the factors it stands for.
       if (b.factors.size() > 1) {
-        what += ", one trunk for";
+        what += " (a joint block:";
         for (int fi : b.factors) what += " " + factor_text(m, m.factors[static_cast<std::size_t>(fi)]);
+        what += ")";
       }
       // A mixture prior's parameters are created for it: say what they are.
       for (int fi : b.factors) {

@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(a_q_block_of_two_latents_is_two_factors_and_one_block) {
   const auto phi_lines = lines_with(text, "φ (variational family q)");
   BOOST_REQUIRE_EQUAL(phi_lines.size(), 1u);
   BOOST_TEST(phi_lines[0] == "φ (variational family q): q(s, g | x)  " + vaec::group_thousands(phi) +
-                                 " parameters, one trunk for q(s | x) q(g | x, s)",
+                                 " parameters (a joint block: q(s | x) q(g | x, s))",
              text);
   // The KL of g depends on the sample of s: an expectation over q.
   BOOST_TEST(text.find("objective: ELBO(x) = E_q[log p(x | s, g)] − KL(q(s | x) ‖ p(s)) − E_q[KL(q(g | x, s) ‖ p(g))]\n") !=
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(a_sample_conditions_only_on_the_earlier_samples_it_uses) {
              boost::test_tools::per_element());
   const std::string text = vaec::describe(m);
   BOOST_TEST(text.find("− KL(q(s | x) ‖ p(s)) − KL(q(g | x) ‖ p(g))\n") != std::string::npos, text);
-  BOOST_TEST(text.find("one trunk for q(s | x) q(g | x)\n") != std::string::npos, text);
+  BOOST_TEST(text.find("(a joint block: q(s | x) q(g | x))\n") != std::string::npos, text);
   // Through a name bound between the samples, and through arithmetic, the use is seen.
   auto r2 = vaec::test::run(product_model("t"));
   BOOST_TEST(!r2.model);  // t is not bound
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(each_sample_conditions_on_exactly_the_earlier_samples_it_re
   BOOST_TEST(factor_texts(m) == (std::vector<std::string>{"p(a)", "p(b)", "p(c)", "p(x | a, b, c)", "q(a | x)",
                                                           "q(b | x)", "q(c | x, a)"}),
              boost::test_tools::per_element());
-  BOOST_TEST(vaec::describe(m).find("one trunk for q(a | x) q(b | x) q(c | x, a)") != std::string::npos);
+  BOOST_TEST(vaec::describe(m).find("(a joint block: q(a | x) q(b | x) q(c | x, a))") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_block_of_many_variables_checks_and_lowers_in_linear_time) {
@@ -414,6 +414,46 @@ BOOST_AUTO_TEST_CASE(the_lowered_block_creates_its_trunk_once) {
     for (int n : l.latent_nodes) BOOST_TEST(n >= 0);
     BOOST_TEST(l.likelihood.params.size() >= 1u);
   }
+}
+
+BOOST_AUTO_TEST_CASE(two_mixture_priors_in_one_block_have_parameters_of_their_own) {
+  const std::string text =
+      "data   x : real[4]\n"
+      "latent a : real[2]\n"
+      "latent b : real[3]\n"
+      "p(a, b) {\n"
+      "  a ~ GaussianMixture(components = 3)\n"
+      "  b ~ GaussianMixture(components = 2)\n"
+      "}\n"
+      "p(x | a, b) = Normal(loc = linear(concat(a, b), 4), scale = 1)\n"
+      "q(a, b | x) {\n"
+      "  h = tanh(linear(x, 8))\n"
+      "  a ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 0.01)\n"
+      "  b ~ Normal(loc = linear(h, 3), scale = softplus(linear(h, 3)) + 0.01)\n"
+      "}\n";
+  auto r = vaec::test::run(text);
+  const auto& m = require_model(r);
+  // K·n means, K·n scales and K weights each.
+  const std::int64_t priors = (2 * 3 * 2 + 3) + (2 * 2 * 3 + 2);
+  BOOST_TEST(m.blocks.front().parameter_count == priors);
+  BOOST_TEST(m.theta_count() == priors + layer(5, 4));
+  auto low = vaec::lower(m);
+  std::map<std::string, std::size_t> sizes;
+  std::int64_t theta = 0;
+  for (const auto& p : low.graph.params()) {
+    BOOST_TEST(sizes.count(p.name) == 0u, p.name << " is created twice");
+    sizes[p.name] = p.size();
+    if (p.group == rt::param_group::theta) theta += static_cast<std::int64_t>(p.size());
+  }
+  BOOST_TEST(theta == m.theta_count());
+  BOOST_TEST(sizes["p(a, b).a.mixture.means"] == 6u);
+  BOOST_TEST(sizes["p(a, b).b.mixture.means"] == 6u);
+  BOOST_TEST(sizes["p(a, b).a.mixture.logits"] == 3u);
+  BOOST_TEST(sizes["p(a, b).b.mixture.logits"] == 2u);
+  const std::string shown = vaec::describe(m);
+  BOOST_TEST(shown.find("p(a, b)      29 parameters (a joint block: p(a) p(b)) (p(a): 3 components: 6 means, 6 scales, "
+                        "3 weights) (p(b): 2 components: 6 means, 6 scales, 2 weights)") != std::string::npos,
+             shown);
 }
 
 // The joint block and the same model written as separate blocks, each with its own copy
