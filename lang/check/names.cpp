@@ -2,10 +2,9 @@
 // latents (duplicates, builtins shadowed, a missing data or latent), each variable's type
 // (types.cpp), and the names in each factor header `p(x | z)` or joint-block header
 // `q(s, g | x)`, which fill p_of_/q_of_ and the conditioning lists p_inputs_/q_inputs_
-// that every later pass reads. declare() then
-// runs the passes that follow, in order: the factor structure (structure.cpp), each
-// factor's block, p factors in generative order and q factors in inference order
-// (factors.cpp), and the train block (train_settings.cpp).
+// that every later pass reads. declare() then runs the passes that follow, in order: the
+// factor structure (structure.cpp), each factor's block, p factors in generative order and
+// q factors in inference order (factors.cpp), and the train block (train_settings.cpp).
 #include "lang/check/checker.hpp"
 
 #include <algorithm>
