@@ -456,6 +456,57 @@ BOOST_AUTO_TEST_CASE(two_mixture_priors_in_one_block_have_parameters_of_their_ow
              shown);
 }
 
+BOOST_AUTO_TEST_CASE(prior_draws_follow_the_order_of_a_p_block) {
+  // z1's prior reads z2, sampled earlier in the same block: drawing from the prior, z1 is
+  // W·z2 + b up to its scale, 1e-6, with W and b the block's parameters.
+  const std::string text =
+      "data   x  : real[2]\n"
+      "latent z1 : real[2]\n"
+      "latent z2 : real[3]\n"
+      "p(z2, z1) {\n"
+      "  z2 ~ Normal(0, 1)\n"
+      "  z1 ~ Normal(loc = linear(z2, 2), scale = 1e-6)\n"
+      "}\n"
+      "p(x | z1) = Normal(loc = z1, scale = 1)\n"
+      "q(z1, z2 | x) {\n"
+      "  z1 ~ Normal(loc = linear(x, 2), scale = 1)\n"
+      "  z2 ~ Normal(loc = linear(z1, 3), scale = 1)\n"
+      "}\n";
+  auto r = vaec::test::run(text);
+  const auto& m = require_model(r);
+  vaec::lower_options o;
+  o.latents = vaec::latent_source::prior_draws;
+  auto low = vaec::lower(m, o);
+  BOOST_TEST(low.latent_names == (std::vector<std::string>{"z1", "z2"}), boost::test_tools::per_element());
+  rt::parameters<double> params(low.graph);
+  params.initialize(3);
+  int weight = -1, bias = -1;
+  for (std::size_t i = 0; i < low.graph.params().size(); ++i) {
+    if (low.graph.params()[i].name == "p(z2, z1).linear1.weight") weight = static_cast<int>(i);
+    if (low.graph.params()[i].name == "p(z2, z1).linear1.bias") bias = static_cast<int>(i);
+  }
+  BOOST_REQUIRE(weight >= 0);
+  BOOST_REQUIRE(bias >= 0);
+  const int B = 5;
+  rt::plan<double> plan(low.graph, params, B, 1, false);
+  rt::rng noise(2, rt::stream::noise, 0);
+  plan.forward(noise);
+  const auto z1 = plan.value(low.latent_nodes[0]), z2 = plan.value(low.latent_nodes[1]);
+  const auto W = params.value(weight), b = params.value(bias);  // W is [2 × 3], column-major
+  BOOST_REQUIRE_EQUAL(z1.rows, 2);
+  BOOST_REQUIRE_EQUAL(z2.rows, 3);
+  BOOST_REQUIRE_EQUAL(z1.cols, B);
+  double spread = 0;
+  for (int j = 0; j < B; ++j)
+    for (int i = 0; i < 2; ++i) {
+      double want = b.data[i];
+      for (int k = 0; k < 3; ++k) want += W.data[k * 2 + i] * z2.data[j * 3 + k];
+      BOOST_TEST(std::fabs(z1.data[j * 2 + i] - want) < 1e-4, "z1[" << i << ", " << j << "]");
+      spread += std::fabs(want);
+    }
+  BOOST_TEST(spread > 0.1);  // the draws are not all zero
+}
+
 // The joint block and the same model written as separate blocks, each with its own copy
 // of the trunk: with the copies' parameters equal to the joint trunk's, and the same noise,
 // the objective is the same number, and the joint trunk's gradient is the sum of the
