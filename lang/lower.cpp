@@ -118,7 +118,9 @@ class lowerer {
       }
       case function_id::sum: return g.sum(in(0));
       case function_id::norm: return g.norm(in(0));
-      default: return g.unary(unary_op(n.function), in(0), n.value);
+      // Only leaky_relu has an attribute (its slope); other calls' node value is not theirs.
+      default:
+        return g.unary(unary_op(n.function), in(0), n.function == function_id::leaky_relu ? n.value : 0.0);
     }
   }
 
