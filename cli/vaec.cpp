@@ -185,7 +185,8 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
   if (c.batch && *c.batch < 1) throw usage_error(fmt::format("--batch {}: a batch holds at least 1 example", *c.batch));
   if (c.samples && *c.samples < 1) throw usage_error(fmt::format("--samples {}: draw at least 1 sample", *c.samples));
   if (c.lr && !(std::isfinite(*c.lr) && *c.lr > 0))
-    throw usage_error(fmt::format("--lr {}: the learning rate must be a finite number above 0 (e.g. 1e-3)", *c.lr));
+    throw usage_error(fmt::format("--lr {}: the learning rate must be a finite number above 0 (e.g. 1e-3)",
+                                  std::isinf(*c.lr) ? "beyond ±1.8e308 (read as infinite)" : format_double(*c.lr)));
   require_threads(o.threads, "training");
   // An option and a --set of the same key would say two things.
   for (const auto& set : c.sets) {
@@ -935,6 +936,35 @@ int run_sample(const sample_cli& c) {
 
 }  // namespace
 
+// CLI11's message for a command line it cannot take, in vaec's words: "Could not convert:
+// --epochs = 1e400" becomes "--epochs 1e400: not a whole number that fits (…)"; every other
+// parse error keeps CLI11's text, followed by where to read the options. Takes the top-level
+// app (to find the option's expected type) and the error; returns one line without "vaec:".
+std::string parse_error_text(CLI::App& app, const CLI::ParseError& e) {
+  const std::string what = e.what();
+  const std::string prefix = "Could not convert: ";
+  std::string verb;
+  for (const CLI::App* sub : app.get_subcommands())
+    if (sub->parsed()) verb = " " + sub->get_name();
+  if (what.rfind(prefix, 0) == 0) {
+    const std::size_t eq = what.find(" = ", prefix.size());
+    if (eq != std::string::npos) {
+      const std::string name = what.substr(prefix.size(), eq - prefix.size());
+      const std::string value = what.substr(eq + 3);
+      const CLI::Option* opt = nullptr;
+      for (const CLI::App* sub : app.get_subcommands())
+        if (sub->parsed()) opt = sub->get_option_no_throw(name);
+      if (!opt) opt = app.get_option_no_throw(name);
+      const std::string type = opt ? opt->get_type_name() : "";
+      const std::string expected = type == "INT" || type == "UINT" ? "a whole number that fits in 32 bits"
+                                   : type == "FLOAT"               ? "a finite number"
+                                                                   : "a value of its kind";
+      return fmt::format("{} {}: not {}; see vaec{} --help", name, value, expected, verb);
+    }
+  }
+  return fmt::format("{}; see vaec{} --help", what, verb);
+}
+
 int vaec_main(int argc, char** argv) {
   CLI::App app{"vaec: a language for variational autoencoders.\n"
                "  vaec MODEL.vae --data PATH [options]   train\n"
@@ -1031,8 +1061,9 @@ int vaec_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? exit_ok : exit_usage;
+    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? exit_ok : exit_usage;  // --help, --version
+    fmt::print(stderr, "vaec: error: {}\n", parse_error_text(app, e));
+    return exit_usage;
   }
 
   try {

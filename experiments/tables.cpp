@@ -281,9 +281,11 @@ namespace {
 // What the caption says about the evaluation: K, epochs, data, seeds.
 struct eval_facts {
   std::string k, epochs, examples, split;
+  bool binarized = false;  // some cell's evaluation binarized the test set (once, with its seed)
 };
 
 eval_facts facts_of(const study& s) {
+  eval_facts f;
   std::set<std::int64_t> ks, epochs, examples;
   std::set<std::string> splits;
   for (const auto& c : s.cells)
@@ -292,8 +294,8 @@ eval_facts facts_of(const study& s) {
       if (c.eval->epochs) epochs.insert(*c.eval->epochs);
       examples.insert(c.eval->examples);
       if (!c.eval->data_split.empty()) splits.insert(c.eval->data_split);
+      f.binarized = f.binarized || c.eval->binarized;
     }
-  eval_facts f;
   f.k = s.iw_samples ? std::to_string(*s.iw_samples) : span_of(ks);
   if (f.k.empty()) f.k = "each model's eval_samples";
   f.epochs = span_of(epochs);
@@ -334,10 +336,12 @@ text_table results_table(const study& s, const std::vector<table_row>& rows) {
                           : fmt::format("mean ± sd over {} seeds ({})", s.seeds.size(), seed_list(s.seeds));
   const std::string base = fmt::format(
       "LL: importance-weighted log-likelihood bound with K = {}; L[q]: ELBO; RE: reconstruction E_q[log p(x|z)]; "
-      "KL: KL(q‖p); nats per example on {} ({} examples{}){}; {}{}.",
+      "KL: KL(q‖p); nats per example on {} ({} examples{}{}){}; {}{}.",
       f.k,
       f.split == "all" ? fmt::format("all of {}", data_name(s)) : fmt::format("the {} split of {}", f.split, data_name(s)),
       f.examples.empty() ? "?" : f.examples,
+      f.binarized ? ", binarized once with each seed (x ~ Bernoulli(pixel)): every model of a seed sees the same binary images"
+                  : "",
       f.split == "all" ? "; it has no test split, so these are the data the models were trained on" : "",
       f.epochs.empty() ? "" : ", after " + f.epochs + (f.epochs == "1" ? " epoch" : " epochs"), seeds,
       s.models.size() >= 2 ? (s.grid.empty() ? "; bold: the best LL and L[q]" : "; bold: the best LL and L[q] at each grid point")

@@ -108,10 +108,11 @@ struct statement : located {
 };
 
 // `p(v | a, b) = DIST` or `p(v | a, b) { statements }`. A one-line factor is stored as
-// a body of one `v ~ DIST` statement with `block` false.
+// a body of one `v ~ DIST` statement with `block` false. A joint block `q(s, g | x) { … }`
+// names several variables, which its body samples in that order.
 struct factor : located {
   char side = 'p';  // 'p' or 'q'
-  identifier variable;
+  std::vector<identifier> variables;  // as written: one, or several for a joint block
   std::vector<identifier> given;
   bool block = false;
   std::vector<statement> body;

@@ -92,14 +92,35 @@ struct distribution_use {
   span where;
 };
 
+// The factor of one variable: p(v | …) or q(v | …). A joint block `q(s, g | x) { … }`
+// gives one factor per variable it samples, in the order sampled: q(s | x), then
+// q(g | x, s) when g's distribution uses s, else q(g | x).
 struct checked_factor {
   char side = 'p';
   int variable = -1;        // index into variables
-  std::vector<int> given;   // indices into variables
+  // Indices into variables: the header's conditioning variables, then (in a joint block)
+  // the block's earlier variables that this variable's distribution depends on.
+  std::vector<int> given;
   distribution_use dist;
-  int first_node = 0;       // the factor's nodes are [first_node, end_node)
+  // The factor's nodes are [first_node, end_node). In a joint block, those computed after
+  // the previous sample: the first factor's hold the block's trunk.
+  int first_node = 0;
   int end_node = 0;
-  std::int64_t parameter_count = 0;
+  std::int64_t parameter_count = 0;  // of the factor's nodes (a joint block's trunk counts in its first factor)
+  span header;              // the block's header
+  int block = -1;           // index into checked_model::blocks
+};
+
+// A block as written: `p(v | a) { … }` or `p(v | a) = DIST` (one factor), or a joint
+// block `q(s, g | x) { … }` (one trunk, a factor per variable, in the order sampled).
+// θ and φ are counted per block.
+struct checked_block {
+  char side = 'p';
+  std::vector<int> factors;   // indices into checked_model::factors, in the order sampled
+  std::vector<int> given;     // the header's conditioning variables (indices into variables)
+  int first_node = 0;         // the block's nodes are [first_node, end_node)
+  int end_node = 0;
+  std::int64_t parameter_count = 0;  // every parameter the block creates: the sum over its factors
   span header;
 };
 
@@ -162,6 +183,7 @@ struct checked_model {
   int data = 0;                     // index of the data variable
   std::vector<node> nodes;
   std::vector<checked_factor> factors;  // p factors in generative order, then q factors in inference order
+  std::vector<checked_block> blocks;    // the blocks of those factors, in the same order
   std::vector<latent_plan> latents;     // in declaration order
   train_settings settings;
   std::int64_t theta_count() const;     // parameters of the p factors

@@ -118,7 +118,9 @@ class lowerer {
       }
       case function_id::sum: return g.sum(in(0));
       case function_id::norm: return g.norm(in(0));
-      default: return g.unary(unary_op(n.function), in(0), n.value);
+      // Only leaky_relu has an attribute (its slope); other calls' node value is not theirs.
+      default:
+        return g.unary(unary_op(n.function), in(0), n.function == function_id::leaky_relu ? n.value : 0.0);
     }
   }
 
@@ -257,8 +259,11 @@ class lowerer {
 
   void lower_factor(int fi) {
     const checked_factor& f = m_.factors[static_cast<std::size_t>(fi)];
-    const std::string where = factor_text(m_, f);
-    layer_ = 0;
+    // Parameters are named after the block as written ("q(s, g | x).linear1"); the layers
+    // of a joint block are numbered across its factors.
+    const checked_block& b = m_.blocks[static_cast<std::size_t>(f.block)];
+    const std::string where = block_text(m_, b);
+    if (b.factors.front() == fi) layer_ = 0;
     for (int i = f.first_node; i < f.end_node; ++i) {
       rt_[static_cast<std::size_t>(i)] = lower_node(i, f, where);
       if (!out_.graph.nodes().empty()) {
@@ -273,7 +278,10 @@ class lowerer {
     const int n = v.type.size;
     if (f.dist.family == family_id::gaussian_mixture) {
       if (f.side != 'p' || v.is_data) throw lowering_error(fmt::format("{}: GaussianMixture is a prior only", where));
-      ps = mixture_params(where, n, static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value));
+      // In a joint block, each mixture prior's parameters carry its variable's name:
+      // "p(a, b).a.mixture.means".
+      ps = mixture_params(b.factors.size() > 1 ? fmt::format("{}.{}", where, v.name) : where, n,
+                          static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value));
     }
     if (f.side == 'q') {
       const int loc = o_.latents == latent_source::posterior_location ? location(f.dist.family, ps, n) : -1;

@@ -29,6 +29,17 @@ std::string factor_text(const checked_model& m, const checked_factor& f) {
   return s + ")";
 }
 
+std::string block_text(const checked_model& m, const checked_block& b) {
+  std::string s = fmt::format("{}(", b.side);
+  for (std::size_t i = 0; i < b.factors.size(); ++i) {
+    const auto& f = m.factors[static_cast<std::size_t>(b.factors[i])];
+    s += (i == 0 ? "" : ", ") + m.variables[static_cast<std::size_t>(f.variable)].name;
+  }
+  for (std::size_t i = 0; i < b.given.size(); ++i)
+    s += (i == 0 ? " | " : ", ") + m.variables[static_cast<std::size_t>(b.given[i])].name;
+  return s + ")";
+}
+
 namespace {
 
 // "(784 values in [0, 1])"; for the data, how pictures will draw it as well.
@@ -70,33 +81,43 @@ std::string describe(const checked_model& m) {
   const std::string theta_label = "θ (generative model p):   ";
   const std::string phi_label = "φ (variational family q): ";
   for (char side : {'p', 'q'}) {
-    std::vector<const checked_factor*> fs;
-    for (const auto& f : m.factors)
-      if (f.side == side) fs.push_back(&f);
+    std::vector<const checked_block*> bs;
+    for (const auto& b : m.blocks)
+      if (b.side == side) bs.push_back(&b);
     std::size_t text_width = 0, count_width = 0;
     std::int64_t total = 0;
-    for (const auto* f : fs) {
-      text_width = std::max(text_width, width(factor_text(m, *f)));
-      count_width = std::max(count_width, group_thousands(f->parameter_count).size());
-      total += f->parameter_count;
+    for (const auto* b : bs) {
+      text_width = std::max(text_width, width(block_text(m, *b)));
+      count_width = std::max(count_width, group_thousands(b->parameter_count).size());
+      total += b->parameter_count;
     }
     count_width = std::max(count_width, group_thousands(total).size());
     const std::string& label = side == 'p' ? theta_label : phi_label;
     std::string indent(width(label), ' ');
-    for (std::size_t i = 0; i < fs.size(); ++i) {
-      // A mixture prior's parameters are created for it: say what they are.
+    for (std::size_t i = 0; i < bs.size(); ++i) {
+      const checked_block& b = *bs[i];
       std::string what;
-      const checked_factor& f = *fs[i];
-      if (f.dist.family == family_id::gaussian_mixture && !f.dist.params.empty() && f.dist.params[0] >= 0) {
-        const auto k = static_cast<std::int64_t>(m.nodes[static_cast<std::size_t>(f.dist.params[0])].value);
-        const int n = m.variables[static_cast<std::size_t>(f.variable)].type.size;
-        what = fmt::format(" ({} components: {} means, {} scales, {} weights)", k, group_thousands(k * n),
-                           group_thousands(k * n), group_thousands(k));
+      // A joint block: the factors it stands for.
+      if (b.factors.size() > 1) {
+        what += " (a joint block:";
+        for (int fi : b.factors) what += " " + factor_text(m, m.factors[static_cast<std::size_t>(fi)]);
+        what += ")";
       }
-      out += fmt::format("{}{}  {:>{}} parameters{}\n", i == 0 ? label : indent, pad(factor_text(m, f), text_width),
-                         group_thousands(f.parameter_count), count_width, what);
+      // A mixture prior's parameters are created for it: say what they are.
+      for (int fi : b.factors) {
+        const checked_factor& f = m.factors[static_cast<std::size_t>(fi)];
+        if (f.dist.family == family_id::gaussian_mixture && !f.dist.params.empty() && f.dist.params[0] >= 0) {
+          const auto k = static_cast<std::int64_t>(m.nodes[static_cast<std::size_t>(f.dist.params[0])].value);
+          const int n = m.variables[static_cast<std::size_t>(f.variable)].type.size;
+          what += fmt::format(" ({}{} components: {} means, {} scales, {} weights)",
+                              b.factors.size() > 1 ? factor_text(m, f) + ": " : "", k, group_thousands(k * n),
+                              group_thousands(k * n), group_thousands(k));
+        }
+      }
+      out += fmt::format("{}{}  {:>{}} parameters{}\n", i == 0 ? label : indent, pad(block_text(m, b), text_width),
+                         group_thousands(b.parameter_count), count_width, what);
     }
-    if (fs.size() > 1)
+    if (bs.size() > 1)
       out += fmt::format("{}{}  {:>{}} parameters\n", indent, pad("total", text_width), group_thousands(total), count_width);
   }
 
@@ -136,6 +157,11 @@ std::string describe(const checked_model& m) {
     if (!lp.method_reason.empty()) how += fmt::format(" ({})", lp.method_reason);
     out += fmt::format("  {}: {}: {}\n", v.name, pair, how);
     out += fmt::format("  {}: {}\n", v.name, lp.gradient);
+    for (const auto* f : {&qf, &pf}) {
+      const checked_block& b = m.blocks[static_cast<std::size_t>(f->block)];
+      if (b.factors.size() > 1)
+        out += fmt::format("  {}: {} is a factor of the joint block {}\n", v.name, factor_text(m, *f), block_text(m, b));
+    }
   }
 
   std::string extras;

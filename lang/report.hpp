@@ -14,7 +14,10 @@ std::string describe(const checked_model& m);
 // 1234567 → "1,234,567"
 std::string group_thousands(std::int64_t n);
 
-// "p(x | z)"
+// "p(x | z)"; for a factor of a joint block, its own conditional: "q(g | x, s)"
 std::string factor_text(const checked_model& m, const checked_factor& f);
+
+// The block's header as written: "q(s, g | x)" (for a block of one factor, its factor_text)
+std::string block_text(const checked_model& m, const checked_block& b);
 
 }  // namespace vaec

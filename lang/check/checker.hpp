@@ -59,7 +59,8 @@ inline value error_value(span where) {
 // The scope of one factor's block.
 struct scope {
   char side = 'p';
-  int variable = -1;                       // the factor's own variable
+  std::vector<int> samples;                // the block's variables, in the header's order
+  std::size_t sampled = 0;                 // how many of them the statements so far sampled
   std::unordered_set<int> given;           // conditioning variables
   std::unordered_set<std::string> given_unknown;  // undeclared names in the '|' list (already reported)
   bool header_incomplete = false;          // the '|' list had an error: don't second-guess uses
@@ -91,6 +92,9 @@ class checker {
   // False once a factor header had an error: the factor graph is then incomplete, and
   // what depends on all of it (missing factors, reachability) would only cascade.
   bool headers_ok_ = true;
+  // A p block samples several variables: whether each latent generates the data is checked
+  // again once the blocks show which of their variables each sample uses.
+  bool joint_p_ = false;
 
   // -- reporting
   diagnostic* error(diagnostic_kind kind, span where, std::string message);
@@ -117,6 +121,9 @@ class checker {
   void check_headers(const std::vector<const ast::factor*>& factors);
   std::vector<int> order(char side);
   void check_structure();
+  // Reports each latent that is no ancestor of the data along `p_inputs` (per variable, the
+  // variables its p factor conditions on).
+  void check_generates_data(const std::vector<std::vector<int>>& p_inputs);
   void check_factor(const ast::factor& f);
   void check_train(const std::vector<const ast::train_block*>& blocks);
   void plan();

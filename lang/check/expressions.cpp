@@ -99,13 +99,21 @@ value checker::name(const ast::identifier& id, scope& s) {
   if (auto it = variable_index_.find(id.name); it != variable_index_.end()) {
     int vi = it->second;
     const variable& var = model_.variables[static_cast<std::size_t>(vi)];
-    if (vi == s.variable) {
-      error(diagnostic_kind::not_in_conditioning, id.where,
-            fmt::format("'{}' is the variable that {} defines; it cannot be used on the right side", id.name,
-                        s.header_text));
+    const auto member = static_cast<std::size_t>(std::find(s.samples.begin(), s.samples.end(), vi) - s.samples.begin());
+    if (member < s.samples.size() && member >= s.sampled) {
+      if (s.samples.size() == 1) {
+        error(diagnostic_kind::not_in_conditioning, id.where,
+              fmt::format("'{}' is the variable that {} defines; it cannot be used on the right side", id.name,
+                          s.header_text));
+      } else {
+        error(diagnostic_kind::not_in_conditioning, id.where,
+              fmt::format("'{}' is not sampled yet: {} samples its variables in order, and a statement may use "
+                          "only those sampled before it",
+                          id.name, s.header_text));
+      }
       return error_value(id.where);
     }
-    if (!s.given.count(vi)) {
+    if (member >= s.samples.size() && !s.given.count(vi)) {
       if (s.header_incomplete) return error_value(id.where);  // the '|' list was already reported
       std::string fixed = s.header_text;
       fixed.insert(fixed.size() - 1, (fixed.find('|') == std::string::npos ? " | " : ", ") + id.name);

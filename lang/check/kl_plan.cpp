@@ -132,7 +132,9 @@ void checker::plan() {
     if (f.side != 'p' || f.variable != model_.data) continue;
     std::vector<char> uses(model_.nodes.size(), 0);
     bool any = false;
-    for (int i = f.first_node; i < f.end_node; ++i) {
+    // From the start of its block: in a joint block p(z2, x | z1), the trunk is computed
+    // before the first sample.
+    for (int i = model_.blocks[static_cast<std::size_t>(f.block)].first_node; i < f.end_node; ++i) {
       const node& nd = model_.nodes[static_cast<std::size_t>(i)];
       char u = nd.kind == node_kind::variable && nd.variable != model_.data;
       for (int in : nd.inputs) u = u || uses[static_cast<std::size_t>(in)];

@@ -1,10 +1,10 @@
 // Declarations and factor headers, the first pass: the model's name, the data and the
 // latents (duplicates, builtins shadowed, a missing data or latent), each variable's type
-// (types.cpp), and the names in each factor header `p(x | z)`, which fill p_of_/q_of_ and
-// the conditioning lists p_inputs_/q_inputs_ that every later pass reads. declare() then
-// runs the passes that follow, in order: the factor structure (structure.cpp), each
-// factor's block, p factors in generative order and q factors in inference order
-// (factors.cpp), and the train block (train_settings.cpp).
+// (types.cpp), and the names in each factor header `p(x | z)` or joint-block header
+// `q(s, g | x)`, which fill p_of_/q_of_ and the conditioning lists p_inputs_/q_inputs_
+// that every later pass reads. declare() then runs the passes that follow, in order: the
+// factor structure (structure.cpp), each factor's block, p factors in generative order and
+// q factors in inference order (factors.cpp), and the train block (train_settings.cpp).
 #include "lang/check/checker.hpp"
 
 #include <algorithm>
@@ -105,15 +105,28 @@ void checker::declare(const ast::model& m, const std::vector<ast::train_entry>& 
     return;
   }
   check_structure();
-  for (int v : order('p'))
-    if (p_of_[static_cast<std::size_t>(v)]) check_factor(*p_of_[static_cast<std::size_t>(v)]);
-  for (int v : order('q'))
-    if (q_of_[static_cast<std::size_t>(v)]) check_factor(*q_of_[static_cast<std::size_t>(v)]);
+  // A joint block is checked once, where its first variable comes in the order: every
+  // variable of the block conditions on all the block's '|' list (names.cpp, check_headers).
+  std::unordered_set<const ast::factor*> checked;
+  for (char side : {'p', 'q'})
+    for (int v : order(side)) {
+      const ast::factor* f = (side == 'p' ? p_of_ : q_of_)[static_cast<std::size_t>(v)];
+      if (f && checked.insert(f).second) check_factor(*f);
+    }
+  // The blocks now say which of their earlier variables each sample uses: a latent of a
+  // joint p block that no later sample uses generates nothing.
+  if (joint_p_ && headers_ok_ && errors_ == 0) {
+    std::vector<std::vector<int>> inputs(model_.variables.size());
+    for (const auto& f : model_.factors)
+      if (f.side == 'p') inputs[static_cast<std::size_t>(f.variable)] = f.given;
+    check_generates_data(inputs);
+  }
   check_train(trains);
 }
 
 std::string header_text(const ast::factor& f) {
-  std::string s = fmt::format("{}({}", f.side, f.variable.name);
+  std::string s = fmt::format("{}(", f.side);
+  for (std::size_t i = 0; i < f.variables.size(); ++i) s += (i == 0 ? "" : ", ") + f.variables[i].name;
   for (std::size_t i = 0; i < f.given.size(); ++i) s += (i == 0 ? " | " : ", ") + f.given[i].name;
   return s + ")";
 }
@@ -137,37 +150,74 @@ void checker::check_headers(const std::vector<const ast::factor*>& factors) {
   q_inputs_.assign(model_.variables.size(), {});
   std::size_t errors_before = errors_;
   for (const ast::factor* f : factors) {
-    auto it = variable_index_.find(f->variable.name);
-    if (it == variable_index_.end()) {
-      error(diagnostic_kind::unknown_variable, f->variable.where,
-            with_suggestion(fmt::format("'{}' is not a declared variable; declare it with 'latent {} : real[n]'",
-                                        f->variable.name, f->variable.name),
-                            suggest_capped(f->variable.name, names)));
+    // The variables the block samples: each declared, not the data in q, sampled by no
+    // other block of its side, named once. A block with any of these errors is left out.
+    const bool joint = f->variables.size() > 1;
+    std::vector<int> sampled;
+    bool header_ok = true;
+    for (const auto& id : f->variables) {
+      auto it = variable_index_.find(id.name);
+      if (it == variable_index_.end()) {
+        error(diagnostic_kind::unknown_variable, id.where,
+              with_suggestion(fmt::format("'{}' is not a declared variable; declare it with 'latent {} : real[n]'",
+                                          id.name, id.name),
+                              suggest_capped(id.name, names)));
+        header_ok = false;
+        continue;
+      }
+      int v = it->second;
+      const variable& var = model_.variables[static_cast<std::size_t>(v)];
+      if (f->side == 'q' && var.is_data) {
+        error(diagnostic_kind::q_factor_for_data, joint ? id.where : f->header,
+              fmt::format("'{}' is the data: it is observed, so it has a p factor and no q factor", var.name));
+        header_ok = false;
+        continue;
+      }
+      if (auto first = std::find(sampled.begin(), sampled.end(), v); first != sampled.end()) {
+        add_note(error(diagnostic_kind::duplicate_sample, id.where,
+                       fmt::format("'{}' is listed twice; a block samples each of its variables once", var.name)),
+                 f->variables[static_cast<std::size_t>(first - sampled.begin())].where, "first listed here");
+        header_ok = false;
+        continue;
+      }
+      const auto* slot = f->side == 'p' ? p_of_[static_cast<std::size_t>(v)] : q_of_[static_cast<std::size_t>(v)];
+      if (slot) {
+        add_note(error(diagnostic_kind::duplicate_factor, joint ? id.where : f->header,
+                       fmt::format("'{}' has two {} factors; each variable has exactly one", var.name, f->side)),
+                 slot->header, fmt::format("the first {} factor of '{}' is here", f->side, var.name));
+        header_ok = false;
+        continue;
+      }
+      sampled.push_back(v);
+    }
+    if (!header_ok) continue;
+    if (joint && f->side == 'p' && sampled.back() != model_.data &&
+        std::find(sampled.begin(), sampled.end(), model_.data) != sampled.end()) {
+      const auto& data = model_.variables[static_cast<std::size_t>(model_.data)];
+      error(diagnostic_kind::p_conditions_on_data, f->header,
+            fmt::format("the data '{}' must come last in {}: a joint block samples in its header's order, and no "
+                        "latent may be generated from the data",
+                        data.name, header_text(*f)));
       continue;
     }
-    int v = it->second;
-    const variable& var = model_.variables[static_cast<std::size_t>(v)];
-    if (f->side == 'q' && var.is_data) {
-      error(diagnostic_kind::q_factor_for_data, f->header,
-            fmt::format("'{}' is the data: it is observed, so it has a p factor and no q factor", var.name));
-      continue;
-    }
-    auto& slot = f->side == 'p' ? p_of_[static_cast<std::size_t>(v)] : q_of_[static_cast<std::size_t>(v)];
-    if (slot) {
-      add_note(error(diagnostic_kind::duplicate_factor, f->header,
-                     fmt::format("'{}' has two {} factors; each variable has exactly one", var.name, f->side)),
-               slot->header, fmt::format("the first {} factor of '{}' is here", f->side, var.name));
+    if (joint && !f->block) {
+      error(diagnostic_kind::missing_sample, f->header,
+            fmt::format("a one-line factor samples one variable; {} needs a block that samples each: {} {{ {} ~ ...; "
+                        "{} ~ ... }}",
+                        header_text(*f), header_text(*f), f->variables[0].name, f->variables[1].name));
       continue;
     }
     std::unordered_map<std::string, const ast::identifier*> seen;
+    std::vector<int> given;
     for (const auto& g : f->given) {
       auto gi = variable_index_.find(g.name);
       if (gi == variable_index_.end()) {
         error(diagnostic_kind::unknown_variable, g.where,
               with_suggestion(fmt::format("'{}' is not a declared variable", g.name), suggest_capped(g.name, names)));
-      } else if (gi->second == v) {
+      } else if (std::find(sampled.begin(), sampled.end(), gi->second) != sampled.end()) {
         error(diagnostic_kind::self_condition, g.where,
-              fmt::format("{}({} | ...) cannot condition '{}' on itself", f->side, var.name, var.name));
+              joint ? fmt::format("{} samples '{}', so it cannot also condition on it", header_text(*f), g.name)
+                    : fmt::format("{}({} | ...) cannot condition '{}' on itself", f->side, g.name, g.name));
       } else if (seen.count(g.name)) {
         add_note(error(diagnostic_kind::duplicate_condition, g.where, fmt::format("'{}' is listed twice", g.name)),
                  seen[g.name]->where, "first listed here");
@@ -175,15 +225,23 @@ void checker::check_headers(const std::vector<const ast::factor*>& factors) {
         error(diagnostic_kind::p_conditions_on_data, g.where,
               fmt::format("the generative model cannot condition on the data '{}': p factors generate it; "
                           "did you mean q({} | {})?",
-                          g.name, var.name, g.name));
+                          g.name, f->variables[0].name, g.name));
       }
       else {
-        auto& inputs = f->side == 'p' ? p_inputs_ : q_inputs_;
-        inputs[static_cast<std::size_t>(v)].push_back(gi->second);
+        given.push_back(gi->second);
       }
       seen.emplace(g.name, &g);
     }
-    slot = f;
+    // Each variable of a joint block may depend on the conditioning variables and on the
+    // block's variables sampled before it (structure.cpp; factors.cpp finds which it uses).
+    auto& inputs = f->side == 'p' ? p_inputs_ : q_inputs_;
+    for (std::size_t k = 0; k < sampled.size(); ++k) {
+      auto& in = inputs[static_cast<std::size_t>(sampled[k])];
+      in = given;
+      in.insert(in.end(), sampled.begin(), sampled.begin() + static_cast<std::ptrdiff_t>(k));
+      (f->side == 'p' ? p_of_ : q_of_)[static_cast<std::size_t>(sampled[k])] = f;
+    }
+    if (joint && f->side == 'p') joint_p_ = true;
   }
   headers_ok_ = errors_ == errors_before;
 }

@@ -2,7 +2,11 @@
 // each form a directed acyclic graph, the q factors start from the data, and every latent
 // generates the data. Also the order (Kahn's) in which factor blocks are checked. Runs
 // after the headers are read (names.cpp) and before any factor block (factors.cpp); the
-// checks that need every edge are skipped when a header had an error.
+// checks that need every edge are skipped when a header had an error. A variable of a joint
+// block `q(s, g | x)` has as inputs the block's '|' list and the block's earlier variables,
+// so a cycle through any of its variables is a cycle through the block; whether a latent of
+// a joint p block generates the data is checked again once its block shows which earlier
+// variables each sample uses (names.cpp).
 #include "lang/check/checker.hpp"
 
 #include <deque>
@@ -153,27 +157,30 @@ void checker::check_structure() {
   }
 
   // Every latent generates the data: it is an ancestor of the data along p factors.
-  {
-    std::vector<bool> ancestor(n, false);
-    std::deque<int> todo{model_.data};
-    ancestor[static_cast<std::size_t>(model_.data)] = true;
-    while (!todo.empty()) {
-      auto v = static_cast<std::size_t>(todo.front());
-      todo.pop_front();
-      for (int g : p_inputs_[v])
-        if (!ancestor[static_cast<std::size_t>(g)]) {
-          ancestor[static_cast<std::size_t>(g)] = true;
-          todo.push_back(g);
-        }
-    }
-    for (std::size_t v = 1; v < n; ++v)
-      if (p_of_[v] && p_of_[0] && !ancestor[v])
-        error(diagnostic_kind::latent_unused, model_.variables[v].where,
-              fmt::format("latent '{}' does not generate the data: no chain of p factors leads from '{}' to "
-                          "'{}'; condition a p factor on it, e.g. p({} | {})",
-                          model_.variables[v].name, model_.variables[v].name, model_.variables[0].name,
-                          model_.variables[0].name, model_.variables[v].name));
+  check_generates_data(p_inputs_);
+}
+
+void checker::check_generates_data(const std::vector<std::vector<int>>& p_inputs) {
+  const std::size_t n = model_.variables.size();
+  std::vector<bool> ancestor(n, false);
+  std::deque<int> todo{model_.data};
+  ancestor[static_cast<std::size_t>(model_.data)] = true;
+  while (!todo.empty()) {
+    auto v = static_cast<std::size_t>(todo.front());
+    todo.pop_front();
+    for (int g : p_inputs[v])
+      if (!ancestor[static_cast<std::size_t>(g)]) {
+        ancestor[static_cast<std::size_t>(g)] = true;
+        todo.push_back(g);
+      }
   }
+  for (std::size_t v = 1; v < n; ++v)
+    if (p_of_[v] && p_of_[0] && !ancestor[v])
+      error(diagnostic_kind::latent_unused, model_.variables[v].where,
+            fmt::format("latent '{}' does not generate the data: no chain of p factors leads from '{}' to "
+                        "'{}'; condition a p factor on it, e.g. p({} | {})",
+                        model_.variables[v].name, model_.variables[v].name, model_.variables[0].name,
+                        model_.variables[0].name, model_.variables[v].name));
 }
 
 }  // namespace vaec::check_impl

@@ -101,6 +101,7 @@ struct variable_decl_class : annotate_span {};
 struct decl_keyword_class;
 struct assign_op_class;
 struct statement_class : annotate_span {};
+struct sampled_class;
 struct given_class;
 struct header_class : annotate_span {};
 struct factor_body_class;
@@ -112,7 +113,7 @@ struct declaration_class;
 // A factor's header and body while the factor is being built.
 struct factor_header : ast::located {
   char side = 'p';
-  ast::identifier variable;
+  std::vector<ast::identifier> variables;
   std::vector<ast::identifier> given;
 };
 struct factor_body {
@@ -152,6 +153,7 @@ const x3::rule<decl_keyword_class, std::string> decl_keyword = "'data' or 'laten
 const x3::rule<variable_decl_class, ast::variable_decl> variable_decl = "variable declaration";
 const x3::rule<assign_op_class, char> assign_op = "'=' or '~'";
 const x3::rule<statement_class, ast::statement> statement = "statement";
+const x3::rule<sampled_class, std::vector<ast::identifier>> sampled = "name";
 const x3::rule<given_class, std::vector<ast::identifier>> given = "conditioning variables";
 const x3::rule<header_class, factor_header> header = "factor";
 const x3::rule<header_built_class, factor_header> header_built = "factor";
@@ -249,7 +251,7 @@ const auto build_model_decl = [](auto& ctx) {
 const auto build_header = [](auto& ctx) {
   auto& attr = x3::_attr(ctx);
   x3::_val(ctx).side = boost::fusion::at_c<0>(attr);
-  x3::_val(ctx).variable = std::move(boost::fusion::at_c<1>(attr));
+  x3::_val(ctx).variables = std::move(boost::fusion::at_c<1>(attr));
   x3::_val(ctx).given = std::move(boost::fusion::at_c<2>(attr));
 };
 
@@ -273,13 +275,14 @@ const auto build_factor = [](auto& ctx) {
   auto& b = boost::fusion::at_c<1>(x3::_attr(ctx));
   ast::factor& f = x3::_val(ctx);
   f.side = h.side;
-  f.variable = std::move(h.variable);
+  f.variables = std::move(h.variables);
   f.given = std::move(h.given);
   f.header = h.where;
   f.block = b.block;
   f.body = std::move(b.body);
-  // A one-line factor `p(z) = DIST` samples its own variable.
-  if (!f.block && !f.body.empty()) f.body.front().target = f.variable;
+  // A one-line factor `p(z) = DIST` samples its (first) variable; the checker rejects a
+  // one-line factor that names more than one.
+  if (!f.block && !f.body.empty() && !f.variables.empty()) f.body.front().target = f.variables.front();
 };
 
 const auto build_train = [](auto& ctx) {
@@ -330,9 +333,11 @@ const auto assign_op_def = char_("=~");
 // The optional ';' stays outside annotated rules: a failed -lit(';') has already skipped
 // the blanks after the statement, which would end up in its span.
 const auto statement_def = identifier > assign_op > expr;
+// `s` or, for a joint block, `s, g`.
+const auto sampled_def = identifier >> *(lit(',') > identifier);
 const auto given_def = -(lit('|') > identifier >> *(lit(',') > identifier));
 const auto header_built_def =
-    (lexeme[char_("pq") >> !word_char] > lit('(') > identifier > given > lit(')'))[build_header];
+    (lexeme[char_("pq") >> !word_char] > lit('(') > sampled > given > lit(')'))[build_header];
 const auto header_def = header_built;
 const auto body_def = (lit('=') > expr)[build_one_line] | (lit('{') > *(statement >> -lit(';')) > lit('}'))[build_block];
 const auto factor_built_def = (header > body)[build_factor];
@@ -345,7 +350,7 @@ const auto declaration_def = (model_decl | const_decl | variable_decl | factor |
 BOOST_SPIRIT_DEFINE(identifier, word, number, expr, add_chain, mul_chain, unary, minus_run, primary, paren, open_paren,
                     close_paren, call, argument,
                     argument_list, list, list_built, list_items, add_op, mul_op, add_operation, mul_operation, type,
-                    model_decl, model_decl_built, const_decl, decl_keyword, variable_decl, assign_op, statement, given, header,
+                    model_decl, model_decl_built, const_decl, decl_keyword, variable_decl, assign_op, statement, sampled, given, header,
                     header_built, body, factor, factor_built, train_entry, train_block, train_block_built, declaration)
 
 }  // namespace vaec::parser

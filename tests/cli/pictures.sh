@@ -145,6 +145,73 @@ check "flat data of 5 values: samples drawn as a plot of values (samples.png and
 check "sample --out x.png of data that are not images: a plot of the values (x.png 800 × 600, x.svg)" \
   sh -c "python3 '$src/tests/report/check_picture.py' stats flat8.png | grep -q '^800 600 3 ' && python3 '$src/tests/report/check_picture.py' xml flat8.svg"
 
+# A joint block with two latents (models/fashion_product_joint.vae, sphere[5] × real[8], one
+# encoder), one epoch on the slice: the run's pictures, vaec eval's figures per latent,
+# vaec sample from the posterior, and vaec graph.
+"$vaec" "$src/models/fashion_product_joint.vae" --data slice --epochs 1 --batch 32 --threads 1 --out joint >joint.out 2>&1
+check "joint block: the run writes samples, reconstructions and latent.png (mean directions of s)" \
+  sh -c "[ -s joint/samples.png ] && [ -s joint/reconstructions.png ] && [ -s joint/latent.png ] && grep -q 'latent.png/.svg .*mean directions of s' joint.out"
+"$vaec" eval joint --data slice --iw 5 >/dev/null 2>&1
+check "joint block: eval.json has both latents, their families, and KL terms that add up to the KL" python3 -c "
+import json; e = json.load(open('joint/eval.json')); l = e['latents']
+assert [x['name'] for x in l] == ['s', 'g'] and [x['q'] for x in l] == ['VonMisesFisher', 'Normal'], l
+assert [x['dims'] for x in l] == [5, 8] and l[0]['concentration'] is not None
+assert abs(sum(x['kl'] for x in l) - e['kl']) < 1e-6 * (1 + abs(e['kl'])), (l, e['kl'])"
+"$vaec" sample joint --from posterior --data slice -n 16 --out jrec.npy >/dev/null 2>&1
+check "joint block: sample --from posterior decodes 16 test examples to means in [0, 1]" python3 -c "
+import sys; sys.path.insert(0, '$src/tests/cli'); from grid_check import load
+a = load('jrec.npy'); assert len(a) == 16 and all(len(r) == 784 and all(0 <= v <= 1 for v in r) for r in a)"
+check "joint block: vaec graph creates the shared trunk once" \
+  sh -c "'$vaec' graph '$src/models/fashion_product_joint.vae' | grep -c 'φ:q(s, g | x).linear1.weight' | grep -qx 1"
+
+# Two latents from one joint block, made to copy the input: the trunk is the identity, s's
+# location is 10·x[0:8] and g's 10·x[8:16], and p's logits are 10·concat(s, g) − 50, so the
+# decoder's mean at the posterior's location is σ(±50) = x. A head wired to the wrong half,
+# or the latents swapped, cannot reproduce it.
+cat >ident2.vae <<'EOF'
+model ident2
+data   x : binary[4, 4]
+latent s : real[8]
+latent g : real[8]
+p(s) = Normal(0, 1)
+p(g) = Normal(0, 1)
+p(x | s, g) { x ~ Bernoulli(logits = linear(concat(s, g), 16)) }
+q(s, g | x) {
+  h = linear(x, 16)
+  s ~ Normal(loc = linear(h, 8), scale = softplus(param(8, init = -40)) + 1e-6)
+  g ~ Normal(loc = linear(h, 8), scale = softplus(param(8, init = -40)) + 1e-6)
+}
+train { batch = 8 }
+EOF
+"$vaec" ident2.vae --data bits.csv --epochs 1 --threads 1 --out id2 >/dev/null 2>&1
+python3 - id2/checkpoint.safetensors "$src/tests/cli" <<'EOF'
+import json, struct, sys
+path = sys.argv[1]
+b = bytearray(open(path, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+def put(name, values):
+    start, end = h[name]["data_offsets"]
+    assert end - start == 4 * len(values), name
+    b[8 + n + start:8 + n + end] = struct.pack("<%df" % len(values), *values)
+# Linear weights are [out, in], row-major (torch.nn.Linear's layout): row i reads input first + i.
+def select(rows, cols, first, scale):
+    return [scale if j == first + i else 0.0 for i in range(rows) for j in range(cols)]
+put("q(s, g | x).linear1.weight", select(16, 16, 0, 1.0)); put("q(s, g | x).linear1.bias", [0.0] * 16)
+put("q(s, g | x).linear2.weight", select(8, 16, 0, 10.0)); put("q(s, g | x).linear2.bias", [0.0] * 8)
+put("q(s, g | x).linear4.weight", select(8, 16, 8, 10.0)); put("q(s, g | x).linear4.bias", [0.0] * 8)
+put("p(x | s, g).linear1.weight", select(16, 16, 0, 10.0)); put("p(x | s, g).linear1.bias", [-50.0] * 16)
+sys.path.insert(0, sys.argv[2])
+from resign import resign
+open(path, "wb").write(bytes(resign(b)))
+EOF
+"$vaec" sample id2 --from posterior --data bits.csv -n 40 --out rec2.npy >/dev/null 2>&1
+check "a joint block's two latents: reconstructions (vaec sample --from posterior) reproduce the input to 1e-6" \
+  python3 -c "
+import sys; sys.path.insert(0, '$src/tests/cli'); from grid_check import load
+a = load('rec2.npy'); b = [[float(v) for v in l.split(',')] for l in open('bits.csv')]
+assert len(a) == 40; worst = max(abs(x - y) for r, s in zip(a, b) for x, y in zip(r, s)); assert worst < 1e-6, worst"
+
 echo
 echo "pictures: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

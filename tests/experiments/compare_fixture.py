@@ -74,7 +74,7 @@ def eval_of(m, d, s):
         "checkpoint": "last",
         "epochs": 4,
         "data": {"path": "fixture-data", "sha256": OTHER_SHA if (m, d, s) == OTHER_DATA else SHA,
-                 "split": "test", "examples": N, "binarized": False},
+                 "split": "test", "examples": N, "binarized": True},
         "iw_samples": 500,
         "seed": s,
         "elbo": elbo, "recon": elbo - kl, "kl": kl,
@@ -267,7 +267,8 @@ def check_notes(root):
     want = "- † vmf, d = 5, seed 2: failed: " + REASON.replace("_", "\\_")
     expect(want in text, "no note %r" % want)
     caption = text.splitlines()[0]
-    for part in ["K = 500", "fixture-data", "40 examples", "4 epochs", "2 seeds (1 and 2)"]:
+    for part in ["K = 500", "fixture-data", "40 examples, binarized once with each seed", "4 epochs",
+                 "2 seeds (1 and 2)"]:
         expect(part in caption, "the caption lacks %r: %s" % (part, caption))
 
 

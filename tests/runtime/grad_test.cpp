@@ -414,6 +414,24 @@ p(z) = GaussianMixture(components = 4)
 p(x | z) = Normal(loc = linear(z, 4), scale = softplus(param(4)) + 0.5)
 q(z | x) = Normal(loc = linear(x, 3), scale = exp(linear(x, 3) - 1))
 )";
+  // Joint blocks: one trunk feeding two samples on each side, a later sample reading an
+  // earlier one (q(u | x, z), p(x | z1, u)), a p block of a latent and the data.
+  const std::string joint = R"(
+data   x : binary[4]
+latent z : sphere[3]
+latent u : real[2]
+p(z) = HypersphericalUniform()
+p(u, x | z) {
+  h = tanh(linear(z, 5))
+  u ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 0.2)
+  x ~ Bernoulli(logits = linear(concat(h, u), 4))
+}
+q(z, u | x) {
+  h = mlp(x, [5], activation = elu)
+  z ~ VonMisesFisher(mean = normalize(linear(h, 3)), concentration = softplus(linear(h, 1)) + 1)
+  u ~ Normal(loc = linear(concat(h, z), 2), scale = exp(linear(h, 2) - 1))
+}
+)";
   struct model_case {
     std::string name, text, train;
     int samples;
@@ -432,6 +450,9 @@ q(z | x) = Normal(loc = linear(x, 3), scale = exp(linear(x, 3) - 1))
            {"Gaussian-mixture prior, entropy + MC", mixture, "", 2},
            {"Gaussian-mixture prior, kl = mc", mixture, "train { kl = mc }", 2},
            {"Gaussian-mixture prior, iwae", mixture, "train { objective = iwae samples = 3 }", 3},
+           {"joint blocks, best KL", joint, "", 2},
+           {"joint blocks, kl = mc", joint, "train { kl = mc }", 2},
+           {"joint blocks, iwae", joint, "train { objective = iwae samples = 3 }", 3},
        }) {
     BOOST_TEST_CONTEXT(c.name) {
       auto compiled = vaec::test::run(c.text + c.train, "m.vae");
