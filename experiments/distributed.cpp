@@ -48,7 +48,7 @@ enum tag : int {
 
 constexpr double beat_seconds = 1;
 constexpr double rank_lost_seconds = 10;   // rank 0 gives up on a silent rank
-constexpr double root_lost_seconds = 60;   // a rank gives up on a silent rank 0
+constexpr double root_lost_seconds = 300;  // a rank gives up on a silent rank 0 (which may be writing the report)
 
 double seconds_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
 

@@ -22,7 +22,7 @@ namespace vaec::experiments {
 // Runs `r` over the ranks of MPI_COMM_WORLD (vaec::rt::mpi::size() > 1). Rank 0: returns
 // run_compare's status and throws what it throws. The other ranks: run the cells rank 0
 // sends until it says there are no more, and return 0 (1 when rank 0 stopped answering
-// for 60 s; their cells are stopped first). Under MPI, --jobs is per rank (default 1)
+// for 300 s; their cells are stopped first). Under MPI, --jobs is per rank (default 1)
 // and --threads defaults to 1 for a new comparison.
 int run_compare_distributed(compare_request r, compare_environment env);
 
