@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "experiments/compare.hpp"
+#include "experiments/distributed.hpp"
 #include "lang/check.hpp"
 #include "lang/diagnostic.hpp"
 #include "lang/lower.hpp"
@@ -41,6 +42,7 @@
 #include "runtime/plan.hpp"
 #include "runtime/posterior_stats.hpp"
 #include "runtime/digest.hpp"
+#include "runtime/mpi.hpp"
 #include "runtime/run_folder.hpp"
 #include "runtime/train.hpp"
 
@@ -292,8 +294,12 @@ int run_train(const train_cli& c) {
   std::optional<vaec::rt::run_folder> folder;
   std::optional<loaded> m;
   vaec::rt::run_record record;
+  // Data-parallel training (mpirun -np N): rank 0 alone prints and writes the run folder;
+  // the other ranks read it (runtime/data_parallel.hpp).
+  const bool rank0 = vaec::rt::mpi::rank() == 0;
+  if (!rank0 && !std::freopen("/dev/null", "w", stdout)) throw usage_error("cannot silence a rank's output");
   if (c.resume) {
-    folder.emplace(vaec::rt::run_folder::open(c.out));
+    folder.emplace(rank0 ? vaec::rt::run_folder::open(c.out) : vaec::rt::run_folder::observe(c.out));
     const std::string record_path = folder->file("run.json").string();
     record = vaec::rt::parse_run_record(folder->read("run.json").value_or(""), record_path);
     require_agreement(c, record, c.out);
@@ -329,7 +335,7 @@ int run_train(const train_cli& c) {
   }
   const vaec::checked_model& model = m->model;
   vaec::rt::train_options o = record.options;
-  o.progress = isatty(fileno(stderr)) != 0;
+  o.progress = isatty(fileno(stderr)) != 0 && rank0;
 
   vaec::lowered_model low = vaec::lower(model);
   vaec::rt::model_binding binding = vaec::bind(low, model);
@@ -344,11 +350,15 @@ int run_train(const train_cli& c) {
         record.data_path, c.out, fp.substr(0, 24) + "…", record.data_fingerprint.substr(0, 24) + "…"));
   record.data_fingerprint = fp;
 
-  if (!c.resume) {
+  if (!c.resume && rank0) {
     folder.emplace(!c.out.empty() ? vaec::rt::run_folder::create(c.out)
                                   : vaec::rt::run_folder::create_unique("runs", model.name + "-" + vaec::rt::timestamp()));
     folder->write("model.vae", m->text);
     folder->write("run.json", vaec::rt::to_json(record));
+  }
+  if (vaec::rt::mpi::size() > 1 && !c.resume) {
+    const std::string made = vaec::rt::mpi::broadcast(rank0 ? folder->path().string() : std::string(), 0);
+    if (!rank0) folder.emplace(vaec::rt::run_folder::observe(made));
   }
   // A run stopped before its first checkpoint starts again from the beginning, which is
   // exactly where the uninterrupted run started: its first state follows from the seed.
@@ -458,7 +468,7 @@ int run_train(const train_cli& c) {
     }
     throw;
   } catch (const vaec::rt::train_error& e) {
-    if (!e.stopped_run) throw;
+    if (!e.stopped_run || !rank0) throw;
     // A stopped run (NaN) still gets the pictures of its last good checkpoint, if any.
     std::vector<vaec::rt::epoch_metrics> done;
     if (auto text = folder->read("metrics.csv")) done = vaec::rt::parse_metrics(*text, binding.latent_names.size());
@@ -469,7 +479,7 @@ int run_train(const train_cli& c) {
     }
     throw;
   }
-  if (r.steps > 0 || !from_checkpoint) write_pictures(*folder, model, record, data, r.epochs);
+  if ((r.steps > 0 || !from_checkpoint) && rank0) write_pictures(*folder, model, record, data, r.epochs);
   if (r.interrupted) {
     fmt::print("resume with: vaec --resume --out {}\n", dir);
     return exit_interrupted;
@@ -955,7 +965,7 @@ std::string parse_error_text(CLI::App& app, const CLI::ParseError& e) {
   return fmt::format("{}; see vaec{} --help", what, verb);
 }
 
-int main(int argc, char** argv) {
+int vaec_main(int argc, char** argv) {
   CLI::App app{"vaec: a language for variational autoencoders.\n"
                "  vaec MODEL.vae --data PATH [options]   train\n"
                "  vaec --resume --out RUN_DIR            continue a run from its folder\n"
@@ -964,7 +974,10 @@ int main(int argc, char** argv) {
                "  vaec eval RUN_DIR --data PATH [--iw K]  test ELBO and importance-weighted log-likelihood\n"
                "  vaec sample RUN_DIR [-n N] [--out F]    decode latents from the prior or the posterior\n"
                "  vaec compare A.vae B.vae … --data PATH  train and evaluate every model × grid point × seed"};
-  app.set_version_flag("--version", std::string("vaec ") + VAEC_VERSION);
+  app.set_version_flag("--version", std::string("vaec ") + VAEC_VERSION + "\nMPI: " +
+                                        (vaec::rt::mpi::built_in()
+                                             ? vaec::rt::mpi::library_description() + " (used under mpirun or srun)"
+                                             : vaec::rt::mpi::library_description()));
   app.require_subcommand(0, 1);
 
   train_cli tc;
@@ -1054,6 +1067,14 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (vaec::rt::mpi::size() > 1 && (check->parsed() || graph->parsed() || eval->parsed() || sample->parsed())) {
+      vaec::rt::mpi::note_others_informed();
+      if (vaec::rt::mpi::rank() == 0)
+        fmt::print(stderr, "vaec: error: vaec {} runs in one process: run it without mpirun (under mpirun, training "
+                           "and vaec compare use the ranks)\n",
+                   check->parsed() ? "check" : graph->parsed() ? "graph" : eval->parsed() ? "eval" : "sample");
+      return exit_usage;
+    }
     if (check->parsed()) return run_check(check_files, check_sets);
     if (graph->parsed()) return run_graph(graph_file, graph_sets, dot);
     if (eval->parsed()) return run_eval(ec);
@@ -1067,6 +1088,7 @@ int main(int argc, char** argv) {
       env.check_model = [](const std::string& model, const std::vector<std::string>& sets) {
         return load_model(model, sets).has_value();
       };
+      if (vaec::rt::mpi::size() > 1) return vaec::experiments::run_compare_distributed(cr, env);
       return vaec::experiments::run_compare(cr, env);
     }
     if (tc.model.empty() && !tc.resume) {
@@ -1094,7 +1116,9 @@ int main(int argc, char** argv) {
   } catch (const vaec::rt::checkpoint_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::train_error& e) {
-    fmt::print(stderr, "vaec: error: {}\n", e.what());
+    // Data-parallel: an error every rank met at the same step is reported once, by rank 0.
+    if (e.every_rank) vaec::rt::mpi::note_others_informed();
+    if (!e.every_rank || vaec::rt::mpi::rank() == 0) fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::report::picture_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::decode_error& e) {
@@ -1112,4 +1136,11 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "vaec: internal error: {}\n", e.what());
   }
   return exit_error;
+}
+
+// MPI starts only when mpirun or srun started vaec (runtime/mpi.hpp); a plain vaec
+// never touches it. Under MPI a rank that fails alone ends the whole job (mpi::finish).
+int main(int argc, char** argv) {
+  vaec::rt::mpi::init(argc, argv);
+  return vaec::rt::mpi::finish(vaec_main(argc, argv));
 }

@@ -29,6 +29,7 @@
 
 #include "runtime/data/dataset.hpp"
 #include "runtime/digest.hpp"
+#include "runtime/mpi.hpp"
 #include "runtime/run_folder.hpp"
 #include "runtime/os_reason.hpp"
 
@@ -563,6 +564,8 @@ void install_stop_handler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+}  // namespace
+
 // ---- children --------------------------------------------------------------------------
 
 // Starts `exe args…` in a process group of its own (a Ctrl-C at the terminal reaches
@@ -589,6 +592,11 @@ pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const 
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Without the MPI launcher's variables: a cell is a process of its own, not a rank.
+  std::vector<std::string> env_text = vaec::rt::mpi::child_environment();
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -599,7 +607,7 @@ pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const 
     if (null_fd >= 0) ::dup2(null_fd, 0);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     static const char msg[] = "vaec: error: vaec compare could not start the child vaec process\n";
     [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
     ::_exit(127);
@@ -611,6 +619,8 @@ pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const 
   ::setpgid(pid, pid);  // also from here, so that a signal sent at once reaches the group
   return pid;
 }
+
+namespace {
 
 // The size of `log` (where the next child's output starts).
 std::uintmax_t log_size(const fs::path& log) {
@@ -667,7 +677,9 @@ std::string duration_text(double s) {
 
 struct running {
   std::size_t cell = 0;
-  pid_t pid = -1;
+  pid_t pid = -1;     // a child here, or
+  int remote = -1;    // a command of env.remote (another MPI rank), and
+  int place = -1;     // where env.remote runs it
   bool eval = false;  // the evaluation, else the training
   fs::path log;
   std::uintmax_t log_from = 0;
@@ -723,10 +735,12 @@ class scheduler {
         fmt::print(stderr, "compare: interrupted; stopping {} running cell{} after their current step (their "
                            "checkpoints are kept)\n",
                    running_.size(), running_.size() == 1 ? "" : "s");
-        for (const auto& r : running_) ::kill(r.pid, SIGINT);
+        for (const auto& r : running_)
+          if (r.remote < 0) ::kill(r.pid, SIGINT);
+        if (env_.remote) env_.remote->interrupt();
       }
       // Start cells while there is room; a cell whose folder a dying child still holds waits.
-      while (!stop_requested && running_.size() < static_cast<std::size_t>(p_.jobs) && next < queue.size()) {
+      while (!stop_requested && has_room() && next < queue.size()) {
         const cell_run& c = p_.cells[queue[next]];
         if (run_locked(dir_ / c.folder)) {
           if (!running_.empty()) break;
@@ -787,6 +801,14 @@ class scheduler {
     return n;
   }
 
+  // Cells run here, J at once, and wherever env.remote has room.
+  std::size_t running_here() const {
+    return static_cast<std::size_t>(std::count_if(running_.begin(), running_.end(), [](const running& r) { return r.remote < 0; }));
+  }
+  bool has_room() const {
+    return running_here() < static_cast<std::size_t>(p_.jobs) || (env_.remote && env_.remote->has_room());
+  }
+
   void save() const { vaec::rt::write_file_atomically(dir_ / "compare.json", to_json(p_, env_.version).dump(2) + "\n"); }
 
   std::string data_arg() const { return p_.data_path; }
@@ -816,15 +838,17 @@ class scheduler {
     launch(i, false, args);
   }
 
-  void start_eval(std::size_t i) {
+  void start_eval(std::size_t i, int place = -1) {
     cell_run& c = p_.cells[i];
     std::vector<std::string> args = {"eval", (dir_ / c.folder).string(), "--data", data_arg(), "--threads",
                                      std::to_string(p_.threads)};
     if (p_.iw) args.insert(args.end(), {"--iw", std::to_string(*p_.iw)});
-    launch(i, true, args);
+    launch(i, true, args, place);
   }
 
-  void launch(std::size_t i, bool eval, const std::vector<std::string>& args) {
+  // `place`: where the cell's training ran (its evaluation runs there too); -1: here,
+  // or for a new cell wherever there is room.
+  void launch(std::size_t i, bool eval, const std::vector<std::string>& args, int place = -1) {
     cell_run& c = p_.cells[i];
     running r;
     r.cell = i;
@@ -833,7 +857,15 @@ class scheduler {
     r.log_from = log_size(r.log);
     r.started = clock_type::now();
     try {
-      r.pid = spawn(env_.vaec_exe, args, r.log);
+      const bool here = eval ? place < 0 : running_here() < static_cast<std::size_t>(p_.jobs);
+      if (here) {
+        r.pid = spawn(env_.vaec_exe, args, r.log);
+        where_.erase(i);
+      } else {
+        r.place = place;
+        r.remote = env_.remote->start(args, r.log, r.place);
+        where_[i] = " on " + env_.remote->describe(r.place);
+      }
     } catch (const compare_error& e) {
       fail(i, e.what());
       return;
@@ -845,9 +877,29 @@ class scheduler {
 
   // Collects the children that have exited and moves their cells on.
   void reap() {
+    std::map<int, vaec::experiments::remote_runner::ended> remote_ended;
+    if (env_.remote)
+      for (auto& e : env_.remote->poll()) remote_ended[e.id] = e;
     for (std::size_t k = 0; k < running_.size();) {
       int status = 0;
-      const pid_t got = ::waitpid(running_[k].pid, &status, WNOHANG);
+      pid_t got = 0;
+      if (running_[k].remote < 0) {
+        got = ::waitpid(running_[k].pid, &status, WNOHANG);
+      } else if (auto it = remote_ended.find(running_[k].remote); it != remote_ended.end()) {
+        if (!it->second.lost.empty()) {
+          const running r = running_[k];
+          running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(k));
+          cell_run& c = p_.cells[r.cell];
+          c.seconds = c.seconds.value_or(0.0) + seconds_since(r.started);
+          fail(r.cell, fmt::format("{} {} while running its {}; a re-run of the comparison runs it again (from its "
+                                   "checkpoint)",
+                                   env_.remote->describe(r.place), it->second.lost, r.eval ? "evaluation" : "training"),
+               r.log);
+          continue;
+        }
+        got = 1;
+        status = it->second.wait_status;
+      }
       if (got == 0 || (got < 0 && errno == EINTR)) {
         ++k;
         continue;
@@ -865,7 +917,7 @@ class scheduler {
           c.status = "pending";  // trained; evaluated on the re-run
           save();
         } else {
-          start_eval(r.cell);
+          start_eval(r.cell, r.remote < 0 ? -1 : r.place);
         }
       } else if (ok) {
         finish(r.cell, r.log);
@@ -903,8 +955,8 @@ class scheduler {
     ++finished_;
     ++finished_now_;
     save();
-    line(fmt::format("{}  LL {:.2f} ± {:.2f}  {:.1f} s", c.id, j["log_likelihood"].get<double>(),
-                     j["log_likelihood_se"].get<double>(), c.seconds.value_or(0.0)));
+    line(fmt::format("{}  LL {:.2f} ± {:.2f}  {:.1f} s{}", c.id, j["log_likelihood"].get<double>(),
+                     j["log_likelihood_se"].get<double>(), c.seconds.value_or(0.0), where(i)));
   }
 
   void fail(std::size_t i, const std::string& reason, const fs::path& log = {}) {
@@ -916,7 +968,7 @@ class scheduler {
     save();
     std::error_code ec;
     const std::string where = log.empty() ? "" : fmt::format(" ({})", fs::relative(log, dir_, ec).string());
-    line(fmt::format("{}  failed: {}{}  {:.1f} s", c.id, reason, where, c.seconds.value_or(0.0)));
+    line(fmt::format("{}  failed: {}{}  {:.1f} s{}", c.id, reason, where, c.seconds.value_or(0.0), this->where(i)));
   }
 
   // One line per finished cell (above the bar on a terminal).
@@ -956,6 +1008,11 @@ class scheduler {
   fs::path dir_;
   const compare_environment& env_;
   std::vector<running> running_;
+  std::map<std::size_t, std::string> where_;  // " on rank R (…)": cells running elsewhere (env.remote)
+  std::string where(std::size_t i) const {
+    auto it = where_.find(i);
+    return it == where_.end() ? std::string() : it->second;
+  }
   std::size_t total_ = 0, finished_ = 0, finished_now_ = 0;
   clock_type::time_point t0_;
   bool bar_shown_ = false;

@@ -8,12 +8,16 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace vaec::experiments {
 
@@ -65,6 +69,32 @@ struct compare_request {
   bool resume = false;
 };
 
+// Cells that run elsewhere: on the other ranks of an MPI job (experiments/distributed.*).
+// The scheduler gives it a cell's vaec command when it has room, and learns of each
+// command's end through poll(); a cell's training and evaluation run in the same place.
+class remote_runner {
+ public:
+  virtual ~remote_runner() = default;
+  // Whether a command can start now: anywhere (place < 0) or at `place`.
+  virtual bool has_room(int place = -1) const = 0;
+  // Starts `args` (a vaec command line) as a child vaec process where there is room (at
+  // `place` when it is ≥ 0), its output appended to `log`; sets `place` to where it runs
+  // and returns the command's id.
+  virtual int start(const std::vector<std::string>& args, const std::filesystem::path& log, int& place) = 0;
+  struct ended {
+    int id = -1;
+    int wait_status = 0;  // as waitpid's
+    std::string lost;     // not empty: the place died or stopped answering (why), and wait_status means nothing
+  };
+  // The commands that ended since the last call.
+  virtual std::vector<ended> poll() = 0;
+  // Passes SIGINT once to every running command (they stop after their step, keeping
+  // their checkpoints).
+  virtual void interrupt() = 0;
+  // Names a place in messages: "rank 1 (node3)".
+  virtual std::string describe(int place) const = 0;
+};
+
 // Where and how the comparison runs.
 struct compare_environment {
   std::string vaec_exe = "/proc/self/exe";  // the program each cell runs as a child
@@ -76,6 +106,8 @@ struct compare_environment {
   // model at every grid point before DIR is touched, so that a model or a value that
   // cannot train is reported once rather than as every cell failing. Unset: no such check.
   std::function<bool(const std::string& model, const std::vector<std::string>& sets)> check_model;
+  // Cells may also run there (besides J at once here); null: every cell runs here.
+  std::shared_ptr<remote_runner> remote;
 };
 
 // The default split of `cores` into J cells at once × T threads each, when neither
@@ -94,5 +126,13 @@ std::pair<int, int> default_jobs_threads(int cores);
 // changed command, naming what differs), compare_error, vaec::rt::run_folder_error and
 // vaec::rt::data_error (DIR or the data cannot be used).
 int run_compare(const compare_request& r, const compare_environment& env);
+
+// Starts `exe args…` (a cell's vaec train or eval) as a child process in a process group
+// of its own, stdin from /dev/null, stdout and stderr appended to `log` (after a line
+// "$ vaec ARGS…"), with SIGTERM when its parent dies (PR_SET_PDEATHSIG), and without
+// the MPI launcher's environment variables (it is not a rank). Returns its pid. Throws
+// compare_error naming the log or the OS's reason. (Other ranks' cells start here too:
+// experiments/distributed.*.)
+pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const std::filesystem::path& log);
 
 }  // namespace vaec::experiments

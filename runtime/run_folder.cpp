@@ -192,6 +192,12 @@ run_folder run_folder::open(const fs::path& dir) {
   return run_folder(dir, lock(dir));
 }
 
+namespace {
+constexpr int observer_fd = -2;  // run_folder::observe: no lock, no writes
+}  // namespace
+
+run_folder run_folder::observe(const fs::path& dir) { return run_folder(dir, observer_fd); }
+
 run_folder::run_folder(run_folder&& other) noexcept : dir_(std::move(other.dir_)), lock_fd_(other.lock_fd_) {
   other.lock_fd_ = -1;
 }
@@ -205,7 +211,11 @@ bool run_folder::has(std::string_view name) const {
   return fs::exists(file(name), ec);
 }
 
-void run_folder::write(std::string_view name, std::string_view content) const { write_file_atomically(file(name), content); }
+void run_folder::write(std::string_view name, std::string_view content) const {
+  if (lock_fd_ == observer_fd)
+    throw run_folder_error(fmt::format("{}: only MPI rank 0 writes the run folder", file(name).string()));
+  write_file_atomically(file(name), content);
+}
 
 std::optional<std::string> run_folder::read(std::string_view name) const {
   const fs::path p = file(name);
@@ -219,6 +229,8 @@ std::optional<std::string> run_folder::read(std::string_view name) const {
 }
 
 void run_folder::remove(std::string_view name) const {
+  if (lock_fd_ == observer_fd)
+    throw run_folder_error(fmt::format("{}: only MPI rank 0 writes the run folder", file(name).string()));
   std::error_code ec;
   fs::remove(file(name), ec);
   if (ec) throw run_folder_error(fmt::format("cannot remove {}: {}", file(name).string(), reason(ec)));

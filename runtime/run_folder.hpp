@@ -46,6 +46,10 @@ class run_folder {
   // run_folder_error when `dir` does not exist, holds no run.json, or is locked.
   static run_folder open(const std::filesystem::path& dir);
 
+  // The run folder `dir` as another MPI rank of a data-parallel run sees it (rank 0 holds
+  // it): not locked, and never written (write and remove throw run_folder_error).
+  static run_folder observe(const std::filesystem::path& dir);
+
   run_folder(run_folder&& other) noexcept;
   run_folder& operator=(run_folder&&) = delete;
   run_folder(const run_folder&) = delete;

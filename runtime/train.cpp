@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "runtime/checkpoint.hpp"
+#include "runtime/data_parallel.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/run_folder.hpp"
 
@@ -108,8 +109,31 @@ struct plans {
     const int rest = static_cast<int>(count % static_cast<std::size_t>(batch));
     if (rest > 0) tail = std::make_unique<plan<float>>(g, p, rest, samples, gradients);
   }
+  // Data-parallel: a full batch's shard and a remainder's (0: none; the same size: none).
+  struct sizes {
+    int full = 0, tail = 0;
+  };
+  plans(const graph& g, parameters<float>& p, sizes n, int samples, bool gradients = true) {
+    full = std::make_unique<plan<float>>(g, p, n.full, samples, gradients);
+    if (n.tail > 0 && n.tail != n.full) tail = std::make_unique<plan<float>>(g, p, n.tail, samples, gradients);
+  }
   plan<float>& for_size(int n) { return n == full->batch() ? *full : *tail; }
 };
+
+// The examples of `d` at `indices` as in gather, binarized per example: example c from
+// the stream (seed, binarize, example_key(counter, first + c)), so its draws do not depend
+// on the batch's other examples (data-parallel training).
+void gather_binarized_per_example(const dataset& d, const std::vector<std::uint32_t>& indices, std::size_t from,
+                                  int count, const tensor<float>& out, std::uint64_t seed, std::uint64_t counter,
+                                  std::uint64_t first) {
+  const std::size_t w = d.width;
+  for (int c = 0; c < count; ++c) {
+    rng r(seed, stream::binarize, example_key(counter, first + static_cast<std::uint64_t>(c)));
+    const float* src = d.values.data() + static_cast<std::size_t>(indices[from + static_cast<std::size_t>(c)]) * w;
+    float* dst = out.data + static_cast<std::size_t>(c) * w;
+    for (std::size_t i = 0; i < w; ++i) dst[i] = r.uniform() < src[i] ? 1.0f : 0.0f;
+  }
+}
 
 struct accumulators {
   double elbo = 0, recon = 0, kl = 0;
@@ -149,18 +173,24 @@ struct eval_figures {
   double iw = 0;  // the importance-weighted bound with the plan's S samples (iwae graphs)
 };
 
-eval_figures evaluate_elbo(plans& ps, int data_node, const dataset& d, std::uint64_t seed, std::uint64_t counter) {
+// Data-parallel (dp.on): this rank evaluates its part of `d` (data_parallel::of(d.count)),
+// each example with draws keyed by its position in `d`, and the sums are added over the
+// ranks; `ps` is planned for that part (null when it is empty).
+eval_figures evaluate_elbo(plans* ps, int data_node, const dataset& d, std::uint64_t seed, std::uint64_t counter,
+                           const data_parallel& dp = {}) {
   std::vector<std::uint32_t> all(d.count);
   std::iota(all.begin(), all.end(), 0u);
   eval_figures f;
-  const int B = ps.full->batch();
+  const data_parallel::shard part = dp.on ? dp.of(d.count) : data_parallel::shard{0, d.count};
+  const int B = ps ? ps->full->batch() : 1;
   std::uint64_t batch_index = 0;
-  for (std::size_t from = 0; from < d.count; from += static_cast<std::size_t>(B)) {
-    const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(B), d.count - from));
-    plan<float>& p = ps.for_size(n);
+  for (std::size_t from = part.from; ps && from < part.from + part.count; from += static_cast<std::size_t>(B)) {
+    const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(B), part.from + part.count - from));
+    plan<float>& p = ps->for_size(n);
     gather(d, all, from, n, p.input(data_node), nullptr);
     rng noise(seed, stream::eval, counter * 1000003 + batch_index++);
     p.settings() = {};
+    if (dp.on) p.settings().example_noise = {true, seed, counter, stream::eval, from};
     p.forward(noise);
     const objective_result& r = p.result();
     f.elbo += r.elbo * n;
@@ -171,6 +201,16 @@ eval_figures evaluate_elbo(plans& ps, int data_node, const dataset& d, std::uint
     f.kl += kl * n;
     f.kl_latent.resize(r.kl.size(), 0.0);
     for (std::size_t l = 0; l < r.kl.size(); ++l) f.kl_latent[l] += r.kl[l] * n;
+  }
+  if (dp.on) {
+    std::vector<double> sums = {f.elbo, f.recon, f.kl, f.iw};
+    f.kl_latent.resize(ps ? ps->full->result().kl.size() : 0, 0.0);
+    const std::size_t latents = static_cast<std::size_t>(mpi::max_over_ranks(static_cast<std::int64_t>(f.kl_latent.size())));
+    f.kl_latent.resize(latents, 0.0);
+    sums.insert(sums.end(), f.kl_latent.begin(), f.kl_latent.end());
+    mpi::sum_in_place(sums.data(), sums.size());
+    f.elbo = sums[0], f.recon = sums[1], f.kl = sums[2], f.iw = sums[3];
+    std::copy(sums.begin() + 4, sums.end(), f.kl_latent.begin());
   }
   for (double& k : f.kl_latent) k /= static_cast<double>(d.count);
   f.elbo /= static_cast<double>(d.count);
@@ -408,11 +448,39 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   params.initialize(o.seed);
   adam<float> opt(params.values.size(), o.adam);
   const int B = std::min<int>(o.batch, static_cast<int>(train_set->count));
-  plans train_plans(g, params, B, o.samples, train_set->count);
+  // Data-parallel (runtime/data_parallel.hpp): this rank's plans are for its shards.
+  const data_parallel dp = data_parallel::current();
+  const bool writer = dp.rank == 0;  // rank 0 alone writes the run folder
+  // An error every rank finds at the same point (data-parallel): rank 0 reports it.
+  auto on_every_rank = [&](train_error e) {
+    e.every_rank = dp.on;
+    return e;
+  };
+  if (dp.on) {
+    if (B < dp.ranks)
+      throw on_every_rank(train_error(fmt::format("the batch has {} examples, fewer than the {} ranks it is split "
+                                                  "over; use a batch of at least {} (--batch) or fewer ranks (mpirun -np)",
+                                                  B, dp.ranks, dp.ranks)));
+    if (o.free_bits > 0)
+      throw on_every_rank(train_error("free_bits applies to the KL of the whole batch, which data-parallel training "
+                                      "does not compute on any one rank; train this model in one process (without "
+                                      "mpirun), or without free_bits"));
+  }
+  const std::size_t rest = train_set->count % static_cast<std::size_t>(B);
+  std::optional<plans> train_plans;
+  if (dp.on) train_plans.emplace(g, params, plans::sizes{static_cast<int>(dp.of(static_cast<std::size_t>(B)).count),
+                                                         static_cast<int>(dp.of(rest).count)}, o.samples);
+  else train_plans.emplace(g, params, B, o.samples, train_set->count);
   std::unique_ptr<plans> test_plans, valid_plans;
   const int eval_batch = std::max(B, 500);
-  if (test_set) test_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(test_set->count)), o.samples, test_set->count, false);
-  if (valid_set) valid_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(valid_set->count)), o.samples, valid_set->count, false);
+  // Plans for an evaluated split (this rank's part of it when data-parallel; none when that part is empty).
+  auto eval_plans = [&](const dataset& d) -> std::unique_ptr<plans> {
+    const std::size_t n = dp.on ? dp.of(d.count).count : d.count;
+    if (n == 0) return nullptr;
+    return std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(n)), o.samples, n, false);
+  };
+  if (test_set) test_plans = eval_plans(*test_set);
+  if (valid_set) valid_plans = eval_plans(*valid_set);
 
   const std::size_t steps_per_epoch = (train_set->count + static_cast<std::size_t>(B) - 1) / static_cast<std::size_t>(B);
   const std::size_t L = b.latent_names.size();
@@ -439,6 +507,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   // data order from the epoch, static binarization and the validation split from the
   // seed alone (runtime/rng.hpp) — so the seed and the position determine them.
   auto write_ckpt = [&](int epoch, std::size_t step_in_epoch, const std::filesystem::path& path) {
+    if (!writer) return;
     param_io io = export_params(g, params.values);
     std::vector<tensor_view> views = io.views;
     const std::int64_t n = static_cast<std::int64_t>(opt.m.size());
@@ -466,6 +535,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         {"vaec.seed", std::to_string(o.seed)},
         {"vaec.train_examples", std::to_string(train_set->count)},
     };
+    if (dp.on) meta["vaec.data_parallel_ranks"] = std::to_string(dp.ranks);
     meta[checkpoint_digest_key] = data_digest(views);
     write_checkpoint(path.string(), views, meta);
   };
@@ -510,10 +580,28 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       throw train_error(fmt::format("{}: the run was trained with seed {}, this command has {}; resume with the "
                                     "run's seed",
                                     ckpt_path, meta("vaec.seed"), o.seed));
+    // Data-parallel runs draw per example and sum in an order set by the ranks' count:
+    // their numbers continue exactly only with the same count.
+    const auto ranks_it = ck.metadata.find("vaec.data_parallel_ranks");
+    const std::string trained_on = ranks_it == ck.metadata.end() ? "one process (without mpirun)"
+                                                                 : fmt::format("{} MPI ranks", ranks_it->second);
+    const std::string now_on = dp.on ? fmt::format("{} MPI ranks", dp.ranks) : "one process (without mpirun)";
+    if (trained_on != now_on)
+      throw on_every_rank(train_error(fmt::format(
+          "{}: the run was trained on {}, and this command runs on {}; resume it as it was trained ({}), so that it "
+          "continues exactly",
+          ckpt_path, trained_on, now_on,
+          ranks_it == ck.metadata.end() ? fmt::format("vaec --resume --out {}, without mpirun", files.dir)
+                                        : fmt::format("mpirun -np {} vaec --resume --out {}", ranks_it->second, files.dir))));
     start_epoch = static_cast<int>(integer("vaec.epoch"));
     start_step = static_cast<std::size_t>(integer("vaec.step_in_epoch"));
     opt.t = integer("vaec.adam_t");
     acc = accumulators::decode(meta("vaec.accumulators"), L);
+    // The checkpoint holds the epoch's sums over every rank (sum_accumulators): rank 0 carries them.
+    if (!writer) {
+      acc = accumulators{};
+      acc.kl_latent.assign(L, 0.0);
+    }
     best_valid = std::strtod(meta("vaec.best_valid").c_str(), nullptr);
     since_best = static_cast<int>(integer("vaec.since_best"));
     result.best_epoch = static_cast<int>(integer("vaec.best_epoch"));
@@ -544,8 +632,10 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   const bool iwae = g.objective_node() >= 0 && g.nodes()[static_cast<std::size_t>(g.objective_node())].objective.iwae;
   const std::string metrics_header = csv_header(b.latent_names, iwae);
   const std::string timing_header = "epoch,seconds,examples_per_second\n";
-  write_file_atomically(metrics_path, metrics_header + metrics_rows);
-  write_file_atomically(timing_path, timing_header + timing_rows);
+  if (writer) {
+    write_file_atomically(metrics_path, metrics_header + metrics_rows);
+    write_file_atomically(timing_path, timing_header + timing_rows);
+  }
 
   interrupted.store(false);
   const bool tty = o.progress;
@@ -557,6 +647,37 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                              files.dir)
                : fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path);
   };
+  // Data-parallel: a Ctrl-C (mpirun passes SIGTERM to every rank, each at its own moment)
+  // stops every rank after the same step.
+  auto agree_on_interrupt = [&] {
+    if (dp.on) interrupted.store(mpi::max_over_ranks(interrupted.load() ? 1 : 0) != 0);
+  };
+  // Data-parallel: the epoch's sums over every rank's shards (the time is rank 0's).
+  auto sum_accumulators = [&] {
+    if (!dp.on) return;
+    std::vector<double> v = {acc.elbo, acc.recon, acc.kl, acc.iw, acc.examples};
+    v.insert(v.end(), acc.kl_latent.begin(), acc.kl_latent.end());
+    mpi::sum_in_place(v.data(), v.size());
+    acc.elbo = v[0], acc.recon = v[1], acc.kl = v[2], acc.iw = v[3], acc.examples = v[4];
+    std::copy(v.begin() + 5, v.end(), acc.kl_latent.begin());
+  };
+  // VAEC_CHECK_RANKS=1 (data-parallel): after every step, that every rank holds the same
+  // parameters, bit for bit (a 64-bit FNV-1a hash of their bytes, its least and greatest
+  // value over the ranks).
+  const char* check_env = std::getenv("VAEC_CHECK_RANKS");
+  const bool check_ranks = dp.on && check_env && std::string(check_env) == "1";
+  std::int64_t checked_steps = 0;
+  auto check_same_parameters = [&](std::uint64_t global) {
+    std::uint64_t h = 0xCBF29CE484222325ULL;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(params.values.data());
+    for (std::size_t i = 0, n = params.values.size() * sizeof(float); i < n; ++i) h = (h ^ bytes[i]) * 0x100000001B3ULL;
+    const auto v = static_cast<std::int64_t>(h >> 1);
+    if (mpi::max_over_ranks(v) != -mpi::max_over_ranks(-v))
+      throw on_every_rank(train_error(fmt::format("rank check: after step {} the ranks' parameters differ (data-parallel "
+                                                  "training must keep them identical); this is a bug in vaec",
+                                                  global + 1)));
+    ++checked_steps;
+  };
   for (int epoch = start_epoch; epoch < o.epochs; ++epoch) {
     const auto perm = permutation(train_set->count, o.seed, stream::shuffle, static_cast<std::uint64_t>(epoch));
     auto last_draw = clock_type::now();
@@ -565,17 +686,35 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       const std::uint64_t global = static_cast<std::uint64_t>(epoch) * steps_per_epoch + step;
       const std::size_t from = step * static_cast<std::size_t>(B);
       const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(B), train_set->count - from));
-      plan<float>& p = train_plans.for_size(n);
-      std::optional<rng> bin;
-      if (o.binarize_mode == binarize::dynamic) bin.emplace(o.seed, stream::binarize, global);
-      gather(*train_set, perm, from, n, p.input(b.data), bin ? &*bin : nullptr);
-      double progress = epoch + static_cast<double>(step) / static_cast<double>(steps_per_epoch);
-      p.settings().beta = kl_weight(o, progress, false);
-      p.settings().free_bits = o.free_bits;
-      rng noise(o.seed, stream::noise, global);
-      p.forward(noise);
+      // This rank's part of the batch: all of it in one process; a shard when data-parallel
+      // (possibly empty: a remainder smaller than the ranks' count).
+      const data_parallel::shard sh = dp.on ? dp.of(static_cast<std::size_t>(n)) : data_parallel::shard{0, static_cast<std::size_t>(n)};
+      const int m = static_cast<int>(sh.count);
+      plan<float>& p = train_plans->for_size(m > 0 ? m : train_plans->full->batch());
+      if (m > 0) {
+        if (o.binarize_mode == binarize::dynamic && dp.on) {
+          gather_binarized_per_example(*train_set, perm, from + sh.from, m, p.input(b.data), o.seed, global, sh.from);
+        } else {
+          std::optional<rng> bin;
+          if (o.binarize_mode == binarize::dynamic) bin.emplace(o.seed, stream::binarize, global);
+          gather(*train_set, perm, from + sh.from, m, p.input(b.data), bin ? &*bin : nullptr);
+        }
+        double progress = epoch + static_cast<double>(step) / static_cast<double>(steps_per_epoch);
+        p.settings().beta = kl_weight(o, progress, false);
+        p.settings().free_bits = o.free_bits;
+        if (dp.on) p.settings().example_noise = {true, o.seed, global, stream::noise, sh.from};
+        rng noise(o.seed, stream::noise, global);
+        p.forward(noise);
+      }
       const objective_result& r = p.result();
-      if (!r.finite) {
+      // Data-parallel: whether any rank's loss is not finite, agreed before anyone goes on
+      // (the lowest failing rank's message is every rank's).
+      std::int64_t failing_rank = 0;  // 1 + the rank, 0: none
+      if (dp.on) {
+        failing_rank = mpi::max_over_ranks(m > 0 && !r.finite ? dp.ranks - dp.rank : 0);
+        if (failing_rank > 0) failing_rank = dp.ranks - failing_rank + 1;
+      }
+      if ((m > 0 && !r.finite) || failing_rank > 0) {
         // Advice that fits the cause: before any update (the run's first step, or the
         // first after a resume, whose parameters were finite when saved) the learning rate
         // cannot be it; the model's value at these parameters is.
@@ -590,12 +729,27 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                   "softplus(...) + 1e-4), and that the data fit the likelihood"
                 : "The parameters diverged: try a smaller learning rate (--lr), or bound scales and concentrations "
                   "away from 0 (e.g. softplus(...) + 1e-4)";
-        throw train_error(fmt::format("training stopped at epoch {}, step {} (step {} overall): {} became {}; {}. {}",
-                                      epoch + 1, step + 1, global + 1, r.nonfinite_term,
-                                      std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite", kept_text(), advice),
-                          true);
+        std::string what =
+            m > 0 && !r.finite
+                ? fmt::format("training stopped at epoch {}, step {} (step {} overall): {} became {}; {}. {}", epoch + 1,
+                              step + 1, global + 1, r.nonfinite_term,
+                              std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite", kept_text(), advice)
+                : std::string();
+        if (dp.on) what = mpi::broadcast(what, static_cast<int>(failing_rank - 1));
+        throw on_every_rank(train_error(what, true));
       }
-      p.backward();
+      if (m > 0) {
+        p.backward();
+      } else {
+        std::fill(params.grads.begin(), params.grads.end(), 0.0f);
+      }
+      if (dp.on) {
+        // Each rank's gradient is the mean over its m examples: weighted by m/n, the sum
+        // over the ranks is the mean over the whole batch's n.
+        const float weight = static_cast<float>(static_cast<double>(m) / static_cast<double>(n));
+        if (m > 0 && m != n) for (float& v : params.grads) v *= weight;
+        mpi::sum_in_place(params.grads.data(), params.grads.size());
+      }
       // A gradient that is not finite would turn the parameters into NaN at this update, and
       // the next step would blame a divergence: stop here, before the update, naming the
       // parameter and the cause (a Student-t draw too large for float32, when there is one).
@@ -610,8 +764,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
             break;
           }
         }
-        const std::string overflow = p.overflowed_draws();
-        throw train_error(
+        const std::string overflow = m > 0 ? p.overflowed_draws() : std::string();
+        throw on_every_rank(train_error(
             fmt::format("training stopped at epoch {}, step {} (step {} overall): the gradient of {} is not finite "
                         "(the objective was finite: {:.6g}); the parameters were not updated; {}. {}",
                         epoch + 1, step + 1, global + 1, name, r.loss, kept_text(),
@@ -620,18 +774,21 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                                           "(--lr), or bound scales, concentrations and df away from 0 and infinity "
                                           "(e.g. softplus(...) + 1e-4)")
                             : overflow + "; no learning rate helps: the model must change"),
-            true);
+            true));
       }
       opt.step(params.values.data(), params.grads.data());
-      acc.elbo += r.elbo * n;
-      acc.recon += r.recon * n;
-      acc.iw += r.iwae * n;
-      for (std::size_t j = 0; j < L; ++j) {
-        acc.kl += r.kl[j] * n;
-        acc.kl_latent[j] += r.kl[j] * n;
+      if (m > 0) {
+        acc.elbo += r.elbo * m;
+        acc.recon += r.recon * m;
+        acc.iw += r.iwae * m;
+        for (std::size_t j = 0; j < L; ++j) {
+          acc.kl += r.kl[j] * m;
+          acc.kl_latent[j] += r.kl[j] * m;
+        }
+        acc.examples += m;
       }
-      acc.examples += n;
       ++result.steps;
+      if (check_ranks) check_same_parameters(global);
       if (tty && seconds_since(last_draw) > 0.2) {
         last_draw = clock_type::now();
         const double frac = static_cast<double>(step + 1) / static_cast<double>(steps_per_epoch);
@@ -644,8 +801,10 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         std::fflush(stderr);
       }
       if (o.interrupt_after >= 0 && result.steps >= o.interrupt_after) interrupted.store(true);
+      agree_on_interrupt();
       if (interrupted.load() && step + 1 < steps_per_epoch) {
         acc.seconds += seconds_since(t0);
+        sum_accumulators();
         write_ckpt(epoch, step + 1, ckpt_path);
         if (tty) std::fprintf(stderr, "\r\033[K");  // erase the whole bar, however long
         log << fmt::format("interrupted at epoch {}, step {} of {}: checkpoint written to {}\n", epoch + 1, step + 1,
@@ -656,6 +815,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     }
     acc.seconds += seconds_since(t0);
     if (tty) std::fprintf(stderr, "\r\033[K");
+    sum_accumulators();
 
     epoch_metrics m;
     m.epoch = epoch + 1;
@@ -668,20 +828,25 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     m.beta = kl_weight(o, epoch + 1, true);
     if (iwae) m.train_iw = acc.iw / acc.examples;
     if (test_set) {
-      auto f = evaluate_elbo(*test_plans, b.data, *test_set, o.seed, static_cast<std::uint64_t>(epoch));
+      auto f = evaluate_elbo(test_plans.get(), b.data, *test_set, o.seed, static_cast<std::uint64_t>(epoch), dp);
       m.test_elbo = f.elbo;
       m.test_recon = f.recon;
       m.test_kl = f.kl;
       if (iwae) m.test_iw = f.iw;
     }
-    if (valid_set) m.valid_elbo = evaluate_elbo(*valid_plans, b.data, *valid_set, o.seed, (1ULL << 32) + static_cast<std::uint64_t>(epoch)).elbo;
+    if (valid_set)
+      m.valid_elbo =
+          evaluate_elbo(valid_plans.get(), b.data, *valid_set, o.seed, (1ULL << 32) + static_cast<std::uint64_t>(epoch), dp)
+              .elbo;
     result.epochs.push_back(m);
     // The rows first, then the checkpoint: a run killed between the two resumes from the
     // previous checkpoint and drops the extra row.
     metrics_rows += csv_row(m);
     timing_rows += fmt::format("{},{:.3f},{:.1f}\n", m.epoch, m.seconds, m.examples_per_second);
-    write_file_atomically(metrics_path, metrics_header + metrics_rows);
-    write_file_atomically(timing_path, timing_header + timing_rows);
+    if (writer) {
+      write_file_atomically(metrics_path, metrics_header + metrics_rows);
+      write_file_atomically(timing_path, timing_header + timing_rows);
+    }
     std::string line = fmt::format("epoch {:>3}/{}  train ELBO {:9.3f}  recon {:9.3f}  KL {:8.3f}", m.epoch, o.epochs,
                                    m.train_elbo, m.train_recon, m.train_kl);
     if (m.test_elbo) line += fmt::format("  test ELBO {:9.3f}", *m.test_elbo);
@@ -707,19 +872,23 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     if (valid_set && since_best == 0) write_ckpt(epoch + 1, 0, best_path);
     write_ckpt(epoch + 1, 0, ckpt_path);
     last_checkpoint = fmt::format("end of epoch {}", epoch + 1);
-    if (files.on_epoch) files.on_epoch(result, params.values);
+    if (files.on_epoch && writer) files.on_epoch(result, params.values);
     if (o.early_stopping > 0 && since_best >= o.early_stopping) {
       log << fmt::format("early stopping: no better validation ELBO for {} epoch{} (best: epoch {})\n", since_best,
                          since_best == 1 ? "" : "s", result.best_epoch);
       result.early_stopped = true;
       break;
     }
+    agree_on_interrupt();
     if (interrupted.load()) {
       log << fmt::format("interrupted after epoch {}: checkpoint written to {}\n", epoch + 1, ckpt_path);
       result.interrupted = true;
       return result;
     }
   }
+  if (check_ranks)
+    log << fmt::format("rank check: the parameters were identical on all {} ranks after each of {} steps\n", dp.ranks,
+                       checked_steps);
   return result;
 }
 
@@ -752,7 +921,7 @@ eval_result evaluate(const model_binding& eb, const model_binding& ib, std::span
     parameters<float> params(*eb.g);
     params.values.assign(values.begin(), values.end());
     plans ps(*eb.g, params, std::min<int>(500, static_cast<int>(d.count)), 1, d.count, false);
-    auto f = evaluate_elbo(ps, eb.data, d, seed, 0);
+    auto f = evaluate_elbo(&ps, eb.data, d, seed, 0);
     out.elbo = f.elbo;
     out.recon = f.recon;
     out.kl = f.kl;

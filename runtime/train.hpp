@@ -42,6 +42,8 @@ struct train_error : std::runtime_error {
   using std::runtime_error::runtime_error;
   train_error(const std::string& what, bool stopped) : std::runtime_error(what), stopped_run(stopped) {}
   bool stopped_run = false;  // the run trained and then stopped (a non-finite loss), rather than not starting
+  // Data-parallel training: every rank throws it at the same step (rank 0 reports it).
+  bool every_rank = false;
 };
 
 // One epoch's figures (means per example).

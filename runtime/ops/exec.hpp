@@ -21,6 +21,14 @@ struct step_settings {
   // Whether rejection samplers (von Mises–Fisher) add their score-function correction to
   // the concentration's gradient. Off only to check the pathwise part by finite differences.
   bool rejection_correction = true;
+  // Data-parallel training (MPI): each example's draws from a stream of its own (see
+  // exec::column_noise), so that they are the same whichever rank holds the example.
+  struct per_example_noise {
+    bool on = false;
+    std::uint64_t seed = 0, counter = 0;  // e.g. (the run's seed, the global step)
+    stream purpose = stream::noise;
+    std::uint64_t first = 0;              // the plan's first example's position in the global batch
+  } example_noise;
 };
 
 // What the objective computed on the last forward pass; batch means.
@@ -62,6 +70,28 @@ struct exec {
   // less a baseline that does not (set by the objective's forward pass). A rejection
   // sampler's correction term is this times the score of its accepted proposal.
   std::vector<double> column_loss;
+
+  // The stream that sample column j of node `self` draws from: the plan's one stream
+  // (ex.noise, drawn column after column), or with settings.example_noise on, a stream
+  // keyed by (seed, purpose, counter, example, node, sample) — column j of a [· × B·S]
+  // node is example j mod B, sample j div B; the example's position in the global batch
+  // is example_noise.first + j mod B. Ops call it once per column, before its draws.
+  rng& column_noise(int self, int j) {
+    const auto& k = settings.example_noise;
+    if (!k.on) return *noise;
+    const std::uint64_t b = static_cast<std::uint64_t>(batch), c = static_cast<std::uint64_t>(j);
+    std::uint64_t x = k.counter;
+    std::uint64_t h = splitmix64(x);
+    x ^= (k.first + c % b + 1) * 0xD6E8FEB86659FD93ULL;
+    h ^= splitmix64(x);
+    x ^= (static_cast<std::uint64_t>(self) + 1) * 0xA0761D6478BD642FULL;
+    h ^= splitmix64(x) << 1;
+    x ^= (c / b + 1) * 0xE7037ED1A0B428DBULL;
+    h ^= splitmix64(x) << 2;
+    column_rng = rng(k.seed, k.purpose, h);
+    return column_rng;
+  }
+  rng column_rng{0, stream::noise, 0};
 
   const node& n(int i) const { return g->nodes()[static_cast<std::size_t>(i)]; }
   const tensor<T>& in(int self, int slot) const { return val[static_cast<std::size_t>(n(self).inputs[static_cast<std::size_t>(slot)])]; }

@@ -169,7 +169,8 @@ struct op_sample_mixture {
     const double log_norm = mixture_detail::log_sum_exp(lg, K);
     boost::random::normal_distribution<double> normal;
     for (int c = 0; c < z.cols; ++c) {
-      const double u = ex.noise->uniform();
+      rng& noise = ex.column_noise(self, c);
+      const double u = noise.uniform();
       double cumulative = 0;
       int k = K - 1;  // where rounding leaves the weights' sum just below u
       for (int j = 0; j < K; ++j) {
@@ -183,7 +184,7 @@ struct op_sample_mixture {
       for (int i = 0; i < n; ++i)
         z.data[static_cast<std::size_t>(i) + static_cast<std::size_t>(c) * static_cast<std::size_t>(n)] =
             static_cast<T>(static_cast<double>(mu[base + static_cast<std::size_t>(i)]) +
-                           static_cast<double>(sg[base + static_cast<std::size_t>(i)]) * normal(*ex.noise));
+                           static_cast<double>(sg[base + static_cast<std::size_t>(i)]) * normal(noise));
     }
   }
   template <class T>

@@ -17,7 +17,10 @@ struct op_sample_normal {
     const tensor<T>& eps = ex.aux[static_cast<std::size_t>(self)];
     boost::random::normal_distribution<double> normal;
     T* e = eps.data;
-    for (std::size_t i = 0, n = eps.size(); i < n; ++i) e[i] = static_cast<T>(normal(*ex.noise));
+    for (int j = 0; j < eps.cols; ++j) {  // column by column: each column's stream (exec::column_noise)
+      rng& r = ex.column_noise(self, j);
+      for (int i = 0; i < eps.rows; ++i, ++e) *e = static_cast<T>(normal(r));
+    }
     z.a() = bcast(ex.in(self, 0), z.rows, z.cols) + bcast(ex.in(self, 1), z.rows, z.cols) * eps.a();
   }
   template <class T>

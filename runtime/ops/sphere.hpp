@@ -138,8 +138,9 @@ void sample_columns(exec<T>& ex, int self, Valid valid, Draw draw_w) {
       poison(zp, zj, n);
       continue;
     }
-    const draw d = draw_w(kappa);
-    place(*ex.noise, d.w, d.r, mu, n, zp, zj);
+    rng& noise = ex.column_noise(self, j);
+    const draw d = draw_w(kappa, noise);
+    place(noise, d.w, d.r, mu, n, zp, zj);
     zp[n] = static_cast<T>(d.wprime);
     zp[n + 1] = static_cast<T>(d.score);
     zp[n + 2] = static_cast<T>(d.r);
@@ -162,10 +163,9 @@ struct op_sample_vmf {
   static void forward(exec<T>& ex, int self) {
     const int n = ex.val[static_cast<std::size_t>(self)].rows;
     const double m = n - 1;
-    rng& noise = *ex.noise;
     boost::random::beta_distribution<double> beta(m / 2, m / 2);
     auto positive = [](double kappa) { return kappa > 0; };
-    sphere::sample_columns(ex, self, positive, [&](double kappa) {
+    sphere::sample_columns(ex, self, positive, [&](double kappa, rng& noise) {
       sphere::draw d{0, 0, 0, 0};
       if (n == 3) {
         const double u = noise.uniform();
@@ -220,9 +220,9 @@ struct op_sample_power_spherical {
     const double beta = 0.5 * (ex.val[static_cast<std::size_t>(self)].rows - 1);
     const bool learn = ex.wants(self, 1);
     auto non_negative = [](double kappa) { return kappa >= 0; };
-    sphere::sample_columns(ex, self, non_negative, [&](double kappa) {
+    sphere::sample_columns(ex, self, non_negative, [&](double kappa, rng& noise) {
       const double alpha = beta + kappa;
-      const double g1 = gamma_draw(alpha, *ex.noise), g2 = gamma_draw(beta, *ex.noise);
+      const double g1 = gamma_draw(alpha, noise), g2 = gamma_draw(beta, noise);
       const double sum = g1 + g2;
       const double wprime = learn ? 2 * g2 / (sum * sum) * gamma_draw_dalpha(alpha, g1) : 0.0;
       return sphere::draw{(g1 - g2) / sum, 2 * std::sqrt(g1 * g2) / sum, wprime, 0.0};
@@ -240,11 +240,12 @@ struct op_sample_sphere_uniform {
     boost::random::normal_distribution<double> normal;
     for (int j = 0; j < z.cols; ++j) {
       T* c = z.data + sphere::idx(0, j, z.rows);
+      rng& noise = ex.column_noise(self, j);
       double norm2 = 0;
       while (!(norm2 > 0)) {
         norm2 = 0;
         for (int i = 0; i < z.rows; ++i) {
-          const double e = normal(*ex.noise);
+          const double e = normal(noise);
           c[i] = static_cast<T>(e);
           norm2 += e * e;
         }

@@ -46,11 +46,12 @@ struct op_sample_studentt {
     const bool learn_df = ex.wants(self, 0);
     const int n = z.rows;
     boost::random::normal_distribution<double> normal;
-    for (int j = 0; j < z.cols; ++j)
+    for (int j = 0; j < z.cols; ++j) {
+      rng& noise = ex.column_noise(self, j);
       for (int i = 0; i < n; ++i) {
         const double nu = static_cast<double>(at(df, i, j));
-        const double log_ratio = gamma_log_ratio_draw(0.5 * nu, *ex.noise);
-        const double eps = normal(*ex.noise);
+        const double log_ratio = gamma_log_ratio_draw(0.5 * nu, noise);
+        const double eps = normal(noise);
         const double log_t = std::log(std::fabs(eps)) - 0.5 * log_ratio;
         const double t = std::copysign(std::exp(log_t), eps);
         T* a = aux.data + static_cast<std::size_t>(j) * static_cast<std::size_t>(3 * n);
@@ -63,6 +64,7 @@ struct op_sample_studentt {
         const double zv = static_cast<double>(at(loc, i, j)) + static_cast<double>(at(scale, i, j)) * t;
         z.data[static_cast<std::size_t>(j) * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)] = static_cast<T>(zv);
       }
+    }
   }
   template <class T>
   static void backward(exec<T>& ex, int self) {
