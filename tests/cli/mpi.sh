@@ -168,10 +168,10 @@ tiny_model "binary[784]" "batch = 30  epochs = 40" >t40.vae
 "${mpirun[@]}" -np 2 "$vaec" t40.vae --data slice --threads 1 --out full >/dev/null 2>&1
 "${mpirun[@]}" -np 2 "$vaec" t40.vae --data slice --threads 1 --out cut >cut.log 2>&1 &
 bg=$!
-for _ in $(seq 100); do grep -q "^epoch   3/40" cut.log 2>/dev/null && break; sleep 0.05; done
-kill -INT $(pgrep -x mpirun) 2>/dev/null
+for _ in $(seq 600); do grep -q "^epoch   3/40" cut.log 2>/dev/null && break; sleep 0.05; done
+kill -INT "$bg" 2>/dev/null  # $bg is mpirun itself
 wait $bg; bg=""
-check "Ctrl-C: the ranks stopped with a checkpoint" grep -q "^interrupted .*checkpoint written" cut.log
+check "Ctrl-C: the ranks stopped with a checkpoint" sh -c "grep -q \"^interrupted .*checkpoint written\" cut.log || { tail -5 cut.log; false; }"
 "${mpirun[@]}" -np 3 "$vaec" --resume --out cut >n3.log 2>&1
 check "resume on another number of ranks: refused, naming both and the command" \
   grep -q "trained on 2 MPI ranks, and this command runs on 3 MPI ranks; resume it as it was trained (mpirun -np 2 vaec --resume --out cut)" n3.log
