@@ -93,6 +93,16 @@ std::string describe(const checked_model& m) {
         what = fmt::format(" ({} components: {} means, {} scales, {} weights)", k, group_thousands(k * n),
                            group_thousands(k * n), group_thousands(k));
       }
+      // A VampPrior's only parameters are its pseudo-inputs; the network is q's, counted in φ.
+      if (f.dist.family == family_id::vamp_prior && !f.dist.params.empty() && f.dist.params[0] >= 0) {
+        const auto k = static_cast<std::int64_t>(m.nodes[static_cast<std::size_t>(f.dist.params[0])].value);
+        std::string q = "q";
+        for (const auto& g : m.factors)
+          if (g.side == 'q' && g.variable == f.variable) q = factor_text(m, g);
+        what = fmt::format(" (VampPrior: {} pseudo-inputs (θ, {} parameters) passed through {}'s network (φ, shared, "
+                           "counted with q))",
+                           group_thousands(k), group_thousands(f.parameter_count), q);
+      }
       out += fmt::format("{}{}  {:>{}} parameters{}\n", i == 0 ? label : indent, pad(factor_text(m, f), text_width),
                          group_thousands(f.parameter_count), count_width, what);
     }
@@ -136,6 +146,20 @@ std::string describe(const checked_model& m) {
     if (!lp.method_reason.empty()) how += fmt::format(" ({})", lp.method_reason);
     out += fmt::format("  {}: {}: {}\n", v.name, pair, how);
     out += fmt::format("  {}: {}\n", v.name, lp.gradient);
+    if (pf.dist.family == family_id::vamp_prior) {
+      const variable& x = m.variables[static_cast<std::size_t>(m.data)];
+      std::string support;
+      switch (x.type.kind) {
+        case type_kind::binary:
+          support = "u_k = sigmoid(a_k), in [0, 1] as the data, a_k starting at the logits of 0.02 + 0.96·x";
+          break;
+        case type_kind::sphere: support = "u_k = normalize(a_k), unit vectors as the data, a_k starting at x"; break;
+        case type_kind::real: support = "u_k = a_k, starting at x"; break;
+      }
+      out += fmt::format("  {}: pseudo-inputs: {} for K training examples x chosen with the seed; the gradient of "
+                         "log p({}) reaches both them (θ) and {}'s network (φ)\n",
+                         v.name, support, v.name, factor_text(m, qf));
+    }
   }
 
   std::string extras;

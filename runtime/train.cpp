@@ -406,6 +406,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
 
   parameters<float> params(g);
   params.initialize(o.seed);
+  params.initialize_from_examples(train_set->values, train_set->count, train_set->width, o.seed);
   adam<float> opt(params.values.size(), o.adam);
   const int B = std::min<int>(o.batch, static_cast<int>(train_set->count));
   plans train_plans(g, params, B, o.samples, train_set->count);

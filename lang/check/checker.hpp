@@ -163,6 +163,8 @@ class checker {
   // A whole number from 1 to `max` written as a number, a constant or integer arithmetic of
   // them; nullopt after reporting bad_size at v's span. `fix`, when given, ends the message
   // ("; e.g. components = 10").
+  // Whether a VampPrior p(z) may pass pseudo-inputs through q(z | ·); reports why not.
+  bool vamp_prior_fits(const checked_factor& pf, const checked_factor& qf);
   std::optional<int> size_argument(const value& v, std::string_view what, std::int64_t max = max_vector_size,
                                    std::string_view fix = {});
   bool expect_numeric(const value& v, std::string_view what);
