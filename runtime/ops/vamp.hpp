@@ -17,8 +17,11 @@
 //            L = −Σ_i log σ_ki − (n/2) log 2π − ½ max(0, Pᵀz² − 2 Mᵀz + Σ_i μ_ki M_ki)
 //            dz = M·W − z ⊙ (P·W),  dμ = P ⊙ (z·Wᵀ) − M ⊙ w,
 //            dσ = (P ⊙ (z²·Wᵀ − 2 μ ⊙ (z·Wᵀ) + μ² ⊙ w) − w) / σ
-//            (the quadratic form's terms grow as (|z|² + |μ|²)/σ²: in float its rounding is
-//            about 6e-8 of that, 1e-4 nats at |z|, |μ| ≈ 3 and σ = 0.1; it is clamped at 0)
+//            (the quadratic form's terms grow as (|z|² + |μ|²)/σ², and in float its rounding
+//            is about 6e-8 of that: 1e-4 nats at |z|, |μ| ≈ 3 and σ = 0.1. So it is clamped at
+//            0, and each column's nearest component, which dominates the sum, is computed
+//            again in the difference form (z − μ)/σ in double: exact wherever one component
+//            dominates, e.g. next to a component 1e4 from the origin)
 //   vMF      L = log C_n(κ_k) + κ_k μ_kᵀz:  dz = (κμ)·W,  dμ = κ ⊙ (z·Wᵀ),
 //            dκ_k = Σ_i μ_ki (z·Wᵀ)_ki − A_n(κ_k) w_k
 //   PowerSpherical  s = μᵀz [K × C], L = log N(κ_k) + κ_k log(1 + s):  with
@@ -149,11 +152,23 @@ struct op_vamp {
       Z2.a() = z.a().square();
       gemm(true, false, T(1), A, Z2, T(0), L);
       gemm(true, false, T(-2), B, z, T(1), L);
-      for (int c = 0; c < C; ++c)
+      for (int c = 0; c < C; ++c) {
+        int top = 0;
         for (int k = 0; k < K; ++k) {
           T& l = L.data[ix(k, c, K)];
           l = D.data[k] - T(0.5) * std::max(T(0), l + E.data[k]);
+          if (l > L.data[ix(top, c, K)]) top = k;
         }
+        // The nearest component, which dominates the sum, once more in the difference form
+        // in double: exact however far z and μ lie from 0.
+        double q = 0;
+        for (int i = 0; i < n; ++i) {
+          const double u = (static_cast<double>(z.data[ix(i, c, n)]) - static_cast<double>(at(loc, i, top))) /
+                           static_cast<double>(at(scale, i, top));
+          q += u * u;
+        }
+        L.data[ix(top, c, K)] = static_cast<T>(static_cast<double>(D.data[top]) - 0.5 * q);
+      }
     } else if constexpr (F == vamp_family::von_mises_fisher || F == vamp_family::power_spherical) {
       // A = μ, D = log normalizer, E = κ; vMF: B = κμ; Power Spherical: c = s = μᵀz.
       spread(ex, self, 1, A);
