@@ -36,7 +36,7 @@ inline bool is_integer_text(double v) { return std::floor(v) == v && std::fabs(v
 // ---- values during checking ---------------------------------------------------------
 
 struct value {
-  enum class kind { error, number, vector, list, function, distribution } k = kind::error;
+  enum class kind { error, number, vector, list, function, distribution, text } k = kind::error;
   int node = -1;                   // number or vector; -1 for a number not yet a node
   double number = 0;               // a number's value while it has no node
   std::vector<value> items;        // list
@@ -44,6 +44,7 @@ struct value {
   distribution_use dist;           // distribution
   std::vector<span> param_spans;   // distribution: the span of each parameter's argument
   std::vector<int> constants;      // a folded number: the model's constants it came from (for messages)
+  std::string text;                // text: a string literal's value (a path)
   span where;
 
   bool is_error() const { return k == kind::error; }
