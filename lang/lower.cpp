@@ -354,8 +354,9 @@ class lowerer {
     }
     if (f.dist.family == family_id::vamp_prior) {
       if (f.side != 'p' || v.is_data) throw lowering_error(fmt::format("{}: VampPrior is a prior only", where));
-      // Only where p(z) is used: the objective's log p(z), or prior draws.
-      if (o_.latents != latent_source::posterior_draws && o_.latents != latent_source::prior_draws) return;
+      // Wherever q is lowered (so that every graph over q's parameters has the same layout,
+      // as the trainer and vaec eval need) or p(z) is drawn from; not for the decoder alone.
+      if (o_.latents == latent_source::inputs) return;
       const int K = static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value);
       components_[static_cast<std::size_t>(f.variable)] = K;
       ps = vamp_components(f, K);
