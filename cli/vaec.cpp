@@ -270,6 +270,7 @@ void write_pictures(const vaec::rt::run_folder& folder, const vaec::checked_mode
       in.test = &*binarized;
     }
   }
+  in.train = &data.train;
   in.epochs = epochs;
   in.kl_warmup = record.options.kl_warmup;
   in.kl_cycle = record.options.kl_cycle;
@@ -824,6 +825,7 @@ int run_eval(const eval_cli& c) {
 struct sample_cli {
   std::string run_dir, data, from = "prior", which;
   int n = 64;
+  int examples = 1000;  // --from aggregate: M, the training examples the aggregate posterior mixes
   std::vector<std::string> out;
   std::optional<std::string> seed;
   std::optional<int> threads;
@@ -838,7 +840,9 @@ int run_sample(const sample_cli& c) {
     throw usage_error("--from posterior encodes data: give them with --data PATH (the run's test split is used when "
                       "there is one)");
   if (c.from == "prior" && !c.data.empty())
-    throw usage_error("--data is for --from posterior; samples from the prior need no data");
+    throw usage_error("--data is for --from posterior or aggregate; samples from the prior need no data");
+  if (c.examples < 1)
+    throw usage_error(fmt::format("--examples {}: the aggregate posterior mixes at least 1 example", c.examples));
   std::vector<std::string> outs = c.out;
   for (const auto& o : outs) {
     const std::string ext = fs::path(o).extension().string();
@@ -851,7 +855,7 @@ int run_sample(const sample_cli& c) {
   if (!run) return exit_error;
   const std::uint64_t seed = c.seed ? parse_seed(*c.seed, "--seed") : run->record.options.seed;
 
-  const bool posterior = c.from == "posterior";
+  const bool posterior = c.from == "posterior", aggregate = c.from == "aggregate";
   vaec::rt::set_threads(threads);
   vaec::rt::set_flush_denormals();
   const vaec::checked_model& model = run->model.model;
@@ -863,6 +867,20 @@ int run_sample(const sample_cli& c) {
     load_eval_data(c.data, run->record, b, ed);
     if (count > ed.set->count)
       throw usage_error(fmt::format("-n {}: {} holds {} examples", c.n, ed.set->origin, ed.set->count));
+  }
+  // The aggregate posterior: over M training examples of --data, or of the data the run
+  // trained on (refused when they changed since).
+  std::vector<std::size_t> members;
+  if (aggregate) {
+    ed.splits = vaec::rt::load_data(c.data.empty() ? run->record.data_path : c.data);
+    if (c.data.empty() && vaec::rt::fingerprint(ed.splits) != run->record.data_fingerprint)
+      throw usage_error(fmt::format("the data at {} are not those the run trained on (their contents differ); give the "
+                                    "training data with --data PATH",
+                                    run->record.data_path));
+    ed.set = &ed.splits.train;
+    vaec::rt::check_data(b, *ed.set);
+    ed.what = "the training split";
+    members = vaec::figures::aggregate_examples(*ed.set, static_cast<std::size_t>(c.examples), seed);
   }
   checked_parameters(*run, low.graph);  // refuses non-finite parameters, naming the tensor
   const vaec::var_type& xt = model.variables[static_cast<std::size_t>(model.data)].type;
@@ -896,9 +914,11 @@ int run_sample(const sample_cli& c) {
   // The same functions draw the run's samples.png: the same seed gives the same numbers.
   const progress_printer progress("decoding", "samples");
   const std::vector<float> x =
-      posterior ? vaec::figures::decode_posterior(model, run->checkpoint.string(), *ed.set, count, seed, false, c.draw,
-                                                  std::ref(progress))
-                : vaec::figures::decode_prior(model, run->checkpoint.string(), count, seed, c.draw, std::ref(progress));
+      posterior   ? vaec::figures::decode_posterior(model, run->checkpoint.string(), *ed.set, count, seed, false, c.draw,
+                                                    std::ref(progress))
+      : aggregate ? vaec::figures::decode_aggregate(model, run->checkpoint.string(), *ed.set, members, count, seed,
+                                                    c.draw, std::ref(progress))
+                  : vaec::figures::decode_prior(model, run->checkpoint.string(), count, seed, c.draw, std::ref(progress));
   // Decoded draws that are not finite (z too large for float32, e.g. from a Student-t prior at
   // a small df, which vaec check warns about) are refused, not written as NaN.
   std::size_t bad_samples = 0;
@@ -928,8 +948,12 @@ int run_sample(const sample_cli& c) {
   }
   fmt::print("{} {} of x ({}) from {} ({}, seed {}): {}\n", count, c.draw ? "draws" : "means",
              vaec::rt::likelihood_name(low.likelihood.family),
-             posterior ? fmt::format("the posterior of the first {} examples of {} ({})", count, ed.set->origin, ed.what)
-                       : "the prior",
+             posterior   ? fmt::format("the posterior of the first {} examples of {} ({})", count, ed.set->origin, ed.what)
+             : aggregate ? fmt::format("the aggregate posterior (1/M) Σ q(z | x_m) over M = {} examples of {} ({}, "
+                                       "chosen with the seed)",
+                                       vaec::group_thousands(static_cast<std::int64_t>(members.size())), ed.set->origin,
+                                       ed.what)
+                         : "the prior",
              run->checkpoint.filename().string(), seed, fmt::join(outs, ", "));
   return exit_ok;
 }
@@ -1029,9 +1053,14 @@ int vaec_main(int argc, char** argv) {
   sample->add_option("-n", sc.n, "how many samples (default 64)");
   sample->add_option("--out", sc.out, "FILE.png (an image grid), FILE.npy or FILE.csv; repeatable (default "
                                       "RUN_DIR/sample_FROM_means_seedS.npy, and .png for image data)");
-  sample->add_option("--from", sc.from, "prior (default) or posterior (encode the first N examples of --data)")
-      ->check(CLI::IsMember({"prior", "posterior"}));
-  sample->add_option("--data", sc.data, "the data to encode with --from posterior (its test split when it has one)");
+  sample->add_option("--from", sc.from,
+                     "prior (default), posterior (encode the first N examples of --data) or aggregate (z from "
+                     "(1/M) Σ q(z | x_m) over M training examples)")
+      ->check(CLI::IsMember({"prior", "posterior", "aggregate"}));
+  sample->add_option("--data", sc.data,
+                     "the data to encode: with --from posterior its test split when it has one; with --from "
+                     "aggregate its training split (default: the data the run trained on)");
+  sample->add_option("--examples", sc.examples, "--from aggregate: M, how many training examples it mixes (default 1000)");
   sample->add_option("--seed", sc.seed, "the seed of the draws (default: the run's seed)");
   sample->add_option("--threads", sc.threads, "threads (default: the machine's cores)");
   sample->add_option("--checkpoint", sc.which, "best or last (default: best when there is one)")

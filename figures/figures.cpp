@@ -162,6 +162,38 @@ std::vector<float> decode_posterior(const checked_model& m, const std::string& c
   return decode_with(dec, std::min(count, d.count), seed, draw, &d, progress);
 }
 
+std::vector<std::size_t> aggregate_examples(const rt::dataset& d, std::size_t M, std::uint64_t seed) {
+  std::vector<std::size_t> order(d.count);
+  for (std::size_t i = 0; i < d.count; ++i) order[i] = i;
+  const std::size_t take = std::min(M, d.count);
+  rt::rng r(seed, rt::stream::aggregate, 0);
+  for (std::size_t i = 0; i < take; ++i) {  // a partial Fisher–Yates shuffle
+    const std::size_t j = i + static_cast<std::size_t>(r.uniform() * static_cast<double>(d.count - i));
+    std::swap(order[i], order[std::min(j, d.count - 1)]);
+  }
+  order.resize(take);
+  return order;
+}
+
+std::vector<float> decode_aggregate(const checked_model& m, const std::string& checkpoint, const rt::dataset& d,
+                                    const std::vector<std::size_t>& members, std::size_t count, std::uint64_t seed,
+                                    bool draw, const progress_fn& progress) {
+  if (members.empty()) throw rt::decode_error("the aggregate posterior needs at least one example");
+  // The draws' examples, one a column: member m_j for draw j, then z ~ q(z | x_{m_j}).
+  rt::dataset picked;
+  picked.width = d.width;
+  picked.count = count;
+  picked.origin = d.origin;
+  picked.values.resize(count * d.width);
+  rt::rng r(seed, rt::stream::aggregate, 1);
+  for (std::size_t j = 0; j < count; ++j) {
+    const std::size_t k = std::min(members.size() - 1, static_cast<std::size_t>(r.uniform() * static_cast<double>(members.size())));
+    std::copy_n(d.values.data() + members[k] * d.width, d.width, picked.values.data() + j * d.width);
+  }
+  decoder dec(m, checkpoint, latent_source::posterior_draws);
+  return decode_with(dec, count, seed, draw, &picked, progress);
+}
+
 encoding encode(const checked_model& m, const std::string& checkpoint, const rt::dataset& d, std::size_t count,
                 std::uint64_t seed) {
   decoder dec(m, checkpoint, latent_source::posterior_location);
@@ -190,6 +222,19 @@ std::vector<picture> write_run_pictures(const run_inputs& in) {
   const std::vector<float> samples = decode_prior(m, in.checkpoint, 64, in.seed, false);
   draw_examples(in.dir, "samples", samples, 64, lay, 8, "decoder means of z ~ p(z)", xr);
   out.push_back({"samples" + ext, "64 decoder means of z ~ p(z) (seed " + std::to_string(in.seed) + ")", since(t)});
+
+  // Aggregate-posterior samples: the same draws as `vaec sample RUN -n 64 --from aggregate`.
+  if (in.train && in.train->count > 0) {
+    t = clock_type::now();
+    const std::vector<std::size_t> members = aggregate_examples(*in.train, 1000, in.seed);
+    const std::vector<float> agg = decode_aggregate(m, in.checkpoint, *in.train, members, 64, in.seed, false);
+    draw_examples(in.dir, "samples_aggregate", agg, 64, lay, 8, "decoder means of z ~ (1/M) Σ q(z | x_m)", xr);
+    out.push_back({"samples_aggregate" + ext,
+                   fmt::format("64 decoder means of z ~ the aggregate posterior (1/M) Σ q(z | x_m), M = {} training "
+                               "examples (seed {})",
+                               members.size(), in.seed),
+                   since(t)});
+  }
 
   encoding enc;
   const std::size_t n_enc = in.test ? std::min<std::size_t>(in.test->count, 5000) : 0;

@@ -37,6 +37,18 @@ std::vector<float> decode_posterior(const checked_model& m, const std::string& c
                                     std::size_t count, std::uint64_t seed, bool location, bool draw,
                                     const progress_fn& progress = {});
 
+// The examples an aggregate posterior (1/M) Σ_m q(z | x_m) mixes: M of `d`'s examples chosen
+// with the seed (stream aggregate, distinct while d has M; all of them when it has fewer),
+// as their indices in `d`.
+std::vector<std::size_t> aggregate_examples(const rt::dataset& d, std::size_t M, std::uint64_t seed);
+
+// x decoded from `count` draws of the aggregate posterior (1/M) Σ_m q(z | x_m) over the
+// examples `members` of `d` (aggregate_examples): per draw a member m uniformly (stream
+// aggregate), then z ~ q(z | x_m), then the likelihood's mean (or a draw). [x's size × count].
+std::vector<float> decode_aggregate(const checked_model& m, const std::string& checkpoint, const rt::dataset& d,
+                                    const std::vector<std::size_t>& members, std::size_t count, std::uint64_t seed,
+                                    bool draw, const progress_fn& progress = {});
+
 // A plot of the first few of `count` values of x ([rows × count]) against their
 // coordinate, to BASE.png and BASE.svg: how data that are not images are drawn.
 void plot_values(const std::string& base, const std::vector<float>& x, std::size_t rows, std::size_t count,
@@ -65,6 +77,7 @@ struct run_inputs {
   const checked_model* model = nullptr;
   std::string checkpoint;                    // parameters to draw (the last, or the best)
   const rt::dataset* test = nullptr;         // the test split as the run evaluates it (binarized), or null
+  const rt::dataset* train = nullptr;        // the training split (samples_aggregate.png), or null
   std::vector<rt::epoch_metrics> epochs;     // metrics.csv's rows
   double kl_warmup = 0;                      // epochs, for the curves' shading
   int kl_cycle = 0;

@@ -28,6 +28,7 @@ struct shift_visitor {
   std::uint32_t by;
   void operator()(number& n) const { shift(n.where, by); }
   void operator()(identifier& n) const { shift(n.where, by); }
+  void operator()(string_literal& n) const { shift(n.where, by); }
   void operator()(x3::forward_ast<call>& f) const {
     call& c = f.get();
     shift(c.where, by);

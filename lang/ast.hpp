@@ -29,12 +29,18 @@ struct number : located {
   std::string text;
 };
 
+// A string literal, `"runs/base"`: `value` is its text with the escapes \" and \\ resolved.
+// Only a builtin that takes a path accepts one (the checker says so elsewhere).
+struct string_literal : located {
+  std::string value;
+};
+
 struct call;
 struct list;
 struct negate;
 struct chain;
 
-struct expr : x3::variant<number, identifier, x3::forward_ast<call>, x3::forward_ast<list>,
+struct expr : x3::variant<number, identifier, string_literal, x3::forward_ast<call>, x3::forward_ast<list>,
                           x3::forward_ast<negate>, x3::forward_ast<chain>> {
   using base_type::base_type;
   using base_type::operator=;

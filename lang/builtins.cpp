@@ -78,6 +78,10 @@ const std::vector<family_info>& family_table() {
       // logits) are parameters of p (θ), created by the lowering, not written by the user.
       {"GaussianMixture", family_id::gaussian_mixture, type_kind::real, {{"components", a::size}}, false, false, false,
        "GaussianMixture(components = K)", true},
+      // A learned prior over any latent (Tomczak & Welling 2018): the equal mixture of q's own
+      // family at K pseudo-inputs, learned points of the data space (θ), through q's network (φ).
+      {"VampPrior", family_id::vamp_prior, type_kind::real, {{"pseudo_inputs", a::size}}, false, false, false,
+       "VampPrior(pseudo_inputs = K)", true, true},
   };
   return table;
 }

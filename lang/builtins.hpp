@@ -19,7 +19,7 @@ enum class function_id {
 
 enum class family_id {
   normal, student_t, von_mises_fisher, power_spherical, hyperspherical_uniform,
-  bernoulli, continuous_bernoulli, gaussian_mixture,
+  bernoulli, continuous_bernoulli, gaussian_mixture, vamp_prior,
 };
 
 enum class type_kind { real, binary, sphere };
@@ -61,9 +61,10 @@ struct family_info {
   bool exactly_one_param = false;   // Bernoulli: logits or probs, not both
   std::string_view signature;
   bool prior_only = false;          // GaussianMixture: only as p(z) of a latent, its parameters learned (θ)
+  bool any_support = false;         // VampPrior: over whatever the latent is (a mixture of q's own family)
 };
 
-// The most components a GaussianMixture prior may have.
+// The most components a GaussianMixture prior (or pseudo-inputs a VampPrior) may have.
 inline constexpr int max_mixture_components = 100000;
 
 std::span<const function_info> functions();

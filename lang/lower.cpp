@@ -1,6 +1,7 @@
 #include "lang/lower.hpp"
 
 #include <cmath>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -39,6 +40,7 @@ class lowerer {
     sample_.assign(m_.variables.size(), -1);
     drawn_.assign(m_.variables.size(), false);
     dist_params_.assign(m_.factors.size(), {});
+    components_.assign(m_.variables.size(), 0);
     const bool with_q = o_.latents == latent_source::posterior_draws || o_.latents == latent_source::posterior_location;
     if (o_.latents == latent_source::inputs)
       for (const auto& lp : m_.latents) {
@@ -77,6 +79,12 @@ class lowerer {
   std::vector<std::vector<int>> dist_params_;  // factor → runtime nodes of its distribution's parameters
   int loglik_ = -1;
   int layer_ = 0;
+  // While a q factor's nodes are lowered again at a VampPrior's pseudo-inputs: the node
+  // that stands for the data, and the layers and parameters already made, by name, whose
+  // parameters the second pass shares (graph::linear_shared).
+  int data_override_ = -1;
+  std::map<std::string, int> linear_by_name_, param_by_name_;
+  std::vector<int> components_;  // variable → K of its VampPrior (0: none)
 
   rt::param_group group(char side) const { return side == 'p' ? rt::param_group::theta : rt::param_group::phi; }
 
@@ -87,7 +95,8 @@ class lowerer {
     switch (n.kind) {
       case node_kind::constant: return g.constant(n.value);
       case node_kind::variable: {
-        int v = n.variable == m_.data ? out_.data : sample_[static_cast<std::size_t>(n.variable)];
+        int v = n.variable == m_.data ? (data_override_ >= 0 ? data_override_ : out_.data)
+                                      : sample_[static_cast<std::size_t>(n.variable)];
         if (v < 0) throw lowering_error(fmt::format("{}: '{}' is used before it is sampled", where, m_.variables[static_cast<std::size_t>(n.variable)].name));
         return v;
       }
@@ -99,17 +108,28 @@ class lowerer {
       case node_kind::call: break;
     }
     const rt::param_group grp = group(f.side);
+    // A layer or parameter of this name made before (the same factor lowered again at
+    // pseudo-inputs) is shared, not made anew.
+    auto linear = [&](int x, int size) {
+      const std::string name = fmt::format("{}.linear{}", where, ++layer_);
+      if (auto it = linear_by_name_.find(name); it != linear_by_name_.end()) return g.linear_shared(x, it->second);
+      return linear_by_name_[name] = g.linear(x, size, grp, name);
+    };
     switch (n.function) {
-      case function_id::linear: return g.linear(in(0), n.out_size, grp, fmt::format("{}.linear{}", where, ++layer_));
+      case function_id::linear: return linear(in(0), n.out_size);
       case function_id::mlp: {
         int h = in(0);
         for (int size : n.layer_sizes) {
-          h = g.linear(h, size, grp, fmt::format("{}.linear{}", where, ++layer_));
+          h = linear(h, size);
           h = g.unary(unary_op(n.activation), h, n.activation == function_id::leaky_relu ? 0.01 : 0.0);
         }
         return h;
       }
-      case function_id::param: return g.param(n.out_size, n.value, grp, fmt::format("{}.param{}", where, ++layer_));
+      case function_id::param: {
+        const std::string name = fmt::format("{}.param{}", where, ++layer_);
+        if (auto it = param_by_name_.find(name); it != param_by_name_.end()) return it->second;
+        return param_by_name_[name] = g.param(n.out_size, n.value, grp, name);
+      }
       case function_id::normalize: return g.normalize(in(0));
       case function_id::concat: {
         std::vector<int> xs;
@@ -179,7 +199,8 @@ class lowerer {
       case family_id::von_mises_fisher: l.family = L::von_mises_fisher; break;
       case family_id::power_spherical: l.family = L::power_spherical; break;
       case family_id::hyperspherical_uniform: l.family = L::hyperspherical_uniform; break;
-      case family_id::gaussian_mixture: throw lowering_error("GaussianMixture is a prior, not a likelihood");
+      case family_id::gaussian_mixture:
+      case family_id::vamp_prior: throw lowering_error(fmt::format("{} is a prior, not a likelihood", info(f.dist.family).name));
     }
     return l;
   }
@@ -212,8 +233,9 @@ class lowerer {
       case family_id::continuous_bernoulli:
         return ps[0] >= 0 ? g.cbernoulli_logits(value, ps[0]) : g.cbernoulli_probs(value, ps[1]);
       case family_id::gaussian_mixture: return g.mixture_logpdf(value, ps[0], ps[1], ps[2], n);
+      case family_id::vamp_prior: break;  // vamp_logpdf: it needs q's family
     }
-    throw lowering_error("unknown family");
+    throw lowering_error(fmt::format("{} has no log-density of its own", info(fam).name));
   }
 
   // The closed-form entropy, Σ over rows.
@@ -257,6 +279,67 @@ class lowerer {
     return {means, scales, logits};
   }
 
+  // A VampPrior's components (Tomczak & Welling 2018): K pseudo-inputs u_k, learned points
+  // of the data space (θ, [D × K]), through q(z | x)'s own network — the same layers, the
+  // same φ — in place of the data, once per step for all K. Returns the nodes of q's
+  // distribution parameters at u, [· × K] each (or shared where they do not depend on x),
+  // in q's family order with defaults filled (StudentT: df, loc, scale).
+  std::vector<int> vamp_components(const checked_factor& pf, int K) {
+    rt::graph& g = out_.graph;
+    const checked_factor* qf = nullptr;
+    for (const auto& f : m_.factors)
+      if (f.side == 'q' && f.variable == pf.variable) qf = &f;
+    if (!qf) throw lowering_error("a VampPrior without q");
+    const variable& x = m_.variables[static_cast<std::size_t>(m_.data)];
+    using init = rt::param_info::init_kind;
+    const bool binary = x.type.kind == type_kind::binary;
+    const int a = g.param_columns(x.type.size, K, binary ? init::training_examples_logit : init::training_examples,
+                                  rt::param_group::theta, factor_text(m_, pf) + ".pseudo_inputs");
+    int u = a;
+    if (binary) u = g.unary(op_kind::sigmoid, a);
+    if (x.type.kind == type_kind::sphere) u = g.normalize(a);
+    g.set_label(u, fmt::format("pseudo-inputs of {}", factor_text(m_, pf)));
+    const std::vector<int> saved = rt_;
+    const int saved_layer = layer_;
+    data_override_ = u;
+    layer_ = 0;
+    // q's layers are named after its block and numbered across the block's factors (as
+    // lower_factor does), so the pass starts at the block's first node: in a joint block
+    // q(s, g | x) that is the shared trunk, then the heads up to q(z | ·)'s own, whose
+    // names then find the layers of the data pass. (The checker has refused a q that reads
+    // an earlier sample of its block, so no sample is read here.)
+    const checked_block& qb = m_.blocks[static_cast<std::size_t>(qf->block)];
+    const std::string where = block_text(m_, qb);
+    const auto first = static_cast<int>(g.nodes().size());
+    for (int i = qb.first_node; i < qf->end_node; ++i) {
+      const int r = rt_[static_cast<std::size_t>(i)] = lower_node(i, *qf, where);
+      if (r >= first && g.nodes()[static_cast<std::size_t>(r)].label.empty()) g.set_label(r, where + " at the pseudo-inputs");
+    }
+    std::vector<int> ps;
+    for (std::size_t k = 0; k < qf->dist.params.size(); ++k) ps.push_back(param_node(*qf, k));
+    if (qf->dist.family == family_id::student_t) ps = {ps[0], arg(qf->dist.family, ps, 1), arg(qf->dist.family, ps, 2)};
+    rt_ = saved;
+    layer_ = saved_layer;
+    data_override_ = -1;
+    return ps;
+  }
+
+  static op_kind vamp_op(family_id q) {
+    switch (q) {
+      case family_id::normal: return op_kind::vamp_normal;
+      case family_id::student_t: return op_kind::vamp_studentt;
+      case family_id::von_mises_fisher: return op_kind::vamp_vmf;
+      case family_id::power_spherical: return op_kind::vamp_power_spherical;
+      default: throw lowering_error(fmt::format("a VampPrior of {} components", info(q).name));
+    }
+  }
+
+  family_id q_family(int variable) const {
+    for (const auto& f : m_.factors)
+      if (f.side == 'q' && f.variable == variable) return f.dist.family;
+    throw lowering_error("a latent without q");
+  }
+
   void lower_factor(int fi) {
     const checked_factor& f = m_.factors[static_cast<std::size_t>(fi)];
     // Parameters are named after the block as written ("q(s, g | x).linear1"); the layers
@@ -282,6 +365,26 @@ class lowerer {
       // "p(a, b).a.mixture.means".
       ps = mixture_params(b.factors.size() > 1 ? fmt::format("{}.{}", where, v.name) : where, n,
                           static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value));
+    }
+    if (f.dist.family == family_id::vamp_prior) {
+      if (f.side != 'p' || v.is_data) throw lowering_error(fmt::format("{}: VampPrior is a prior only", where));
+      // Wherever q is lowered (so that every graph over q's parameters has the same layout,
+      // as the trainer and vaec eval need) or p(z) is drawn from; not for the decoder alone.
+      if (o_.latents == latent_source::inputs) return;
+      const int K = static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value);
+      components_[static_cast<std::size_t>(f.variable)] = K;
+      ps = vamp_components(f, K);
+      if (o_.latents == latent_source::prior_draws) {
+        // z ~ p: a pseudo-input k uniformly per draw, then z ~ q(· | u_k).
+        const int pick = g.pick_component(K);
+        std::vector<int> picked;
+        for (int p : ps)
+          picked.push_back(g.nodes()[static_cast<std::size_t>(p)].ext == rt::extent::fixed ? g.gather_component(p, pick) : p);
+        const family_id qf = q_family(f.variable);
+        sample_[static_cast<std::size_t>(f.variable)] = sample(qf, picked, n);
+        g.set_label(sample_[static_cast<std::size_t>(f.variable)], fmt::format("{} ~ p", v.name));
+      }
+      return;
     }
     if (f.side == 'q') {
       const int loc = o_.latents == latent_source::posterior_location ? location(f.dist.family, ps, n) : -1;
@@ -313,6 +416,14 @@ class lowerer {
     g.set_label(loglik_, fmt::format("log {}", where));
   }
 
+  // log p(z) per column; a VampPrior's is the log-sum-exp over its components (q's family).
+  int prior_logpdf(family_id pf, family_id qf, const variable& v, int z, const std::vector<int>& p) {
+    const int n = v.type.size;
+    if (pf != family_id::vamp_prior) return logpdf(pf, z, p, n);
+    const int K = components_[static_cast<std::size_t>(&v - m_.variables.data())];
+    return out_.graph.vamp_logpdf(vamp_op(qf), z, p, K, n);
+  }
+
   void objective() {
     rt::graph& g = out_.graph;
     rt::objective_spec spec;
@@ -339,7 +450,7 @@ class lowerer {
         case kl_method::entropy_plus_mc:
           t.method = rt::latent_term::kind::entropy_plus_mc;
           t.entropy = entropy(qf.dist.family, q, n);
-          t.logp = logpdf(pf.dist.family, z, p, n);
+          t.logp = prior_logpdf(pf.dist.family, qf.dist.family, v, z, p);
           g.set_label(t.entropy, fmt::format("H[q({})]", v.name));
           g.set_label(t.logp, fmt::format("log p({})", v.name));
           break;
@@ -347,7 +458,7 @@ class lowerer {
         case kl_method::not_used:
           t.method = rt::latent_term::kind::monte_carlo;
           t.logq = logpdf(qf.dist.family, z, q, n);
-          t.logp = logpdf(pf.dist.family, z, p, n);
+          t.logp = prior_logpdf(pf.dist.family, qf.dist.family, v, z, p);
           g.set_label(t.logq, fmt::format("log q({})", v.name));
           g.set_label(t.logp, fmt::format("log p({})", v.name));
           break;

@@ -27,6 +27,55 @@ bool check_utf8(const source& src, diagnostics& diags) {
   return false;
 }
 
+// The end of the string literal whose opening '"' is at `i`: the index of its closing '"',
+// or of the line break or end of text that ends it unterminated. A '\\' escapes the next byte.
+std::size_t string_end(const std::string& t, std::size_t i) {
+  for (++i; i < t.size() && t[i] != '"' && t[i] != '\n'; ++i)
+    if (t[i] == '\\' && i + 1 < t.size() && t[i + 1] != '\n') ++i;
+  return i;
+}
+
+// Reports every string literal without its closing '"' on its line, and every escape other
+// than \" and \\ (DESIGN §2: strings name paths; there is nothing else to escape).
+bool check_strings(const source& src, diagnostics& diags) {
+  const std::string& t = src.text();
+  bool ok = true;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '#') {
+      while (i < t.size() && t[i] != '\n') ++i;
+      continue;
+    }
+    if (t[i] != '"') continue;
+    const std::size_t end = string_end(t, i);
+    for (std::size_t j = i + 1; j < end; ++j) {
+      if (t[j] != '\\') continue;
+      if (j + 1 < end && (t[j + 1] == '"' || t[j + 1] == '\\')) {
+        ++j;
+        continue;
+      }
+      const auto at = static_cast<std::uint32_t>(j);
+      // The backslash and the character after it (a whole UTF-8 sequence), if any.
+      const bool at_end = j + 1 >= t.size() || t[j + 1] == '\n';
+      const int next = at_end ? 0 : std::max(1, utf8_sequence_length(std::string_view(t).substr(j + 1)));
+      const std::string seq = t.substr(j, 1 + static_cast<std::size_t>(next));
+      diags.error(diagnostic_kind::bad_escape, {at, at + static_cast<std::uint32_t>(seq.size())},
+                  fmt::format("{} is not an escape in a string: only \\\" (a quote) and \\\\ (a backslash) are; write "
+                              "the character itself, or \\\\ for a backslash",
+                              quote_token(seq)));
+      ok = false;
+      ++j;
+    }
+    if (end >= t.size() || t[end] != '"') {
+      const auto at = static_cast<std::uint32_t>(i);
+      diags.error(diagnostic_kind::unterminated_string, {at, static_cast<std::uint32_t>(end)},
+                  "this string has no closing '\"' on its line; end it with '\"' (a string cannot span lines)");
+      ok = false;
+    }
+    i = end;
+  }
+  return ok;
+}
+
 // Reports the first bracket that opens deeper than max_nesting_depth.
 bool check_nesting(const source& src, diagnostics& diags) {
   const std::string& t = src.text();
@@ -35,6 +84,8 @@ bool check_nesting(const source& src, diagnostics& diags) {
     char c = t[i];
     if (c == '#') {
       while (i < t.size() && t[i] != '\n') ++i;
+    } else if (c == '"') {
+      i = string_end(t, i);  // brackets in a string are its text
     } else if (c == '(' || c == '[' || c == '{') {
       if (++depth > max_nesting_depth) {
         auto at = static_cast<std::uint32_t>(i);
@@ -82,8 +133,14 @@ iterator_type previous_token_end(iterator_type base, iterator_type it) {
     iterator_type line_end = line - 1;  // the '\n' ending the previous line
     iterator_type line_start = line_end;
     while (line_start != base && line_start[-1] != '\n') --line_start;
-    // In this language a '#' always starts a comment (there are no strings).
-    iterator_type code_end = std::find(line_start, line_end, '#');
+    // A '#' starts a comment unless it is inside a string (which ends on its line).
+    iterator_type code_end = line_start;
+    while (code_end != line_end && *code_end != '#') {
+      if (*code_end == '"')
+        while (++code_end != line_end && *code_end != '"')
+          if (*code_end == '\\' && code_end + 1 != line_end) ++code_end;
+      if (code_end != line_end) ++code_end;
+    }
     while (code_end != line_start && (code_end[-1] == ' ' || code_end[-1] == '\t' || code_end[-1] == '\r'))
       --code_end;
     if (code_end != line_start) return code_end;
@@ -175,7 +232,7 @@ iterator_type resync(iterator_type from, iterator_type end) {
 }  // namespace
 
 std::optional<ast::model> parse(const source& src, diagnostics& diags) {
-  if (!check_utf8(src, diags) || !check_nesting(src, diags)) return std::nullopt;
+  if (!check_utf8(src, diags) || !check_strings(src, diags) || !check_nesting(src, diags)) return std::nullopt;
 
   iterator_type base = src.text().data();
   iterator_type end = base + src.text().size();

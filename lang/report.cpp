@@ -113,6 +113,17 @@ std::string describe(const checked_model& m) {
                               b.factors.size() > 1 ? factor_text(m, f) + ": " : "", k, group_thousands(k * n),
                               group_thousands(k * n), group_thousands(k));
         }
+        // A VampPrior's only parameters are its pseudo-inputs; the network is q's, counted in φ.
+        if (f.dist.family == family_id::vamp_prior && !f.dist.params.empty() && f.dist.params[0] >= 0) {
+          const auto k = static_cast<std::int64_t>(m.nodes[static_cast<std::size_t>(f.dist.params[0])].value);
+          std::string q = "q";
+          for (const auto& g : m.factors)
+            if (g.side == 'q' && g.variable == f.variable) q = factor_text(m, g);
+          what += fmt::format(" ({}VampPrior: {} pseudo-inputs (θ, {} parameters) passed through {}'s network (φ, "
+                              "shared, counted with q))",
+                              b.factors.size() > 1 ? factor_text(m, f) + ": " : "", group_thousands(k),
+                              group_thousands(f.parameter_count), q);
+        }
       }
       out += fmt::format("{}{}  {:>{}} parameters{}\n", i == 0 ? label : indent, pad(block_text(m, b), text_width),
                          group_thousands(b.parameter_count), count_width, what);
@@ -161,6 +172,20 @@ std::string describe(const checked_model& m) {
       const checked_block& b = m.blocks[static_cast<std::size_t>(f->block)];
       if (b.factors.size() > 1)
         out += fmt::format("  {}: {} is a factor of the joint block {}\n", v.name, factor_text(m, *f), block_text(m, b));
+    }
+    if (pf.dist.family == family_id::vamp_prior) {
+      const variable& x = m.variables[static_cast<std::size_t>(m.data)];
+      std::string support;
+      switch (x.type.kind) {
+        case type_kind::binary:
+          support = "u_k = sigmoid(a_k), in [0, 1] as the data, a_k starting at the logits of 0.02 + 0.96·x";
+          break;
+        case type_kind::sphere: support = "u_k = normalize(a_k), unit vectors as the data, a_k starting at x"; break;
+        case type_kind::real: support = "u_k = a_k, starting at x"; break;
+      }
+      out += fmt::format("  {}: pseudo-inputs: {} for K training examples x chosen with the seed; the gradient of "
+                         "log p({}) reaches both them (θ) and {}'s network (φ)\n",
+                         v.name, support, v.name, factor_text(m, qf));
     }
   }
 

@@ -17,6 +17,17 @@ std::string_view to_string(op_kind op) {
   return "?";
 }
 
+bool component_slot(op_kind op, std::size_t slot) {  // runtime/graph.hpp
+  switch (op) {
+    case op_kind::vamp_normal:
+    case op_kind::vamp_vmf:
+    case op_kind::vamp_power_spherical:
+    case op_kind::vamp_studentt: return slot >= 1;
+    case op_kind::gather_component: return slot == 0;
+    default: return false;
+  }
+}
+
 bool is_sampler(op_kind op) {
   switch (op) {
     case op_kind::sample_normal:
@@ -24,7 +35,8 @@ bool is_sampler(op_kind op) {
     case op_kind::sample_vmf:
     case op_kind::sample_power_spherical:
     case op_kind::sample_sphere_uniform:
-    case op_kind::sample_mixture: return true;
+    case op_kind::sample_mixture:
+    case op_kind::pick_component: return true;
     default: return false;
   }
 }
@@ -43,10 +55,27 @@ const node& graph::at(int i) const {
 }
 
 int graph::add(node n) {
-  for (int i : n.inputs) {
-    const node& in = at(i);
+  // A fixed set of columns (extent::fixed) spreads to what depends on it, and meets the
+  // batch only where an op takes it as component parameters (component_slot).
+  bool fixed = n.ext == extent::fixed;
+  if (fixed) n.ext = extent::shared;
+  for (std::size_t s = 0; s < n.inputs.size(); ++s) {
+    const node& in = at(n.inputs[s]);
     if (in.ext == extent::scalar) throw std::invalid_argument("graph: the objective cannot be an input");
+    if (in.ext == extent::fixed) {
+      if (component_slot(n.op, s)) continue;
+      if (fixed && n.cols != in.cols)
+        throw std::invalid_argument(fmt::format("graph: {} columns and {} columns do not combine", n.cols, in.cols));
+      fixed = true;
+      n.cols = in.cols;
+      continue;
+    }
     n.ext = std::max(n.ext == extent::scalar ? extent::shared : n.ext, in.ext);
+  }
+  if (fixed) {
+    if (n.ext != extent::shared)
+      throw std::invalid_argument("graph: a fixed set of columns (pseudo-inputs) meets the batch outside a component density");
+    n.ext = extent::fixed;
   }
   nodes_.push_back(std::move(n));
   return static_cast<int>(nodes_.size() - 1);
@@ -373,6 +402,73 @@ int graph::sample_mixture(int means, int scales, int logits, int rows) {
   return add(std::move(n));
 }
 
+int graph::param_columns(int rows, int cols, param_info::init_kind init, param_group group, std::string name) {
+  if (rows < 1 || cols < 1) throw std::invalid_argument("graph: a parameter matrix needs rows and columns");
+  param_info p;
+  p.name = name;
+  p.group = group;
+  p.rows = rows;
+  p.cols = cols;
+  p.init = init;
+  node n;
+  n.op = op_kind::param;
+  n.rows = rows;
+  n.cols = cols;
+  n.ext = extent::fixed;
+  n.params = {add_param(std::move(p))};
+  n.label = std::move(name);
+  return add(std::move(n));
+}
+
+int graph::linear_shared(int x, int like) {
+  const node& l = at(like);
+  if (l.op != op_kind::linear) throw std::invalid_argument("graph: linear_shared needs a linear node to share");
+  require_rows(at(x), at(l.inputs[0]).rows, "the shared layer's input");
+  node n;
+  n.op = op_kind::linear;
+  n.rows = l.rows;
+  n.inputs = {x};
+  n.params = l.params;
+  n.label = l.label;
+  return add(std::move(n));
+}
+
+int graph::vamp_logpdf(op_kind op, int value, const std::vector<int>& components, int K, int rows) {
+  const std::size_t count = op == op_kind::vamp_studentt ? 3 : 2;
+  if (!component_slot(op, 1) || op == op_kind::gather_component || components.size() != count)
+    throw std::invalid_argument("graph: vamp_logpdf takes a vamp_* op and its family's parameters");
+  require_rows(at(value), rows, "the mixture's value");
+  if (at(value).ext == extent::fixed) throw std::invalid_argument("graph: a mixture's value has the batch's columns");
+  for (int c : components) {
+    const node& p = at(c);
+    if (!(p.ext == extent::shared || (p.ext == extent::fixed && p.cols == K)))
+      throw std::invalid_argument(fmt::format("graph: a component parameter must have {} columns or be shared", K));
+  }
+  node n = density(op, {value});
+  n.inputs.insert(n.inputs.end(), components.begin(), components.end());
+  n.attr = rows;
+  n.cols = K;
+  return add(std::move(n));
+}
+
+int graph::pick_component(int K) {
+  if (K < 1) throw std::invalid_argument("graph: pick_component needs K ≥ 1");
+  node n;
+  n.op = op_kind::pick_component;
+  n.rows = 1;
+  n.cols = K;
+  n.ext = extent::sample;
+  return add(std::move(n));
+}
+
+int graph::gather_component(int lambda, int pick) {
+  node n;
+  n.op = op_kind::gather_component;
+  n.rows = at(lambda).rows;
+  n.inputs = {lambda, pick};
+  return add(std::move(n));
+}
+
 int graph::objective(objective_spec spec) {
   if (objective_ >= 0) throw std::invalid_argument("graph: a second objective");
   node n;
@@ -404,8 +500,9 @@ std::string graph::to_text() const {
       const param_info& pi = params_[static_cast<std::size_t>(p)];
       extra += fmt::format(" {}:{}[{}×{}]", to_string(pi.group), pi.name, pi.rows, pi.cols);
     }
+    if (n.cols > 0 && n.ext != extent::fixed) extra += fmt::format(" K={}", n.cols);
     out += fmt::format("%{:<4} = {}({}) [{} × {}]{}{}\n", i, to_string(n.op), args, n.rows,
-                       ext_names[static_cast<int>(n.ext)], extra, n.label.empty() ? "" : "   # " + n.label);
+                       n.ext == extent::fixed ? std::to_string(n.cols) : std::string(ext_names[static_cast<int>(n.ext)]), extra, n.label.empty() ? "" : "   # " + n.label);
   }
   return out;
 }

@@ -20,6 +20,9 @@ enum class op_kind : std::uint8_t {
 std::string_view to_string(op_kind op);
 // Whether the op draws noise (the red nodes of `vaec graph --dot`).
 bool is_sampler(op_kind op);
+// Whether input `slot` of `op` holds component parameters (extent::fixed columns that do not
+// become the op's own): vamp_* densities from slot 1 on, gather_component's slot 0.
+bool component_slot(op_kind op, std::size_t slot);
 
 enum class param_group : std::uint8_t { theta, phi };
 std::string_view to_string(param_group g);
@@ -30,6 +33,9 @@ enum class extent : std::uint8_t {
   example = 1,  // B: the data and what depends on it alone
   sample = 2,   // B·S: samples and what depends on them
   scalar = 3,   // the objective, 1 × 1
+  fixed = 4,    // node.cols: a fixed set of columns that is not the batch (a VampPrior's K
+                // pseudo-inputs and what the encoder makes of them); it meets the batch only
+                // in a component density (vamp_*), whose value has the batch's columns
 };
 
 struct param_info {
@@ -37,7 +43,11 @@ struct param_info {
   param_group group = param_group::theta;
   int rows = 0, cols = 0;
   // standard_normal: N(0, 1) draws (a mixture prior's means, spread out from the seed).
-  enum class init_kind { uniform_fan_in, constant, standard_normal } init = init_kind::constant;
+  // training_examples: `cols` training examples chosen with the seed, one a column, as they
+  // are; training_examples_logit: their logits log(y/(1 − y)) at y = 0.02 + 0.96·x (binary
+  // data through a sigmoid). The trainer fills both (runtime/train.cpp); initialize() zeroes them.
+  enum class init_kind { uniform_fan_in, constant, standard_normal, training_examples, training_examples_logit } init =
+      init_kind::constant;
   double init_value = 0;  // for constant
   int fan_in = 1;         // for uniform_fan_in: U(−1/√fan_in, 1/√fan_in), as torch.nn.Linear
   std::size_t offset = 0; // in the flat parameter vector, in elements (a multiple of 16)
@@ -75,6 +85,7 @@ struct node {
   std::vector<int> inputs;
   std::vector<int> params;   // linear: {weight, bias}; param: {p}
   double attr = 0;           // constant: value; leaky_relu: slope; densities: n, the rows they sum over
+  int cols = 0;              // extent::fixed: its columns; vamp_*, pick_component: K, the components
   std::string label;         // where it came from, for the printer
   objective_spec objective;  // objective only
 };
@@ -133,6 +144,22 @@ class graph {
   // shapes disagree or a mixture parameter is not shared.
   int mixture_logpdf(int value, int means, int scales, int logits, int rows);
   int sample_mixture(int means, int scales, int logits, int rows);
+  // A learnable matrix [rows × cols], extent::fixed (cols columns), initialized as `init`
+  // says (training_examples or training_examples_logit: the trainer fills it).
+  int param_columns(int rows, int cols, param_info::init_kind init, param_group group, std::string name);
+  // W·x + b with the weight and bias of the existing linear node `like` (the same
+  // parameters: their gradient sums both uses). Throws std::invalid_argument when `like` is
+  // not linear or x's rows are not its inputs'.
+  int linear_shared(int x, int like);
+  // log (1/K) Σ_k q(value | λ_k) per column [1 × ·] for an equal mixture of K members of one
+  // family (runtime/ops/vamp.hpp): op is vamp_normal {loc, scale}, vamp_vmf or
+  // vamp_power_spherical {mean, concentration}, vamp_studentt {df, loc, scale}; each λ is
+  // [· × K] (extent::fixed, K columns) or shared. The value's columns are the output's.
+  int vamp_logpdf(op_kind op, int value, const std::vector<int>& components, int K, int rows);
+  // One component index per column, uniform over K ([1 × B·S]); and the picked component's
+  // parameters λ[:, k] per column ([λ.rows × B·S]). For prior draws: no gradient.
+  int pick_component(int K);
+  int gather_component(int lambda, int pick);
   int objective(objective_spec spec);
 
   const std::vector<node>& nodes() const { return nodes_; }

@@ -15,6 +15,7 @@
 #include "runtime/ops/objective.hpp"
 #include "runtime/ops/sphere.hpp"
 #include "runtime/ops/studentt.hpp"
+#include "runtime/ops/vamp.hpp"
 #include "runtime/ops/vector.hpp"
 
 namespace vaec::rt {
@@ -58,7 +59,8 @@ void parameters<T>::initialize(std::uint64_t seed) {
   for (std::size_t p = 0; p < ps.size(); ++p) {
     const param_info& info = ps[p];
     T* v = values.data() + info.offset;
-    if (info.init == param_info::init_kind::constant) {
+    if (info.init == param_info::init_kind::constant || info.init == param_info::init_kind::training_examples ||
+        info.init == param_info::init_kind::training_examples_logit) {
       std::fill(v, v + info.size(), static_cast<T>(info.init_value));
       continue;
     }
@@ -70,6 +72,36 @@ void parameters<T>::initialize(std::uint64_t seed) {
     }
     const double bound = 1.0 / std::sqrt(static_cast<double>(info.fan_in));
     for (std::size_t i = 0; i < info.size(); ++i) v[i] = static_cast<T>((2 * r.uniform() - 1) * bound);
+  }
+}
+
+template <class T>
+void parameters<T>::initialize_from_examples(std::span<const float> examples, std::size_t count, std::size_t width,
+                                             std::uint64_t seed) {
+  const auto& ps = g_->params();
+  for (std::size_t p = 0; p < ps.size(); ++p) {
+    const param_info& info = ps[p];
+    const bool logit = info.init == param_info::init_kind::training_examples_logit;
+    if (!logit && info.init != param_info::init_kind::training_examples) continue;
+    if (count == 0 || static_cast<std::size_t>(info.rows) != width || examples.size() < count * width)
+      throw std::invalid_argument("parameters: examples of another width, or none, for " + info.name);
+    // cols examples, distinct while there are enough (a partial Fisher–Yates shuffle).
+    rng r(seed, stream::init, p);
+    std::vector<std::size_t> order(count);
+    for (std::size_t i = 0; i < count; ++i) order[i] = i;
+    const std::size_t distinct = std::min(count, static_cast<std::size_t>(info.cols));
+    for (std::size_t c = 0; c < distinct; ++c) {
+      const std::size_t j = c + static_cast<std::size_t>(r.uniform() * static_cast<double>(count - c));
+      std::swap(order[c], order[std::min(j, count - 1)]);
+    }
+    T* v = values.data() + info.offset;
+    for (std::size_t c = 0; c < static_cast<std::size_t>(info.cols); ++c) {
+      const float* x = examples.data() + order[c % count] * width;
+      for (std::size_t i = 0; i < width; ++i) {
+        const double y = logit ? 0.02 + 0.96 * static_cast<double>(x[i]) : static_cast<double>(x[i]);
+        v[c * width + i] = static_cast<T>(logit ? std::log(y / (1 - y)) : y);
+      }
+    }
   }
 }
 
@@ -97,8 +129,9 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
   ex_.g = &g;
   ex_.batch = batch;
   ex_.samples = samples;
-  auto cols_of = [&](extent e) {
-    switch (e) {
+  auto cols_of = [&](const node& n) {
+    switch (n.ext) {
+      case extent::fixed: return n.cols;
       case extent::shared: return 1;
       case extent::example: return batch;
       case extent::sample: return batch * samples;
@@ -139,7 +172,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
     const node& n = nodes[i];
     layout& l = lay[i];
     l.rows = n.rows;
-    l.cols = cols_of(n.ext);
+    l.cols = cols_of(n);
     const std::size_t size = static_cast<std::size_t>(l.rows) * static_cast<std::size_t>(l.cols);
     if (n.op != op_kind::param) {
       l.value = take(size);
@@ -172,6 +205,13 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
         l.aux_cols = l.cols;
         break;
       case op_kind::objective: l.aux_rows = 1; l.aux_cols = batch * samples; break;
+      case op_kind::vamp_normal:
+      case op_kind::vamp_vmf:
+      case op_kind::vamp_power_spherical:
+      case op_kind::vamp_studentt:
+        l.aux_rows = static_cast<int>(vamp_detail::layout(static_cast<int>(n.attr), n.cols, l.cols).aux);
+        l.aux_cols = 1;
+        break;
       default: break;
     }
     // Densities over `attr` rows compute their gradients at that many rows.
@@ -182,6 +222,11 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
       const int means = nodes[static_cast<std::size_t>(n.inputs[1])].rows;
       wide_rows = 1;
       wide_cols = std::max(static_cast<int>(n.attr) * l.cols, 2 * means);
+    }
+    // A component density's backward buffers (runtime/ops/vamp.hpp, vamp_detail::layout).
+    if (component_slot(n.op, 1) && n.op != op_kind::gather_component) {
+      wide_rows = 1;
+      wide_cols = static_cast<int>(vamp_detail::layout(static_cast<int>(n.attr), n.cols, l.cols).scratch);
     }
     if (l.aux_rows > 0) l.aux = take(static_cast<std::size_t>(l.aux_rows) * static_cast<std::size_t>(l.aux_cols));
     if (has_grad[i] || (gradients && n.op == op_kind::objective)) {
@@ -223,7 +268,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
   // overwrites it, the others add to it. So no buffer is zeroed each step.
   std::vector<char> written(N, 0), pwritten(ps.size(), 0);
   ex_.first.assign(N, {});
-  ex_.pfirst.assign(ps.size(), 0);
+  ex_.pfirst.assign(N, {});
   for (std::size_t i = N; i-- > 0;) {
     const node& n = nodes[i];
     ex_.first[i].assign(n.inputs.size(), 0);
@@ -234,12 +279,16 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
       ex_.first[i][s] = 1;
       written[in] = 1;
     }
-    if (n.op == op_kind::linear)
-      for (int p : n.params) {
-        if (pwritten[static_cast<std::size_t>(p)]) throw std::invalid_argument("plan: a linear layer's parameters are used twice");
-        ex_.pfirst[static_cast<std::size_t>(p)] = 1;
-        pwritten[static_cast<std::size_t>(p)] = 1;
+    // A layer used twice (linear_shared: the encoder on the data and on pseudo-inputs):
+    // the later use, first in reverse order, writes its parameters' gradient, the other adds.
+    if (n.op == op_kind::linear) {
+      ex_.pfirst[i].assign(n.params.size(), 0);
+      for (std::size_t k = 0; k < n.params.size(); ++k) {
+        const auto p = static_cast<std::size_t>(n.params[k]);
+        ex_.pfirst[i][k] = !pwritten[p];
+        pwritten[p] = 1;
       }
+    }
   }
   ex_.per_example.assign(static_cast<std::size_t>(batch), 0.0);
   if (gradients && g.objective_node() >= 0)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,15 @@ class parameters {
   explicit parameters(const graph& g);
   // Linear layers U(−1/√fan_in, 1/√fan_in) (torch.nn.Linear's default); param(n, init) constant.
   void initialize(std::uint64_t seed);
+  // Fills the parameters initialized from training examples (param_info::init_kind::
+  // training_examples, _logit: a VampPrior's pseudo-inputs): column c of a [width × cols]
+  // parameter is example order[c] of `examples` ([count × width], one example a row, as
+  // dataset::values), order a shuffle from (seed, stream::init, the parameter's index), so
+  // the columns are distinct examples while count ≥ cols. _logit stores log(y/(1 − y)) at
+  // y = 0.02 + 0.96·x. Throws std::invalid_argument when width is not the parameter's rows
+  // or there are no examples.
+  void initialize_from_examples(std::span<const float> examples, std::size_t count, std::size_t width,
+                                std::uint64_t seed);
   tensor<T> value(int p) const;
   tensor<T> grad(int p) const;
   const graph& source() const { return *g_; }

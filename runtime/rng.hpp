@@ -20,7 +20,7 @@ inline std::uint64_t splitmix64(std::uint64_t& x) {
 
 // What a stream is for; part of its seed.
 enum class stream : std::uint64_t { init = 1, shuffle = 2, noise = 3, binarize = 4, split = 5, eval = 6, binarize_test = 7,
-                                     sample = 8, sample_draw = 9, eval_posterior = 10 };
+                                     sample = 8, sample_draw = 9, eval_posterior = 10, aggregate = 11 };
 
 class rng {
  public:

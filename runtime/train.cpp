@@ -446,6 +446,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
 
   parameters<float> params(g);
   params.initialize(o.seed);
+  params.initialize_from_examples(train_set->values, train_set->count, train_set->width, o.seed);
   adam<float> opt(params.values.size(), o.adam);
   const int B = std::min<int>(o.batch, static_cast<int>(train_set->count));
   // Data-parallel (runtime/data_parallel.hpp): this rank's plans are for its shards.

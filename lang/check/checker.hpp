@@ -36,7 +36,7 @@ inline bool is_integer_text(double v) { return std::floor(v) == v && std::fabs(v
 // ---- values during checking ---------------------------------------------------------
 
 struct value {
-  enum class kind { error, number, vector, list, function, distribution } k = kind::error;
+  enum class kind { error, number, vector, list, function, distribution, text } k = kind::error;
   int node = -1;                   // number or vector; -1 for a number not yet a node
   double number = 0;               // a number's value while it has no node
   std::vector<value> items;        // list
@@ -44,6 +44,7 @@ struct value {
   distribution_use dist;           // distribution
   std::vector<span> param_spans;   // distribution: the span of each parameter's argument
   std::vector<int> constants;      // a folded number: the model's constants it came from (for messages)
+  std::string text;                // text: a string literal's value (a path)
   span where;
 
   bool is_error() const { return k == kind::error; }
@@ -170,6 +171,8 @@ class checker {
   // A whole number from 1 to `max` written as a number, a constant or integer arithmetic of
   // them; nullopt after reporting bad_size at v's span. `fix`, when given, ends the message
   // ("; e.g. components = 10").
+  // Whether a VampPrior p(z) may pass pseudo-inputs through q(z | ·); reports why not.
+  bool vamp_prior_fits(const checked_factor& pf, const checked_factor& qf);
   std::optional<int> size_argument(const value& v, std::string_view what, std::int64_t max = max_vector_size,
                                    std::string_view fix = {});
   bool expect_numeric(const value& v, std::string_view what);

@@ -144,6 +144,7 @@ std::optional<checker::size_value> checker::size_expr(const ast::expr& e) {
                               suggest(id.name, names)));
       return std::nullopt;
     }
+    result_type operator()(const ast::string_literal& t) const { return not_size(t.where); }
     result_type operator()(const x3::forward_ast<ast::call>& x) const { return not_size(x.get().where); }
     result_type operator()(const x3::forward_ast<ast::list>& x) const { return not_size(x.get().where); }
     result_type operator()(const x3::forward_ast<ast::negate>& x) const {

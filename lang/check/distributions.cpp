@@ -28,7 +28,7 @@ bool is_sigmoid_form(const node& p, const std::vector<node>& nodes) {
 std::string families_for(type_kind kind, bool with_priors = true) {
   std::string out;
   for (const auto& f : families())
-    if (f.support == kind && (with_priors || !f.prior_only)) out += (out.empty() ? "" : ", ") + std::string(f.name);
+    if ((f.support == kind || f.any_support) && (with_priors || !f.prior_only)) out += (out.empty() ? "" : ", ") + std::string(f.name);
   return out;
 }
 
@@ -84,9 +84,9 @@ void checker::check_sample(const distribution_use& d, const std::vector<span>& s
   if (f.prior_only && (side == 'q' || v.is_data)) {
     if (v.is_data)
       error(diagnostic_kind::support_mismatch, where,
-            fmt::format("{} is a prior only: it may define p(z) of a real latent, not the likelihood of the data '{}'; "
+            fmt::format("{} is a prior only: it may define p(z) of a{} latent, not the likelihood of the data '{}'; "
                         "for the data use {}",
-                        f.name, v.name, families_for(v.type.kind, false)));
+                        f.name, f.any_support ? "" : " real", v.name, families_for(v.type.kind, false)));
     else
       error(diagnostic_kind::support_mismatch, where,
             fmt::format("{} is a prior only: it may define p({}), not q({} | ...); for q use {}", f.name, v.name, v.name,
@@ -95,7 +95,7 @@ void checker::check_sample(const distribution_use& d, const std::vector<span>& s
   }
   // Support: the family's values must be the variable's. Grey-level data in [0, 1]
   // may take a real-valued likelihood (binary ⊂ real).
-  bool fits = f.support == v.type.kind || (v.is_data && v.type.kind == type_kind::binary && f.support == type_kind::real);
+  bool fits = f.support == v.type.kind || f.any_support || (v.is_data && v.type.kind == type_kind::binary && f.support == type_kind::real);
   if (!fits) {
     error(diagnostic_kind::support_mismatch, where,
           fmt::format("{} is a distribution over {}, but '{}' is {}; for {} use {}", f.name, support_text(f.support),
@@ -107,7 +107,7 @@ void checker::check_sample(const distribution_use& d, const std::vector<span>& s
     error(diagnostic_kind::support_mismatch, where, fmt::format("{} is a likelihood for the data, not a distribution for the latent '{}'", f.name, v.name));
     return;
   }
-  // GaussianMixture's one argument, its number of components, was checked with the call.
+  // A learned prior's one argument, its number of components, was checked with the call.
   if (f.prior_only) return;
   const int n = v.type.size;
   for (std::size_t i = 0; i < f.params.size(); ++i) {

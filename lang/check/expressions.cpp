@@ -68,6 +68,13 @@ value checker::expr(const ast::expr& e, scope& s, bool allow_distribution) {
     using result_type = value;
     value operator()(const ast::number& n) const { return c.number(n); }
     value operator()(const ast::identifier& id) const { return c.name(id, s); }
+    value operator()(const ast::string_literal& t) const {
+      value v;
+      v.k = value::kind::text;
+      v.text = t.value;
+      v.where = t.where;
+      return v;
+    }
     value operator()(const x3::forward_ast<ast::call>& x) const { return c.call(x.get(), s, allow); }
     value operator()(const x3::forward_ast<ast::list>& x) const { return c.list(x.get(), s); }
     value operator()(const x3::forward_ast<ast::negate>& x) const { return c.negate(x.get(), s); }
@@ -171,6 +178,11 @@ bool checker::expect_numeric(const value& v, std::string_view what) {
           fmt::format("{} must be a number or a vector, not a list; lists are only for mlp's layer sizes", what));
   else if (v.k == value::kind::function)
     error(diagnostic_kind::misplaced_function, v.where, fmt::format("{} must be a number or a vector, not a function", what));
+  else if (v.k == value::kind::text)
+    error(diagnostic_kind::wrong_argument_kind, v.where,
+          fmt::format("{} must be a number or a vector, not a string; a string names a path, where a builtin takes one "
+                      "(AggregatePosterior(run = \"runs/base\"))",
+                      what));
   else
     error(diagnostic_kind::misplaced_distribution, v.where,
           fmt::format("{} must be a number or a vector, not a distribution", what));

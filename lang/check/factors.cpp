@@ -197,6 +197,13 @@ void checker::check_factor(const ast::factor& f) {
       const auto k = static_cast<std::int64_t>(model_.nodes[static_cast<std::size_t>(cf.dist.params[0])].value);
       cf.parameter_count += 2 * k * var.type.size + k;
     }
+    // A VampPrior learns K pseudo-inputs of the data's size (θ); q's network that it passes
+    // them through is φ, counted with q (lang/lower.cpp, vamp_components).
+    if (f.side == 'p' && !var.is_data && cf.dist.family == family_id::vamp_prior && !cf.dist.params.empty() &&
+        cf.dist.params[0] >= 0) {
+      const auto k = static_cast<std::int64_t>(model_.nodes[static_cast<std::size_t>(cf.dist.params[0])].value);
+      cf.parameter_count += k * model_.variables[static_cast<std::size_t>(model_.data)].type.size;
+    }
     block.factors.push_back(static_cast<int>(model_.factors.size()));
     block.parameter_count += cf.parameter_count;
     model_.factors.push_back(std::move(cf));

@@ -9,7 +9,37 @@
 
 #include <fmt/format.h>
 
+#include "lang/report.hpp"
+
 namespace vaec::check_impl {
+
+// A VampPrior p(z) = (1/K) Σ_k q(z | u_k) evaluates q's network at pseudo-inputs u_k in
+// place of the data, so q(z | ·) must take the data alone and have parameters to take.
+bool checker::vamp_prior_fits(const checked_factor& pf, const checked_factor& qf) {
+  const variable& z = model_.variables[static_cast<std::size_t>(pf.variable)];
+  const std::string& x = model_.variables[static_cast<std::size_t>(model_.data)].name;
+  const std::string q_text = factor_text(model_, qf);
+  std::string others;
+  for (int g : qf.given)
+    if (g != model_.data) others += (others.empty() ? "'" : ", '") + model_.variables[static_cast<std::size_t>(g)].name + "'";
+  if (!others.empty()) {
+    error(diagnostic_kind::vamp_q_not_of_data, pf.dist.where,
+          fmt::format("VampPrior for '{}' passes its pseudo-inputs through {}'s network in place of the data '{}', so q "
+                      "must depend on '{}' alone, but {} also depends on {}; write q({} | {}), or give '{}' another "
+                      "prior (e.g. {})",
+                      z.name, q_text, x, x, q_text, others, z.name, x, z.name,
+                      z.type.kind == type_kind::sphere ? "HypersphericalUniform()" : "Normal(0, 1)"));
+    return false;
+  }
+  if (qf.dist.family == family_id::hyperspherical_uniform) {
+    error(diagnostic_kind::vamp_q_not_of_data, pf.dist.where,
+          fmt::format("VampPrior for '{}' is a mixture of q at pseudo-inputs, but {} is HypersphericalUniform(), which "
+                      "has no parameters to compute; use p({}) = HypersphericalUniform()",
+                      z.name, q_text, z.name));
+    return false;
+  }
+  return true;
+}
 
 void checker::plan() {
   auto index_of = [&](char side, int v) {
@@ -50,6 +80,7 @@ void checker::plan() {
     for (int g : pf.given)
       if (desc[static_cast<std::size_t>(g)]) late_parent = model_.variables[static_cast<std::size_t>(g)].name;
     lp.kl_is_analytic = late_parent.empty();
+    if (pf.dist.family == family_id::vamp_prior && !vamp_prior_fits(pf, qf)) continue;
 
     const auto* pair = find_closed_form_kl(qf.dist.family, pf.dist.family);
     bool pair_ok = pair != nullptr;
@@ -69,6 +100,12 @@ void checker::plan() {
       lp.method_reason = fmt::format("its prior depends on '{}', which q samples after '{}'", late_parent, name);
     } else if (pair_ok) {
       lp.method = kl_method::closed_form;
+    } else if (qi.closed_form_entropy && pf.dist.family == family_id::vamp_prior) {
+      lp.method = kl_method::entropy_plus_mc;
+      lp.method_reason = fmt::format(
+          "no closed form for a mixture; log p({}) = log (1/K) Σ_k q({} | u_k) by a stable log-sum-exp over the K = {} "
+          "components",
+          name, name, group_thousands(static_cast<std::int64_t>(model_.nodes[static_cast<std::size_t>(pf.dist.params[0])].value)));
     } else if (qi.closed_form_entropy) {
       lp.method = kl_method::entropy_plus_mc;
       lp.method_reason = pair ? "df is not provably above 2, so the closed form may not exist (it is +infinity "

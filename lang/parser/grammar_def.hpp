@@ -71,6 +71,7 @@ const auto reserved = keyword("model") | keyword("const") | keyword("data") | ke
 struct identifier_class;
 struct word_class;
 struct number_class;
+struct string_class;
 struct expr_class;
 struct add_chain_class;
 struct mul_chain_class;
@@ -124,6 +125,7 @@ struct factor_body {
 const x3::rule<identifier_class, ast::identifier> identifier = "name";
 const x3::rule<word_class, ast::identifier> word = "type name";
 const x3::rule<number_class, ast::number> number = "number";
+const x3::rule<string_class, ast::string_literal> string_literal = "string";
 const x3::rule<expr_class, ast::expr> expr = "expression";
 const x3::rule<add_chain_class, ast::expr> add_chain = "expression";
 const x3::rule<mul_chain_class, ast::expr> mul_chain = "expression";
@@ -177,6 +179,19 @@ const auto set_word = [](auto& ctx) {
 const auto set_number = [](auto& ctx) {
   auto range = x3::_attr(ctx);
   x3::_val(ctx).text.assign(range.begin(), range.end());
+  x3::_val(ctx).where = make_span(ctx, range.begin(), range.end());
+};
+
+// `"…"` → its text, \" and \\ resolved (parse.cpp has rejected any other escape and an
+// unterminated string before the grammar runs).
+const auto set_string = [](auto& ctx) {
+  auto range = x3::_attr(ctx);
+  std::string& out = x3::_val(ctx).value;
+  out.clear();
+  for (auto it = range.begin() + 1; it + 1 < range.end(); ++it) {
+    if (*it == '\\') ++it;  // the grammar matched one of \" and \\ here
+    out += *it;
+  }
   x3::_val(ctx).where = make_span(ctx, range.begin(), range.end());
 };
 
@@ -297,6 +312,9 @@ const auto number_def =
     raw[lexeme[(+digit >> -(lit('.') >> *digit) | lit('.') >> +digit) >>
                -(char_("eE") >> -char_("+-") >> +digit)]][set_number];
 
+const auto string_literal_def =
+    raw[lexeme[lit('"') >> *((lit('\\') >> char_("\"\\")) | (char_ - char_("\"\\\n"))) >> lit('"')]][set_string];
+
 const auto expr_def = add_chain;
 const auto add_op_def = raw[char_("+-")][set_op];
 const auto mul_op_def = raw[char_("*/")][set_op];
@@ -306,7 +324,7 @@ const auto add_chain_def = (mul_chain >> *add_operation)[build_chain];
 const auto mul_chain_def = (unary >> *mul_operation)[build_chain];
 const auto minus_run_def = raw[*lit('-')];
 const auto unary_def = (minus_run >> primary)[build_negate];
-const auto primary_def = number | call | identifier | list | paren;
+const auto primary_def = number | string_literal | call | identifier | list | paren;
 const auto open_paren_def = raw[lit('(')];
 const auto close_paren_def = raw[lit(')')];
 const auto paren_def = (open_paren > expr > close_paren)[build_paren];
@@ -347,7 +365,7 @@ const auto train_block_built_def = (keyword("train") > lit('{') > *(train_entry 
 const auto train_block_def = train_block_built;
 const auto declaration_def = (model_decl | const_decl | variable_decl | factor | train_block) >> -lit(';');
 
-BOOST_SPIRIT_DEFINE(identifier, word, number, expr, add_chain, mul_chain, unary, minus_run, primary, paren, open_paren,
+BOOST_SPIRIT_DEFINE(identifier, word, number, string_literal, expr, add_chain, mul_chain, unary, minus_run, primary, paren, open_paren,
                     close_paren, call, argument,
                     argument_list, list, list_built, list_items, add_op, mul_op, add_operation, mul_operation, type,
                     model_decl, model_decl_built, const_decl, decl_keyword, variable_decl, assign_op, statement, sampled, given, header,

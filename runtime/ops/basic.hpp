@@ -40,8 +40,9 @@ struct op_linear {
     const node& nd = ex.n(self);
     const auto wi = static_cast<std::size_t>(nd.params[0]), bi = static_cast<std::size_t>(nd.params[1]);
     const tensor<T>& dy = ex.grad[static_cast<std::size_t>(self)];
-    gemm(false, true, T(1), dy, ex.in(self, 0), ex.pfirst[wi] ? T(0) : T(1), ex.pgrad[wi]);
-    acc(ex.pgrad[bi].m().col(0), dy.m().rowwise().sum(), ex.pfirst[bi]);
+    const auto& first = ex.pfirst[static_cast<std::size_t>(self)];
+    gemm(false, true, T(1), dy, ex.in(self, 0), first[0] ? T(0) : T(1), ex.pgrad[wi]);
+    acc(ex.pgrad[bi].m().col(0), dy.m().rowwise().sum(), first[1]);
     if (ex.wants(self, 0))
       gemm(true, false, T(1), ex.pval[wi], dy, ex.first[static_cast<std::size_t>(self)][0] ? T(0) : T(1),
            ex.grad[static_cast<std::size_t>(nd.inputs[0])]);

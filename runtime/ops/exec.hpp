@@ -61,7 +61,7 @@ struct exec {
   std::vector<tensor<T>> val, grad, aux, scratch;
   std::vector<tensor<T>> pval, pgrad;           // per parameter
   std::vector<std::vector<char>> first;         // [node][slot]: first writer of that input's gradient
-  std::vector<char> pfirst;                     // [param]: first writer of its gradient (set per node use)
+  std::vector<std::vector<char>> pfirst;        // [node][k]: first writer of its parameter k's gradient
   rng* noise = nullptr;
   step_settings settings;
   objective_result result;

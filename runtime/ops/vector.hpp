@@ -21,8 +21,12 @@ struct op_normalize {
     const tensor<T>& y = ex.val[static_cast<std::size_t>(self)];
     const tensor<T>& g = ex.grad[static_cast<std::size_t>(self)];
     const tensor<T>& norms = ex.aux[static_cast<std::size_t>(self)];
-    auto dot = (y.a() * g.a()).colwise().sum();
-    give(ex, self, 0, (g.a() - y.a() * dot.replicate(y.rows, 1)) / norms.a().replicate(y.rows, 1));
+    // yᵀg per column, into the scratch buffer's first row: Eigen would otherwise allocate a
+    // temporary for the replicated reduction on every step. (give() needs no scratch here:
+    // x has y's shape.)
+    tensor<T> dot = scratch_of(ex, self, 1, y.cols);
+    dot.a() = (y.a() * g.a()).colwise().sum();
+    give(ex, self, 0, (g.a() - y.a() * dot.a().replicate(y.rows, 1)) / norms.a().replicate(y.rows, 1));
   }
 };
 

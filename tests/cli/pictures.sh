@@ -14,11 +14,11 @@ cd "$work"
 fashion_slice pictures slice 1000 300
 tiny_model "binary[28, 28]" "batch = 32  kl_warmup = 1" >tiny.vae
 "$vaec" tiny.vae --data slice --epochs 3 --threads 1 --seed 5 --out r >r.out 2>&1
-for f in samples.png reconstructions.png curves.png curves.svg latent.png latent.svg manifold.png \
+for f in samples.png samples_aggregate.png reconstructions.png curves.png curves.svg latent.png latent.svg manifold.png \
          kl_per_dim.png kl_per_dim.svg active_units.png active_units.svg; do
   [ -s "r/$f" ] || fail "the run folder lacks $f"
 done
-check "training lists every picture with its time" sh -c "grep -c '^  [a-z_]*\.png.* s  ' r.out | grep -qx 7"
+check "training lists every picture with its time" sh -c "grep -c '^  [a-z_]*\.png.* s  ' r.out | grep -qx 8"
 
 # samples.png: 8 × 8 cells of 28 × 28 at scale 2, equal to `vaec sample --seed 5` (the run's seed).
 check "samples.png is 8 × 8 cells of 28 × 28 pixels drawn 2 × 2 (457 × 457, grey)" \
@@ -32,6 +32,19 @@ a = load('s.npy'); b = [[float(v) for v in l.split(',')] for l in open('s.csv')]
 assert len(a) == 64 and len(b) == 64 and all(abs(x - y) < 1e-6 for r, s in zip(a, b) for x, y in zip(r, s))"
 "$vaec" sample r -n 64 --seed 6 --out s6.npy >/dev/null 2>&1
 check "another seed, other samples" sh -c "! cmp -s s.npy s6.npy"
+# samples_aggregate.png: z from (1/M) Σ q(z | x_m) over M = 1000 training examples, the same
+# draws as vaec sample --from aggregate (the run's data by default).
+"$vaec" sample r -n 64 --seed 5 --from aggregate --out agg.png --out agg.npy >agg.out 2>&1
+check "vaec sample --from aggregate --out agg.png is byte for byte the run's samples_aggregate.png" cmp agg.png r/samples_aggregate.png
+check "sample --from aggregate says what it mixes" grep -q "the aggregate posterior (1/M) Σ q(z | x_m) over M = 1,000 examples of .*train-images-idx3-ubyte (the training split" agg.out
+check "aggregate samples are not the prior's" sh -c "! cmp -s agg.npy s.npy"
+"$vaec" sample r -n 64 --seed 5 --from aggregate --examples 3 --data slice --out agg3.npy >/dev/null 2>&1
+check "--examples 3 mixes 3 examples: other samples" sh -c "! cmp -s agg.npy agg3.npy"
+mv slice slice-moved
+"$vaec" sample r --from aggregate -n 4 --out gone.npy >gone.out 2>&1; st=$?
+mv slice-moved slice
+check "sample --from aggregate without the run's data: exit 1, naming them, nothing written" \
+  sh -c "[ $st -eq 1 ] && grep -q 'slice' gone.out && ! grep -q 'internal error' gone.out && [ ! -e gone.npy ]"
 "$vaec" sample r -n 64 --seed 6 --out s6b.npy >/dev/null 2>&1
 check "the same seed, the same bytes" cmp s6.npy s6b.npy
 "$vaec" sample r -n 10 --draw --out d.npy >/dev/null 2>&1
@@ -114,7 +127,6 @@ mkdir nockpt && cp r/run.json r/model.vae nockpt/
 expect_err "sample of a run folder without a checkpoint" 1 "no checkpoint yet" sample nockpt
 expect_err "sample of a folder that is not a run" 1 "not a run folder" sample slice
 expect_err "sample --mean --draw together" 2 "excludes" sample r --mean --draw
-expect_err "sample --from aggregate (not yet)" 2 "aggregate" sample r --from aggregate
 expect_err "sample --out twice" 2 "is given twice \\(as s2.npy and ./s2.npy\\)" sample r -n 4 --out s2.npy --out ./s2.npy
 # A Student-t prior at df 0.05 draws z beyond what float32 decodes: vaec check warns, and vaec
 # sample refuses to write the non-finite samples (exit 1) instead of writing NaN.

@@ -50,6 +50,8 @@ done
 expect "check all models at once" 0 "" "^model fashion_vmf$" -- check "$src"/models/*.vae
 expect "vmf latent convention" 0 "" "latent z : sphere\[11\] +\(unit vectors in R\^11, the sphere S\^10\)" -- check "$src/models/fashion_vmf.vae"
 expect "vmf KL and gradient" 0 "" "KL\(VonMisesFisher ‖ HypersphericalUniform\): closed form" -- check "$src/models/fashion_vmf.vae"
+expect "VampPrior: the sharing stated" 0 "" "p\(z\) +392,000 parameters \(VampPrior: 500 pseudo-inputs \(θ, 392,000 parameters\) passed through q\(z \| x\)'s network \(φ, shared, counted with q\)\)" -- check "$src/models/fashion_vampprior.vae"
+expect "VampPrior: the KL's provenance" 0 "" "z: KL\(Normal ‖ VampPrior\): closed-form entropy \+ Monte Carlo cross-entropy \(no closed form for a mixture; log p\(z\) = log \(1/K\) Σ_k q\(z \| u_k\) by a stable log-sum-exp over the K = 500 components\)" -- check "$src/models/fashion_vampprior.vae"
 
 # ---- data shapes: every image model declares its shape; check says how pictures draw it
 for m in "$src"/models/fashion_*.vae "$src"/models/hierarchical_gaussian.vae; do

@@ -171,6 +171,7 @@ BOOST_AUTO_TEST_CASE(every_family_is_found) {
       {"Bernoulli", family_id::bernoulli, vaec::type_kind::binary, true, 2},
       {"ContinuousBernoulli", family_id::continuous_bernoulli, vaec::type_kind::binary, true, 2},
       {"GaussianMixture", family_id::gaussian_mixture, vaec::type_kind::real, false, 1},
+      {"VampPrior", family_id::vamp_prior, vaec::type_kind::real, false, 1},
   };
   BOOST_TEST(vaec::families().size() == expected.size());
   for (const auto& r : expected) {
@@ -217,7 +218,16 @@ BOOST_AUTO_TEST_CASE(every_family_is_found) {
   BOOST_TEST(gm.params[0].name == "components");
   BOOST_TEST((gm.params[0].kind == vaec::arg_kind::size));
   BOOST_TEST(!gm.closed_form_entropy);
-  for (const auto& f : vaec::families()) BOOST_TEST(f.prior_only == (f.id == family_id::gaussian_mixture), f.name);
+  // VampPrior: a learned prior only, over any latent, with a whole number of pseudo-inputs.
+  const auto& vp = *vaec::find_family("VampPrior");
+  BOOST_TEST(vp.any_support);
+  BOOST_TEST(vp.params[0].name == "pseudo_inputs");
+  BOOST_TEST((vp.params[0].kind == vaec::arg_kind::size));
+  for (const auto& f : vaec::families()) {
+    const bool learned = f.id == family_id::gaussian_mixture || f.id == family_id::vamp_prior;
+    BOOST_TEST(f.prior_only == learned, f.name);
+    BOOST_TEST(f.any_support == (f.id == family_id::vamp_prior), f.name);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(types) {

@@ -376,6 +376,62 @@ BOOST_AUTO_TEST_CASE(gaussian_mixture_prior_counts_and_kl) {
              method_name(kl_method::entropy_plus_mc));
 }
 
+// VampPrior(pseudo_inputs = K): K pseudo-inputs of the data's size are θ (under p(z)); the
+// network they pass through is q's, counted once, in φ. Any q family; the KL is q's
+// entropy + Monte Carlo cross-entropy, and check says so and how the pseudo-inputs start.
+BOOST_AUTO_TEST_CASE(vamp_prior_counts_sharing_and_kl) {
+  const std::int64_t n = 20, K = 500;
+  auto r = run("const K = 500\n" + model_text("real[20]", "VampPrior(pseudo_inputs = K)", normal_q));
+  const auto& m = require_model(r);
+  const std::int64_t decoder = layer(n, 256) + layer(256, 784);
+  BOOST_TEST(m.theta_count() == decoder + K * 784);
+  BOOST_TEST(m.phi_count() == layer(784, 256) + 2 * layer(256, n));  // q's network, not counted again under p
+  BOOST_TEST(method_name(plan_of(m, "z").method) == method_name(kl_method::entropy_plus_mc));
+  const std::string shown = vaec::describe(m);
+  BOOST_TEST(shown.find("p(z)      392,000 parameters (VampPrior: 500 pseudo-inputs (θ, 392,000 parameters) passed "
+                        "through q(z | x)'s network (φ, shared, counted with q))") != std::string::npos, shown);
+  BOOST_TEST(shown.find("z: KL(Normal ‖ VampPrior): closed-form entropy + Monte Carlo cross-entropy (no closed form for "
+                        "a mixture; log p(z) = log (1/K) Σ_k q(z | u_k) by a stable log-sum-exp over the K = 500 "
+                        "components)") != std::string::npos, shown);
+  BOOST_TEST(shown.find("z: pseudo-inputs: u_k = sigmoid(a_k), in [0, 1] as the data") != std::string::npos, shown);
+  // Every q family: a sphere latent's VampPrior is a mixture of vMFs (or Power Sphericals).
+  BOOST_TEST(method_name(kl_of(model_text("sphere[11]", "VampPrior(pseudo_inputs = 3)", vmf_q))) ==
+             method_name(kl_method::entropy_plus_mc));
+  const std::string t_q = "z ~ StudentT(df = 5, loc = linear(h, 20), scale = softplus(linear(h, 20)))";
+  BOOST_TEST(method_name(kl_of(model_text("real[20]", "VampPrior(pseudo_inputs = 3)", t_q))) ==
+             method_name(kl_method::entropy_plus_mc));
+  BOOST_TEST(method_name(kl_of(model_text("real[20]", "VampPrior(pseudo_inputs = 3)", normal_q, "train { kl = mc }"))) ==
+             method_name(kl_method::monte_carlo));
+}
+
+// A VampPrior evaluates q(z | ·) at pseudo-inputs in place of the data: q must take the
+// data alone (not another latent) and have parameters (not HypersphericalUniform()); it is a
+// prior only, and its count is a whole number from 1 to 100000.
+BOOST_AUTO_TEST_CASE(vamp_prior_needs_q_of_the_data_alone) {
+  auto errors_of = [](const std::string& text) { return run(text).errors(); };
+  const std::string two = R"(data x : binary[784]
+latent w : real[2]
+latent z : real[4]
+p(w) = Normal(0, 1)
+p(z) = VampPrior(pseudo_inputs = 10)
+p(x | z, w) = Bernoulli(logits = linear(concat(z, w), 784))
+q(w | x) = Normal(loc = linear(x, 2), scale = softplus(linear(x, 2)) + 1e-4)
+q(z | x, w) = Normal(loc = linear(concat(x, w), 4), scale = softplus(linear(x, 4)) + 1e-4)
+)";
+  BOOST_TEST((errors_of(two) == std::vector<std::string>{diag_at("vamp_q_not_of_data", two, "VampPrior")}));
+  BOOST_TEST(run(two).rendered.find("VampPrior for 'z' passes its pseudo-inputs through q(z | x, w)'s network in place "
+                                    "of the data 'x', so q must depend on 'x' alone, but q(z | x, w) also depends on "
+                                    "'w'") != std::string::npos, run(two).rendered);
+  const std::string uniform = model_text("sphere[11]", "VampPrior(pseudo_inputs = 3)", "z ~ HypersphericalUniform()");
+  BOOST_TEST((errors_of(uniform) == std::vector<std::string>{diag_at("vamp_q_not_of_data", uniform, "VampPrior")}));
+  const std::string in_q = model_text("real[20]", "Normal(0, 1)", "z ~ VampPrior(pseudo_inputs = 3)");
+  BOOST_TEST((errors_of(in_q) == std::vector<std::string>{diag_at("support_mismatch", in_q, "VampPrior")}));
+  for (const char* k : {"0", "2.5", "100001"}) {
+    const std::string bad = model_text("real[20]", fmt::format("VampPrior(pseudo_inputs = {})", k), normal_q);
+    BOOST_TEST((errors_of(bad) == std::vector<std::string>{diag_at("bad_size", bad, k, bad.find("pseudo_inputs = "))}), k);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(gaussian_mixture_is_a_prior_only_with_a_whole_number_of_components) {
   auto errors_of = [](const std::string& text) { return run(text).errors(); };
   // components: 0, negative, fractional, too many, a vector, a constant set to a bad value.

@@ -456,6 +456,43 @@ BOOST_AUTO_TEST_CASE(two_mixture_priors_in_one_block_have_parameters_of_their_ow
              shown);
 }
 
+BOOST_AUTO_TEST_CASE(vamp_priors_in_a_joint_block_share_the_trunk_and_heads) {
+  // Both latents of one q block have VampPriors: each pseudo-input pass runs the block's
+  // trunk and the latent's head through the same layers (φ), making no parameter of its
+  // own; the pseudo-inputs (θ) are each prior's. A pass that named the layers after the
+  // factor (q(s | x)) instead of the block made a second, unshared encoder.
+  const std::string text =
+      "data   x : binary[6]\n"
+      "latent s : sphere[3]\n"
+      "latent g : real[2]\n"
+      "p(s) = VampPrior(pseudo_inputs = 4)\n"
+      "p(g) = VampPrior(pseudo_inputs = 3)\n"
+      "p(x | s, g) = Bernoulli(logits = linear(concat(s, g), 6))\n"
+      "q(s, g | x) {\n"
+      "  h = tanh(linear(x, 5))\n"
+      "  s ~ VonMisesFisher(mean = normalize(linear(h, 3)), concentration = softplus(linear(h, 1)) + 1)\n"
+      "  g ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 0.1)\n"
+      "}\n";
+  auto r = vaec::test::run(text);
+  const auto& m = require_model(r);
+  BOOST_TEST(m.phi_count() == layer(6, 5) + layer(5, 3) + layer(5, 1) + layer(5, 2) + layer(5, 2));
+  BOOST_TEST(m.theta_count() == 4 * 6 + 3 * 6 + layer(5, 6));
+  for (auto source : {vaec::latent_source::posterior_draws, vaec::latent_source::prior_draws,
+                      vaec::latent_source::posterior_location}) {
+    vaec::lower_options o;
+    o.latents = source;
+    auto low = vaec::lower(m, o);
+    std::int64_t theta = 0, phi = 0;
+    for (const auto& p : low.graph.params()) {
+      (p.group == rt::param_group::theta ? theta : phi) += static_cast<std::int64_t>(p.size());
+      if (p.group == rt::param_group::phi)
+        BOOST_TEST(p.name.rfind("q(s, g | x).linear", 0) == 0u, p.name << " is not one of the block's layers");
+    }
+    BOOST_TEST(theta == m.theta_count());
+    BOOST_TEST(phi == m.phi_count());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(prior_draws_follow_the_order_of_a_p_block) {
   // z1's prior reads z2, sampled earlier in the same block: drawing from the prior, z1 is
   // W·z2 + b up to its scale, 1e-6, with W and b the block's parameters.

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -115,6 +116,7 @@ std::string show(const ast::expr& e);
 struct show_visitor {
   using result_type = std::string;
   std::string operator()(const ast::number& n) const { return n.text; }
+  std::string operator()(const ast::string_literal& t) const { return "\"" + t.value + "\""; }
   std::string operator()(const ast::identifier& id) const { return id.name; }
   std::string operator()(const x3::forward_ast<ast::call>& c) const {
     std::string s = c.get().callee.name + "(";
@@ -376,6 +378,41 @@ BOOST_AUTO_TEST_CASE(one_line_factor) {
   BOOST_TEST(g.body[0].target.name == "z");
   BOOST_TEST(spanned(u, g.header) == expected(u, "q(z | x)"));
   BOOST_TEST(spanned(u, g.where) == expected(u, "q(z | x) = Normal(loc = 0, scale = 1)"));
+}
+
+// Strings (DESIGN §2): double quotes, the escapes \" and \\, any other byte as itself
+// (a '#', brackets, UTF-8); the span covers the quotes. An unterminated string and any
+// other escape are reported where they are, before the grammar runs.
+BOOST_AUTO_TEST_CASE(string_literals) {
+  const std::string t = R"(p(z) = AggregatePosterior(run = "runs/a \"b\" \\ #(é", examples = 3))";
+  auto p = parse_text(t);
+  BOOST_REQUIRE(p.ast);
+  BOOST_TEST(p.errors().empty());
+  const auto& f = decl<ast::factor>(*p.ast, 0);
+  const auto& c = boost::get<x3::forward_ast<ast::call>>(f.body[0].value).get();
+  const auto& s = boost::get<ast::string_literal>(c.args[0].value);
+  BOOST_TEST(s.value == "runs/a \"b\" \\ #(é");
+  BOOST_TEST(spanned(t, s.where) == expected(t, R"("runs/a \"b\" \\ #(é")"));
+  BOOST_TEST(show(c.args[0].value) == "\"runs/a \"b\" \\ #(é\"");
+  const std::string empty = R"(p(z) = AggregatePosterior(run = ""))";
+  auto e = parse_text(empty);
+  BOOST_REQUIRE(e.ast);
+  BOOST_TEST(boost::get<ast::string_literal>(boost::get<x3::forward_ast<ast::call>>(decl<ast::factor>(*e.ast, 0).body[0].value).get().args[0].value).value.empty());
+  // Faults: where and which.
+  for (const auto& [text, kind, at] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"p(z) = A(run = \"runs/base)\nq(z | x) = B()", "unterminated_string", "\"runs/base)"},
+           {"p(z) = A(run = \"runs/base\\\")", "unterminated_string", "\"runs/base"},
+           {"p(z) = A(run = \"runs\\nbase\")", "bad_escape", "\\n"},
+           {"p(z) = A(run = \"runs\\", "bad_escape", "\\"},
+       }) {
+    BOOST_TEST_CONTEXT(text) {
+      auto r = parse_text(text);
+      BOOST_TEST(!r.ast);
+      BOOST_REQUIRE(!r.errors().empty());
+      BOOST_TEST(r.errors()[0].find(kind) == 0u, r.errors()[0]);
+      BOOST_TEST(r.diags->all()[0].where.begin == text.find(at));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(block_factor_with_rebinding) {

@@ -95,4 +95,69 @@ train { kl = best }
   delete v;
 }
 
+// A VampPrior's step — the encoder over its pseudo-inputs (shared layers), the component
+// densities of each q family (Normal's GEMM form, vMF's, Student-t's loops) — allocates
+// nothing either. (The vMF model found normalize's backward allocating an Eigen temporary
+// every step, in every model with normalize(...): fixed in runtime/ops/vector.hpp.)
+BOOST_AUTO_TEST_CASE(a_vamp_prior_step_allocates_nothing) {
+  const std::string normal = R"(
+data   x : binary[784]
+latent z : real[20]
+p(z) = VampPrior(pseudo_inputs = 50)
+p(x | z) = Bernoulli(logits = linear(relu(linear(z, 64)), 784))
+q(z | x) {
+  h = mlp(x, [64], activation = relu)
+  z ~ Normal(loc = linear(h, 20), scale = softplus(linear(h, 20)) + 1e-4)
+}
+)";
+  const std::string vmf = R"(
+data   x : binary[784]
+latent z : sphere[5]
+p(z) = VampPrior(pseudo_inputs = 50)
+p(x | z) = Bernoulli(logits = linear(relu(linear(z, 64)), 784))
+q(z | x) {
+  h = mlp(x, [64], activation = relu)
+  z ~ VonMisesFisher(mean = normalize(linear(h, 5)), concentration = softplus(linear(h, 1)) + 1)
+}
+)";
+  const std::string t = R"(
+data   x : binary[784]
+latent z : real[4]
+p(z) = VampPrior(pseudo_inputs = 20)
+p(x | z) = Bernoulli(logits = linear(relu(linear(z, 64)), 784))
+q(z | x) {
+  h = mlp(x, [64], activation = relu)
+  z ~ StudentT(df = 5, loc = linear(h, 4), scale = softplus(linear(h, 4)) + 1e-4)
+}
+)";
+  for (const std::string* text : {&normal, &vmf, &t}) {
+    auto m = vaec::test::run(*text, "alloc.vae").model;
+    BOOST_REQUIRE(m);
+    auto low = vaec::lower(*m);
+    rt::set_threads(2);
+    rt::parameters<float> params(low.graph);
+    params.initialize(1);
+    std::vector<float> examples(784 * 100);
+    for (std::size_t i = 0; i < examples.size(); ++i) examples[i] = static_cast<float>(i % 5) / 5.0f;
+    params.initialize_from_examples(examples, 100, 784, 1);
+    rt::adam<float> opt(params.values.size(), {});
+    rt::plan<float> p(low.graph, params, 32, 2);
+    auto x = p.input(low.data);
+    for (std::size_t i = 0; i < x.size(); ++i) x.data[i] = static_cast<float>(i % 7) / 7.0f;
+    auto step = [&](std::uint64_t s) {
+      rt::rng noise(1, rt::stream::noise, s);
+      p.forward(noise);
+      p.backward();
+      opt.step(params.values.data(), params.grads.data());
+    };
+    for (std::uint64_t s = 0; s < 3; ++s) step(s);
+    allocations = 0;
+    counting = true;
+    for (std::uint64_t s = 3; s < 13; ++s) step(s);
+    counting = false;
+    BOOST_TEST(allocations.load() == 0, allocations.load() << " allocations in 10 steps, model " << (text == &normal ? "Normal" : text == &vmf ? "vMF" : "StudentT"));
+    BOOST_TEST(std::isfinite(p.result().loss));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -297,6 +297,77 @@ BOOST_AUTO_TEST_CASE(mixture_family) {
   });
 }
 
+// The VampPrior's component densities (runtime/ops/vamp.hpp) for each q family: z from q
+// at the data, the components from the same encoder layers (linear_shared) at K learned
+// pseudo-inputs u [data_rows × K], so the check covers the gradient that reaches the
+// shared layers twice and the pseudo-inputs through them. K = 1 and K = 3 (overlapping
+// components: every responsibility strictly between 0 and 1); a shared (one-column)
+// component parameter too. pick_component and gather_component (prior draws, no
+// gradient) with constant inputs, for coverage.
+BOOST_AUTO_TEST_CASE(vamp_families) {
+  for (int K : {1, 3}) {
+    BOOST_TEST_CONTEXT("K = " << K) {
+      // The encoder: h = tanh(W1·in + b1), then heads; at the data (x) and at u.
+      struct encoder {
+        int l1 = -1, heads[3] = {-1, -1, -1};
+        int hidden(rt::graph& g, int in) {
+          const int a = l1 < 0 ? (l1 = g.linear(in, 5, rt::param_group::phi, "enc1")) : g.linear_shared(in, l1);
+          return g.unary(op_kind::tanh, a);
+        }
+        int head(rt::graph& g, int h, int i, int rows) {
+          if (heads[i] < 0) return heads[i] = g.linear(h, rows, rt::param_group::phi, "head");
+          return g.linear_shared(h, heads[i]);
+        }
+        int positive(rt::graph& g, int h, int i, int rows) {
+          return g.binary(op_kind::add, g.unary(op_kind::softplus, head(g, h, i, rows)), g.constant(0.3));
+        }
+        int unit(rt::graph& g, int h, int i, int rows) { return g.normalize(head(g, h, i, rows)); }
+      };
+      auto pseudo = [K](rt::graph& g) {
+        return g.unary(op_kind::sigmoid, g.param_columns(data_rows, K, rt::param_info::init_kind::training_examples_logit,
+                                                         rt::param_group::theta, "u"));
+      };
+      // Normal
+      gradient_check([&](rt::graph& g, int x) {
+        encoder e;
+        const int hx = e.hidden(g, x);
+        const int z = g.sample_normal(e.head(g, hx, 0, 3), e.positive(g, hx, 1, 3), 3);
+        const int hu = e.hidden(g, pseudo(g));
+        return g.vamp_logpdf(op_kind::vamp_normal, z, {e.head(g, hu, 0, 3), e.positive(g, hu, 1, 3)}, K, 3);
+      }, 2);
+      // Normal with a shared scale (the same for every component)
+      gradient_check([&](rt::graph& g, int x) {
+        encoder e;
+        const int z = lin(g, x, 3);
+        const int scale = g.binary(op_kind::add, g.unary(op_kind::softplus, g.param(3, 0.2, rt::param_group::phi, "s")),
+                                   g.constant(0.3));
+        return g.vamp_logpdf(op_kind::vamp_normal, z, {e.head(g, e.hidden(g, pseudo(g)), 0, 3), scale}, K, 3);
+      });
+      // von Mises–Fisher and Power Spherical on S^2: z a unit vector from the data.
+      for (op_kind op : {op_kind::vamp_vmf, op_kind::vamp_power_spherical}) {
+        gradient_check([&](rt::graph& g, int x) {
+          encoder e;
+          const int z = g.normalize(lin(g, x, 3));
+          const int hu = e.hidden(g, pseudo(g));
+          return g.vamp_logpdf(op, z, {e.unit(g, hu, 0, 3), e.positive(g, hu, 1, 1)}, K, 3);
+        });
+      }
+      // Student-t: df, loc and scale per component ([1], [3], [3]).
+      gradient_check([&](rt::graph& g, int x) {
+        encoder e;
+        const int z = lin(g, x, 3);
+        const int hu = e.hidden(g, pseudo(g));
+        return g.vamp_logpdf(op_kind::vamp_studentt, z,
+                             {e.positive(g, hu, 0, 1), e.head(g, hu, 1, 3), e.positive(g, hu, 2, 3)}, K, 3);
+      });
+    }
+  }
+  gradient_check([](rt::graph& g, int x) {
+    const int pick = g.pick_component(4);
+    return g.binary(op_kind::add, g.gather_component(g.constant(0.5, 3), pick), lin(g, x, 3));
+  });
+}
+
 BOOST_AUTO_TEST_CASE(continuous_bernoulli) {
   // logits around 0 (the series branch), across ±½ and far out
   for (double s : {0.05, 1.0, 40.0}) {
@@ -432,6 +503,37 @@ q(z, u | x) {
   u ~ Normal(loc = linear(concat(h, z), 2), scale = exp(linear(h, 2) - 1))
 }
 )";
+  // VampPriors: q's layers evaluated at the data and at the pseudo-inputs (shared φ).
+  const std::string vamp = R"(
+data   x : binary[4]
+latent z : real[3]
+p(z) = VampPrior(pseudo_inputs = 3)
+p(x | z) = Bernoulli(logits = linear(z, 4))
+q(z | x) {
+  h = tanh(linear(x, 5))
+  z ~ Normal(loc = linear(h, 3), scale = softplus(linear(h, 3)) + 0.2)
+}
+)";
+  const std::string vamp_sphere = R"(
+data   x : real[4]
+latent z : sphere[3]
+p(z) = VampPrior(pseudo_inputs = 2)
+p(x | z) = Normal(loc = linear(z, 4), scale = 1)
+q(z | x) {
+  h = tanh(linear(x, 5))
+  z ~ VonMisesFisher(mean = normalize(linear(h, 3)), concentration = softplus(linear(h, 1)) + 1)
+}
+)";
+  const std::string vamp_t = R"(
+data   x : binary[4]
+latent z : real[2]
+p(z) = VampPrior(pseudo_inputs = 3)
+p(x | z) = Bernoulli(logits = linear(z, 4))
+q(z | x) {
+  h = tanh(linear(x, 5))
+  z ~ StudentT(df = 5, loc = linear(h, 2), scale = softplus(linear(h, 2)) + 0.2)
+}
+)";
   struct model_case {
     std::string name, text, train;
     int samples;
@@ -453,6 +555,11 @@ q(z, u | x) {
            {"joint blocks, best KL", joint, "", 2},
            {"joint blocks, kl = mc", joint, "train { kl = mc }", 2},
            {"joint blocks, iwae", joint, "train { objective = iwae samples = 3 }", 3},
+           {"VampPrior of Normals, entropy + MC", vamp, "", 2},
+           {"VampPrior of Normals, kl = mc", vamp, "train { kl = mc }", 2},
+           {"VampPrior of Normals, iwae", vamp, "train { objective = iwae samples = 3 }", 3},
+           {"VampPrior of vMFs on S^2, real data", vamp_sphere, "", 2},
+           {"VampPrior of Student-t", vamp_t, "", 2},
        }) {
     BOOST_TEST_CONTEXT(c.name) {
       auto compiled = vaec::test::run(c.text + c.train, "m.vae");
@@ -462,6 +569,12 @@ q(z, u | x) {
       for (const auto& n : low.graph.nodes()) covered().insert(n.op);
       rt::parameters<double> params(low.graph);
       params.initialize(5);
+      // Pseudo-inputs (which the trainer fills from the data): distinct values.
+      rt::rng u(13, rt::stream::init, 2);
+      for (const auto& info : low.graph.params())
+        if (info.init == rt::param_info::init_kind::training_examples ||
+            info.init == rt::param_info::init_kind::training_examples_logit)
+          for (std::size_t k = 0; k < info.size(); ++k) params.values[info.offset + k] = 2 * u.uniform() - 1;
       rt::plan<double> p(low.graph, params, B, c.samples);
       p.settings().beta = m->settings.beta;
       p.settings().rejection_correction = false;
