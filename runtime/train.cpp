@@ -103,10 +103,11 @@ void check_fits(const model_binding& b, const dataset& d) {
 // Plans for a full batch and for the remainder, sharing the parameters.
 struct plans {
   std::unique_ptr<plan<float>> full, tail;
-  plans(const graph& g, parameters<float>& p, int batch, int samples, std::size_t count, bool gradients = true) {
-    full = std::make_unique<plan<float>>(g, p, batch, samples, gradients);
+  plans(const graph& g, parameters<float>& p, int batch, int samples, std::size_t count, bool gradients = true,
+        product_options products = {}) {
+    full = std::make_unique<plan<float>>(g, p, batch, samples, gradients, products);
     const int rest = static_cast<int>(count % static_cast<std::size_t>(batch));
-    if (rest > 0) tail = std::make_unique<plan<float>>(g, p, rest, samples, gradients);
+    if (rest > 0) tail = std::make_unique<plan<float>>(g, p, rest, samples, gradients, products);
   }
   plan<float>& for_size(int n) { return n == full->batch() ? *full : *tail; }
 };
@@ -362,6 +363,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   const graph& g = *b.g;
   check_fits(b, data.train);
   if (data.test) check_fits(b, *data.test);
+  if (o.products == precision::bf16 && !bf16_supported())
+    throw train_error(bf16_unsupported_message());
   set_threads(o.threads);
   set_flush_denormals();
 
@@ -408,7 +411,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   params.initialize(o.seed);
   adam<float> opt(params.values.size(), o.adam);
   const int B = std::min<int>(o.batch, static_cast<int>(train_set->count));
-  plans train_plans(g, params, B, o.samples, train_set->count);
+  plans train_plans(g, params, B, o.samples, train_set->count, true, {o.products});
   std::unique_ptr<plans> test_plans, valid_plans;
   const int eval_batch = std::max(B, 500);
   if (test_set) test_plans = std::make_unique<plans>(g, params, std::min<int>(eval_batch, static_cast<int>(test_set->count)), o.samples, test_set->count, false);
