@@ -162,7 +162,7 @@ bool bf16_supported() {
 
 std::string kernels_info() {
   const dnnl_version_t* v = dnnl_version();
-  return fmt::format("float products: oneDNN {}.{}.{} ({}) and, under 16,384 multiply-adds, OpenBLAS; double products: {}", v->major,
+  return fmt::format("float products: oneDNN {}.{}.{} ({}) and, for fp32 under 16,384 multiply-adds, OpenBLAS; double products: {}", v->major,
                      v->minor, v->patch, onednn_isa(), openblas_info());
 }
 
