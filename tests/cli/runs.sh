@@ -275,7 +275,7 @@ check "the IW bound (K = 4) is at least the ELBO of the same draws, on training 
 
 # ---- products: oneDNN's and bf16's runs are as reproducible; precision is the run's own -------
 # (the tiny model's encoder product, 32 × 784 · 784 × 32, runs on oneDNN; its 2-wide ones on OpenBLAS)
-grep -q "oneDNN" <("$vaec" --version) && {
+grep -q "float products: oneDNN" <("$vaec" --version) && {
   "$vaec" tiny.vae --data slice --epochs 2 --threads 1 --out o1a >/dev/null 2>&1
   "$vaec" tiny.vae --data slice --epochs 2 --threads 1 --out o1b >/dev/null 2>&1
   check "oneDNN products: 1 thread, twice, identical bytes" same o1a o1b
