@@ -294,7 +294,9 @@ def measure(a, built, digest, version, head, dirty):
         order = ("torch", "vaec") if i % 2 == 0 else ("vaec", "torch")
         for side in order:
             iw = a.iw if last else 0
-            r = run_torch(a, a.out, i + 1, iw) if side == "torch" else run_vaec(a, a.out, i + 1, iw)
+            # Runs of the unpinned series get their own folders and logs ("unpinned-1").
+            tag = f"{i + 1}" if a.current_environment == "as-is" else f"{a.current_environment}-{i + 1}"
+            r = run_torch(a, a.out, tag, iw) if side == "torch" else run_vaec(a, a.out, tag, iw)
             r["pass"] = i + 1
             runs[side].append(r)
             print(f"== {side}, pass {i + 1}: median epoch {statistics.median(r['seconds']):.2f} s, "

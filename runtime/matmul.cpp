@@ -162,8 +162,9 @@ bool bf16_supported() {
 
 std::string kernels_info() {
   const dnnl_version_t* v = dnnl_version();
-  return fmt::format("float products: oneDNN {}.{}.{} ({}) and, for fp32 under 16,384 multiply-adds, OpenBLAS; double products: {}", v->major,
-                     v->minor, v->patch, onednn_isa(), openblas_info());
+  return fmt::format(
+      "float products: oneDNN {}.{}.{} ({}) and, for fp32 under 16,384 multiply-adds, OpenBLAS; double products: {}",
+      v->major, v->minor, v->patch, onednn_isa(), openblas_info());
 }
 
 // ---- products -------------------------------------------------------------------------
@@ -227,7 +228,9 @@ dnnl::memory::desc strided(dnnl::memory::dim rows, dnnl::memory::dim cols, dt ty
   else if (rows == 1) row_stride = col_stride * cols;
   return {{rows, cols}, type, {row_stride, col_stride}};
 }
-dnnl::memory::desc src_desc(bool tb, int n, int k, dt type) { return tb ? strided(n, k, type, 1, n) : strided(n, k, type, k, 1); }
+dnnl::memory::desc src_desc(bool tb, int n, int k, dt type) {
+  return tb ? strided(n, k, type, 1, n) : strided(n, k, type, k, 1);
+}
 dnnl::memory::desc weights_desc(bool ta, int m, int k, dt type) {
   return ta ? strided(k, m, type, 1, k) : strided(k, m, type, m, 1);
 }

@@ -68,8 +68,10 @@ result check(const shape& s, bool ta, bool tb, bool accumulate, rt::product_opti
   const double in = 2 * input_rounding + input_rounding * input_rounding;
   result out;
   long double err2 = 0, ref2 = 0;
-  // Large products are checked on a lattice of about 4,000 elements (every row and column
-  // of the lattice meets every stored row and column of A and B's reading pattern).
+  // Large products are checked on about 4,000 elements of C spread over it: every
+  // `every`-th row, and in it every `every`-th column from an offset that shifts by one
+  // from one checked row to the next (each element still reads a whole row of op(A) and
+  // column of op(B)).
   const int every = std::max(1, static_cast<int>(std::sqrt(static_cast<double>(m) * n / 4096.0)));
   for (int i = 0; i < m; i += every)
     for (int j = (i / every) % every; j < n; j += every) {
