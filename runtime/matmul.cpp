@@ -1,10 +1,9 @@
 #include "runtime/matmul.hpp"
 
-#include <atomic>
+#include "runtime/call_arena.hpp"
+
 #include <bit>
 #include <cstdlib>
-#include <cstring>
-#include <new>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -51,91 +50,6 @@ product_path choose_path(int m, int n, int k, precision p, kernels forced) {
 }
 
 #ifdef VAEC_HAVE_ONEDNN
-
-// ---- oneDNN's per-call bookkeeping ----------------------------------------------------
-// dnnl_primitive_execute keeps its arguments in a std::unordered_map and makes a
-// scratchpad grantor: 6 small operator-new blocks (32–104 bytes) on the calling thread,
-// freed before it returns, on every call (oneDNN 2.6, src/common/primitive_iface.cpp).
-// vaec's guarantee is that a step allocates nothing (tests/runtime/alloc_test.cpp), so
-// while a product runs, the calling thread's operator new is served from a fixed arena
-// instead of the heap: a bump pointer over a static buffer, reset when every block from it
-// has been freed. Anything larger than what is left goes to the heap as usual (and the
-// allocation test would see it). Outside a product nothing changes: operator new is
-// malloc with the standard new-handler loop, operator delete is free.
-namespace {
-
-struct call_arena {
-  static constexpr std::size_t size = 16384;
-  alignas(64) unsigned char buffer[size] = {};
-  std::size_t used = 0;
-  std::atomic<int> live{0};
-  std::atomic<const void*> owner{nullptr};  // the thread inside a product (its `this_thread`), or none
-  bool owns(const void* p) const {
-    auto* c = static_cast<const unsigned char*>(p);
-    return c >= buffer && c < buffer + size;
-  }
-};
-constinit call_arena arena;
-// An address that tells threads apart without a library call.
-thread_local constinit char this_thread = 0;
-
-void* arena_take(std::size_t n) {
-  if (arena.owner.load(std::memory_order_relaxed) != &this_thread) return nullptr;
-  const std::size_t step = (n + 15) / 16 * 16;
-  if (step == 0 || arena.used + step > call_arena::size) return nullptr;
-  void* p = arena.buffer + arena.used;
-  arena.used += step;
-  arena.live.fetch_add(1, std::memory_order_relaxed);
-  return p;
-}
-
-// Marks the calling thread as inside a product for its lifetime.
-struct arena_scope {
-  bool entered = false;
-  arena_scope() {
-    const void* none = nullptr;
-    if (arena.owner.compare_exchange_strong(none, &this_thread)) {
-      entered = true;
-      if (arena.live.load() == 0) arena.used = 0;
-    }
-  }
-  ~arena_scope() {
-    if (!entered) return;
-    if (arena.live.load() == 0) arena.used = 0;
-    arena.owner.store(nullptr);
-  }
-};
-
-}  // namespace
-
-}  // namespace vaec::rt
-
-// The replaceable global allocation functions ([new.delete.single]); libstdc++'s array
-// and nothrow forms call these.
-void* operator new(std::size_t n) {
-  if (void* p = vaec::rt::arena_take(n)) return p;
-  for (;;) {
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    std::new_handler h = std::get_new_handler();
-    if (!h) throw std::bad_alloc();
-    h();
-  }
-}
-// GCC, inlining this into a caller of new, would warn that free() meets a pointer from
-// operator new: here that pairing is the definition.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept {
-  if (p && vaec::rt::arena.owns(p)) {
-    vaec::rt::arena.live.fetch_sub(1, std::memory_order_relaxed);
-    return;
-  }
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
-#pragma GCC diagnostic pop
-
-namespace vaec::rt {
 
 bool onednn_built() { return true; }
 
@@ -324,7 +238,7 @@ void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c)
     product_shared& s = *shared_;
     product_shared::slot& sl = *s.slots[static_cast<std::size_t>(slot_)];
     const product_shared::primitive& prim = s.primitives[static_cast<std::size_t>(primitive_)];
-    arena_scope scope;
+    call_arena_scope scope;  // oneDNN's bookkeeping: no heap (runtime/call_arena.hpp)
     if (inputs_ == precision::bf16) {
       to_bf16(a.data, sl.a16.data(), sl.a16.size());
       to_bf16(b.data, sl.b16.data(), sl.b16.size());
