@@ -72,7 +72,7 @@ class product_set;
 // op(B) [k × n], β = 0 (overwrite) or 1 (accumulate). Made by product_set::make, run with
 // the buffers it was made for or others of the same shapes. For T = double, or a BLAS path,
 // run() is runtime/tensor's gemm; for a oneDNN path it executes the plan-time primitive,
-// allocating nothing (see matmul.cpp for oneDNN's own per-call bookkeeping).
+// allocating nothing (oneDNN's own per-call bookkeeping: runtime/call_arena.hpp).
 template <class T>
 class product {
  public:
