@@ -4,12 +4,20 @@
     python3 bench/compare.py                 # 10 epochs per run, 2 passes: torch, vaec, vaec, torch
     python3 bench/compare.py --quick         # 3 epochs per run, a smoke test
     python3 bench/compare.py --iw 500        # also the importance-weighted log-likelihood, K = 500
+    python3 bench/compare.py --environment both   # as the environment is, then without the OpenBLAS pin
 
 Each pass trains both sides from scratch (same model, batch 128, Adam 1e-3, float32, 2 threads);
 the order alternates between passes (ABBA) to cancel the machine's drift. Printed: each side's
 epoch time (the median over the epochs of all its runs, training loop only), the ratio
 vaec/torch, peak memory (max RSS of the training process), the BLAS each side had loaded,
 and the test ELBO after the last epoch. Exits non-zero, saying why, if a side fails.
+
+Both sides get the environment compare.py runs in — or, with --environment unpinned, that
+environment less OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (both, as a machine without the pin
+runs; removing only one leaves OpenBLAS with another blocking); `both` measures the two in
+turn. Every run records the variables of its environment that choose arithmetic or threads
+(OPENBLAS_*, OMP_*, GOMP_*, ONEDNN_*, DNNL_*, MKL_*) and the kernels it reported (vaec's
+`kernels:` line: oneDNN's ISA and OpenBLAS's core), so that two figures that differ show why.
 
 Standard library only; the PyTorch side (bench/torch_vae.py) runs under Debian's python3-torch
 with OpenBLAS's OpenMP variant (LD_LIBRARY_PATH) and 2 threads. vaec is copied to a temporary
@@ -109,14 +117,33 @@ def fail_with_log(label, code, log_path):
     raise BenchError(f"{label} failed ({how}); the end of its log {log_path}:\n    " + "\n    ".join(tail))
 
 
-def run_torch(a, out, tag, iw):
+# Environment variables that choose a library's kernels, blocking or threads.
+ARITHMETIC_PREFIXES = ("OPENBLAS_", "GOTO", "OMP_", "GOMP_", "KMP_", "ONEDNN_", "DNNL_", "MKL_")
+# What --environment unpinned removes: the pin and its companion, together.
+PIN = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def side_env(a):
+    """The environment of one side's process: compare.py's own, or without the pin."""
     env = dict(os.environ)
+    if a.current_environment == "unpinned":
+        for k in PIN:
+            env.pop(k, None)
+    return env
+
+
+def arithmetic_env(env):
+    return {k: v for k, v in sorted(env.items()) if k.startswith(ARITHMETIC_PREFIXES)}
+
+
+def run_torch(a, out, tag, iw):
+    env = side_env(a)
     env["LD_LIBRARY_PATH"] = OPENBLAS_OPENMP + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
     env["OMP_NUM_THREADS"] = str(a.threads)
     argv = [a.python, os.path.join(HERE, "torch_vae.py"), "--epochs", str(a.epochs), "--threads", str(a.threads),
             "--iw", str(iw), "--seed", str(a.seed)]
     log = os.path.join(out, f"torch-{tag}.log")
-    print(f"\n== torch, pass {tag}: load average {loadavg()}", flush=True)
+    print(f"\n== torch, pass {tag}: load average {loadavg()}; environment {arithmetic_env(env)}", flush=True)
     code, rss, _, wall = run(f"torch {tag}", argv, log, env=env, timeout=a.timeout)
     if code != 0:
         fail_with_log(f"the PyTorch side (pass {tag})", code, log)
@@ -133,7 +160,8 @@ def run_torch(a, out, tag, iw):
             "max_rss_kib": result.get("max_rss_kib_training", rss), "max_rss_kib_process": rss,
             "blas": result["blas"], "iw": result.get("iw_loglik"),
             "iw_stderr": result.get("iw_stderr"), "iw_k": result.get("iw_k"), "wall": wall,
-            "flush_denormal_all_threads": result.get("flush_denormal_all_threads"), "log": log}
+            "flush_denormal_all_threads": result.get("flush_denormal_all_threads"), "log": log,
+            "environment": arithmetic_env(env)}
 
 
 def run_vaec(a, out, tag, iw):
@@ -141,8 +169,9 @@ def run_vaec(a, out, tag, iw):
     argv = [a.vaec_copy, a.model, "--data", a.data, "--epochs", str(a.epochs), "--out", run_dir,
             "--threads", str(a.threads), "--seed", str(a.seed)]
     log = os.path.join(out, f"vaec-{tag}.log")
-    print(f"\n== vaec, pass {tag}: load average {loadavg()}", flush=True)
-    code, rss, libs, wall = run(f"vaec {tag}", argv, log, timeout=a.timeout)
+    env = side_env(a)
+    print(f"\n== vaec, pass {tag}: load average {loadavg()}; environment {arithmetic_env(env)}", flush=True)
+    code, rss, libs, wall = run(f"vaec {tag}", argv, log, env=env, timeout=a.timeout)
     if code != 0:
         fail_with_log(f"the vaec side (pass {tag})", code, log)
     try:
@@ -155,14 +184,19 @@ def run_vaec(a, out, tag, iw):
     if len(seconds) != a.epochs or len(rows) != a.epochs or not rows[-1].get("test_elbo"):
         raise BenchError(f"the vaec side (pass {tag}): expected {a.epochs} epochs with a test ELBO in {run_dir}, "
                          f"found {len(seconds)} timings and {len(rows)} metric rows")
+    kernels = "?"
+    with open(log, errors="replace") as f:
+        for line in f:
+            if line.startswith("kernels: "):
+                kernels = line[len("kernels: "):].strip()
     r = {"seconds": seconds, "test_elbo": float(rows[-1]["test_elbo"]), "max_rss_kib": rss,
-         "blas": describe_blas(libs), "iw": None, "iw_stderr": None, "iw_k": None, "wall": wall, "log": log,
-         "run_dir": run_dir}
+         "blas": describe_blas(libs), "kernels": kernels, "iw": None, "iw_stderr": None, "iw_k": None, "wall": wall,
+         "log": log, "run_dir": run_dir, "environment": arithmetic_env(env)}
     if iw > 0:
         elog = os.path.join(out, f"vaec-{tag}-eval.log")
         print(f"== vaec eval --iw {iw}, pass {tag}: load average {loadavg()}", flush=True)
         code, _, _, _ = run(f"vaec eval {tag}", [a.vaec_copy, "eval", run_dir, "--data", a.data, "--iw", str(iw),
-                                                  "--threads", str(a.threads)], elog, timeout=a.timeout)
+                                                  "--threads", str(a.threads)], elog, env=env, timeout=a.timeout)
         if code != 0:
             fail_with_log(f"vaec eval (pass {tag})", code, elog)
         with open(elog, errors="replace") as f:
@@ -193,6 +227,9 @@ def main():
     ap.add_argument("--out", default=None, help="folder for logs and run folders (default: a new one under /tmp)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds before a single run counts as failed")
     ap.add_argument("--json", default=None, help="write the results here (default OUT/results.json)")
+    ap.add_argument("--environment", choices=("as-is", "unpinned", "both"), default="as-is",
+                    help="each side's environment: compare.py's own (as-is), without OPENBLAS_CORETYPE and "
+                         "OPENBLAS_L2_SIZE (unpinned), or one measurement of each (both)")
     a = ap.parse_args()
     if a.epochs is None:
         a.epochs = 3 if a.quick else 10
@@ -230,6 +267,21 @@ def main():
     dirty = [line for line in dirty if line.strip()]
     version = (subprocess.run([a.vaec_copy, "--version"], capture_output=True, text=True).stdout.strip().splitlines()
                or ["?"])[0]
+    environments = ("as-is", "unpinned") if a.environment == "both" else (a.environment,)
+    results = {}
+    for environment in environments:
+        a.current_environment = environment
+        print(f"\n==== environment: {environment} ({arithmetic_env(side_env(a))})", flush=True)
+        results[environment] = measure(a, built, digest, version, head, dirty)
+    json_path = a.json or os.path.join(a.out, "results.json")
+    with open(json_path, "w") as f:
+        json.dump(results if len(results) > 1 else results[environments[0]], f, indent=2)
+    print(f"\n  results: {json_path}")
+    return 0
+
+
+def measure(a, built, digest, version, head, dirty):
+    """One ABBA series of passes in a.current_environment; prints its table and returns its figures."""
 
     print(f"vaec vs PyTorch: {a.epochs} epochs per run, {a.passes} pass(es), {a.threads} threads, "
           f"{os.cpu_count()} cores; logs and run folders in {a.out}")
@@ -242,7 +294,9 @@ def main():
         order = ("torch", "vaec") if i % 2 == 0 else ("vaec", "torch")
         for side in order:
             iw = a.iw if last else 0
-            r = run_torch(a, a.out, i + 1, iw) if side == "torch" else run_vaec(a, a.out, i + 1, iw)
+            # Runs of the unpinned series get their own folders and logs ("unpinned-1").
+            tag = f"{i + 1}" if a.current_environment == "as-is" else f"{a.current_environment}-{i + 1}"
+            r = run_torch(a, a.out, tag, iw) if side == "torch" else run_vaec(a, a.out, tag, iw)
             r["pass"] = i + 1
             runs[side].append(r)
             print(f"== {side}, pass {i + 1}: median epoch {statistics.median(r['seconds']):.2f} s, "
@@ -258,7 +312,7 @@ def main():
                 "min_epoch_seconds": min(secs), "max_epoch_seconds": max(secs),
                 "max_rss_mib": max(r["max_rss_kib"] for r in rs) / 1024, "blas": last["blas"],
                 "test_elbo": [r["test_elbo"] for r in rs], "iw": last["iw"], "iw_stderr": last["iw_stderr"],
-                "iw_k": last["iw_k"]}
+                "iw_k": last["iw_k"], "kernels": last.get("kernels"), "environment": last["environment"]}
 
     t, v = summary("torch"), summary("vaec")
     ratio = v["median_epoch_seconds"] / t["median_epoch_seconds"]
@@ -281,17 +335,14 @@ def main():
     print(f"  ratio vaec/torch (medians): {ratio:.3f}   (target: at most 0.6)")
     if min(v["epochs_timed"], t["epochs_timed"]) < 3:
         print("  (fewer than 3 epochs timed per side: a smoke test, not a benchmark figure)")
+    print(f"  kernels, vaec: {v['kernels']}")
     print(f"  BLAS, vaec:    {v['blas']}")
     print(f"  BLAS, PyTorch: {t['blas']} (flush denormals on all threads: "
           f"{runs['torch'][-1]['flush_denormal_all_threads']})")
-    json_path = a.json or os.path.join(a.out, "results.json")
-    with open(json_path, "w") as f:
-        json.dump({"epochs": a.epochs, "passes": a.passes, "threads": a.threads, "ratio": ratio,
-                   "vaec_binary": {"path": a.vaec, "built": built, "sha256_prefix": digest, "version": version},
-                   "repository_head": head, "modified_tracked_files": dirty,
-                   "vaec": v, "torch": t, "runs": runs}, f, indent=2)
-    print(f"  results: {json_path}")
-    return 0
+    print(f"  environment: {v['environment']}")
+    return {"environment": a.current_environment, "epochs": a.epochs, "passes": a.passes, "threads": a.threads,
+            "ratio": ratio, "vaec_binary": {"path": a.vaec, "built": built, "sha256_prefix": digest, "version": version},
+            "repository_head": head, "modified_tracked_files": dirty, "vaec": v, "torch": t, "runs": runs}
 
 
 if __name__ == "__main__":

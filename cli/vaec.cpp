@@ -180,6 +180,9 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
                                                                  : vaec::rt::binarize::fixed;
   o.seed = c.seed ? parse_seed(*c.seed, "--seed") : s.seed;
   o.early_stopping = s.early_stopping;
+  o.products = s.precision == vaec::product_precision::bf16 ? vaec::rt::precision::bf16 : vaec::rt::precision::fp32;
+  if (o.products == vaec::rt::precision::bf16 && !vaec::rt::bf16_supported())
+    throw usage_error(fmt::format("{}: {}", c.model, vaec::rt::bf16_unsupported_message()));
   o.threads = c.threads.value_or(default_threads());
   if (c.epochs && *c.epochs < 1) throw usage_error(fmt::format("--epochs {}: train for at least 1 epoch", *c.epochs));
   if (c.batch && *c.batch < 1) throw usage_error(fmt::format("--batch {}: a batch holds at least 1 example", *c.batch));
@@ -438,15 +441,17 @@ int run_train(const train_cli& c) {
         {"best_epoch", r.best_epoch},
         {"epochs_completed", r.epochs.size()},
         {"training_seconds", seconds},
-        {"versions", {{"vaec", VAEC_VERSION}, {"blas", "OpenBLAS (OpenMP)"}, {"compiler", __VERSION__}}},
+        {"versions", {{"vaec", VAEC_VERSION}, {"kernels", vaec::rt::kernels_info()}, {"compiler", __VERSION__}}},
     };
     folder->write("summary.json", summary.dump(2) + "\n");
   };
 
-  fmt::print("training {} on {}: {} train{} examples, batch {}, {} sample{}, {} thread{} (OpenBLAS, OpenMP)\n",
+  fmt::print("training {} on {}: {} train{} examples, batch {}, {} sample{}, {} thread{}, {} products\n",
              model.name, record.data, vaec::group_thousands(static_cast<std::int64_t>(data.train.count)),
              data.test ? fmt::format(" / {} test", vaec::group_thousands(static_cast<std::int64_t>(data.test->count))) : "",
-             o.batch, o.samples, o.samples == 1 ? "" : "s", o.threads, o.threads == 1 ? "" : "s");
+             o.batch, o.samples, o.samples == 1 ? "" : "s", o.threads, o.threads == 1 ? "" : "s",
+             vaec::rt::to_string(o.products));
+  fmt::print("kernels: {}\n", vaec::rt::kernels_info());
   if (data.test && o.binarize_mode != vaec::rt::binarize::none)
     fmt::print("test figures: on the test set binarized once (seed {}), as vaec eval uses it\n", o.seed);
   if (grey_bernoulli)
@@ -998,7 +1003,7 @@ int vaec_main(int argc, char** argv) {
                "  vaec eval RUN_DIR --data PATH [--iw K]  test ELBO and importance-weighted log-likelihood\n"
                "  vaec sample RUN_DIR [-n N] [--out F]    decode latents from the prior or the posterior\n"
                "  vaec compare A.vae B.vae … --data PATH  train and evaluate every model × grid point × seed"};
-  app.set_version_flag("--version", std::string("vaec ") + VAEC_VERSION + "\nMPI: " +
+  app.set_version_flag("--version", std::string("vaec ") + VAEC_VERSION + "\n" + vaec::rt::kernels_info() + "\nMPI: " +
                                         (vaec::rt::mpi::built_in()
                                              ? vaec::rt::mpi::library_description() + " (used under mpirun or srun)"
                                              : vaec::rt::mpi::library_description()));

@@ -145,6 +145,7 @@ struct latent_plan {
 enum class objective_kind { elbo, iwae };
 enum class kl_choice { best, mc };
 enum class binarize_mode { none, dynamic, fixed };  // `static` in a model file
+enum class product_precision { fp32, bf16 };        // the training products' inputs
 
 // The `train { }` block with defaults for keys it does not set (DESIGN §2 table).
 struct train_settings {
@@ -165,6 +166,7 @@ struct train_settings {
   int eval_samples = 500;        // K of the importance-weighted log-likelihood
   std::uint64_t seed = 1;        // every random draw follows from it
   int early_stopping = 0;        // epochs without a better validation ELBO before stopping; 0 = off
+  product_precision precision = product_precision::fp32;  // bf16: bf16 inputs to the training step's products
 };
 
 // A `const` of the model with its value in effect: the file's, or the command line's

@@ -196,6 +196,7 @@ std::string describe(const checked_model& m) {
   if (s.binarize != binarize_mode::none)
     extras += fmt::format(", binarize {}", s.binarize == binarize_mode::dynamic ? "dynamic" : "static");
   if (s.early_stopping > 0) extras += fmt::format(", early_stopping {}", s.early_stopping);
+  if (s.precision == product_precision::bf16) extras += ", precision bf16";
   out += fmt::format(
       "train: epochs {}, batch {}, adam(lr = {}, beta1 = {}, beta2 = {}, eps = {}), samples {}, kl {}, "
       "eval_samples {}, seed {}{}\n",

@@ -120,8 +120,8 @@ tensor<T> parameters<T>::grad(int p) const {
 // ---- plan -----------------------------------------------------------------------------
 
 template <class T>
-plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, bool gradients)
-    : g_(&g), params_(&params) {
+plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, bool gradients, product_options products)
+    : g_(&g), params_(&params), product_set_(products) {
   if (batch < 1 || samples < 1) throw std::invalid_argument("plan: batch and samples must be positive");
   if (&params.source() != &g) throw std::invalid_argument("plan: parameters of another graph");
   const auto& nodes = g.nodes();
@@ -289,6 +289,19 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
         pwritten[p] = 1;
       }
     }
+  }
+  // Each linear layer's products, with the β its first-writer flags give.
+  ex_.linear.resize(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    const node& n = nodes[i];
+    if (n.op != op_kind::linear) continue;
+    const int out = n.rows, in = lay[static_cast<std::size_t>(n.inputs[0])].rows, cols = lay[i].cols;
+    auto& lp = ex_.linear[i];
+    lp.forward = product_set_.make(false, false, out, cols, in, false);
+    if (!has_grad[i]) continue;
+    lp.weight_grad = product_set_.make(false, true, out, in, cols, !ex_.pfirst[i][0]);
+    if (has_grad[static_cast<std::size_t>(n.inputs[0])])
+      lp.input_grad = product_set_.make(true, false, in, cols, out, !ex_.first[i][0]);
   }
   ex_.per_example.assign(static_cast<std::size_t>(batch), 0.0);
   if (gradients && g.objective_node() >= 0)

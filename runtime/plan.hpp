@@ -48,7 +48,11 @@ template <class T>
 class plan {
  public:
   // With `gradients` false the plan only evaluates: no gradient or scratch buffers.
-  plan(const graph& g, parameters<T>& params, int batch, int samples, bool gradients = true);
+  // `products` chooses the float products' precision and library (runtime/matmul.hpp);
+  // their primitives are made here, for the thread count set now (set_threads).
+  // Throws std::runtime_error when oneDNN cannot make a product.
+  plan(const graph& g, parameters<T>& params, int batch, int samples, bool gradients = true,
+       product_options products = {});
   plan(const plan&) = delete;
   plan& operator=(const plan&) = delete;
 
@@ -73,6 +77,8 @@ class plan {
   // how many draws of which latent, the smallest df and the fix; "" when no draw is that large.
   std::string overflowed_draws() const;
   std::size_t bytes() const { return arena_.size() * sizeof(T); }
+  // A linear node's products (forward, dW, dx; undefined where not needed), for profiles.
+  const typename exec<T>::linear_products& products(int node) const { return ex_.linear[static_cast<std::size_t>(node)]; }
 
   // Per-node wall-clock time of forward and backward, accumulated while profiling is on.
   void set_profiling(bool on);
@@ -83,6 +89,7 @@ class plan {
   const graph* g_;
   parameters<T>* params_;
   aligned_vector<T> arena_;  // every value, gradient and scratch buffer; 64-byte aligned
+  product_set<T> product_set_;
   exec<T> ex_;
   bool profiling_ = false;
   std::vector<double> forward_seconds_, backward_seconds_;

@@ -296,6 +296,7 @@ nlohmann::ordered_json settings_of(const run_record& r) {
   j["seed"] = o.seed;
   j["early_stopping"] = o.early_stopping;
   j["threads"] = o.threads;
+  j["precision"] = to_string(o.products);
   return j;
 }
 
@@ -353,6 +354,8 @@ run_record parse_run_record(const std::string& text, const std::string& path) {
     o.seed = s.at("seed").get<std::uint64_t>();
     o.early_stopping = s.at("early_stopping").get<int>();
     o.threads = s.at("threads").get<int>();
+    // Absent before precision existed: those runs computed in fp32.
+    const std::string precision = s.contains("precision") ? s.at("precision").get<std::string>() : "fp32";
     // The settings as the command line and the checker would have them; a hand-edited
     // value outside them is named.
     auto bad = [&](const char* field, const std::string& value, const char* must) {
@@ -375,6 +378,8 @@ run_record parse_run_record(const std::string& text, const std::string& path) {
     if (r.eval_samples < 1) throw bad("eval_samples", std::to_string(r.eval_samples), "at least 1");
     if (o.early_stopping < 0) throw bad("early_stopping", std::to_string(o.early_stopping), "at least 0");
     if (o.threads < 1 || o.threads > 256) throw bad("threads", std::to_string(o.threads), "from 1 to 256");
+    if (precision != "fp32" && precision != "bf16") throw bad("precision", "'" + precision + "'", "fp32 or bf16");
+    o.products = precision == "bf16" ? precision::bf16 : precision::fp32;
     return r;
   } catch (const run_folder_error&) {
     throw;

@@ -104,18 +104,20 @@ void check_fits(const model_binding& b, const dataset& d) {
 // Plans for a full batch and for the remainder, sharing the parameters.
 struct plans {
   std::unique_ptr<plan<float>> full, tail;
-  plans(const graph& g, parameters<float>& p, int batch, int samples, std::size_t count, bool gradients = true) {
-    full = std::make_unique<plan<float>>(g, p, batch, samples, gradients);
+  plans(const graph& g, parameters<float>& p, int batch, int samples, std::size_t count, bool gradients = true,
+        product_options products = {}) {
+    full = std::make_unique<plan<float>>(g, p, batch, samples, gradients, products);
     const int rest = static_cast<int>(count % static_cast<std::size_t>(batch));
-    if (rest > 0) tail = std::make_unique<plan<float>>(g, p, rest, samples, gradients);
+    if (rest > 0) tail = std::make_unique<plan<float>>(g, p, rest, samples, gradients, products);
   }
   // Data-parallel: a full batch's shard and a remainder's (0: none; the same size: none).
   struct sizes {
     int full = 0, tail = 0;
   };
-  plans(const graph& g, parameters<float>& p, sizes n, int samples, bool gradients = true) {
-    full = std::make_unique<plan<float>>(g, p, n.full, samples, gradients);
-    if (n.tail > 0 && n.tail != n.full) tail = std::make_unique<plan<float>>(g, p, n.tail, samples, gradients);
+  plans(const graph& g, parameters<float>& p, sizes n, int samples, bool gradients = true,
+        product_options products = {}) {
+    full = std::make_unique<plan<float>>(g, p, n.full, samples, gradients, products);
+    if (n.tail > 0 && n.tail != n.full) tail = std::make_unique<plan<float>>(g, p, n.tail, samples, gradients, products);
   }
   plan<float>& for_size(int n) { return n == full->batch() ? *full : *tail; }
 };
@@ -402,6 +404,8 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   const graph& g = *b.g;
   check_fits(b, data.train);
   if (data.test) check_fits(b, *data.test);
+  if (o.products == precision::bf16 && !bf16_supported())
+    throw train_error(bf16_unsupported_message());
   set_threads(o.threads);
   set_flush_denormals();
 
@@ -470,8 +474,9 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   const std::size_t rest = train_set->count % static_cast<std::size_t>(B);
   std::optional<plans> train_plans;
   if (dp.on) train_plans.emplace(g, params, plans::sizes{static_cast<int>(dp.of(static_cast<std::size_t>(B)).count),
-                                                         static_cast<int>(dp.of(rest).count)}, o.samples);
-  else train_plans.emplace(g, params, B, o.samples, train_set->count);
+                                                         static_cast<int>(dp.of(rest).count)}, o.samples, true,
+                                                         product_options{o.products});
+  else train_plans.emplace(g, params, B, o.samples, train_set->count, true, product_options{o.products});
   std::unique_ptr<plans> test_plans, valid_plans;
   const int eval_batch = std::max(B, 500);
   // Plans for an evaluated split (this rank's part of it when data-parallel; none when that part is empty).

@@ -14,6 +14,7 @@
 
 #include "runtime/data/dataset.hpp"
 #include "runtime/graph.hpp"
+#include "runtime/matmul.hpp"
 #include "runtime/optim.hpp"
 
 namespace vaec::rt {
@@ -32,7 +33,8 @@ struct train_options {
   binarize binarize_mode = binarize::none;
   std::uint64_t seed = 1;       // every random draw follows from it
   int early_stopping = 0;       // epochs without a better validation ELBO before stopping (0: off)
-  int threads = 2;              // OpenMP / OpenBLAS threads
+  int threads = 2;              // OpenMP threads (vaec's, oneDNN's and OpenBLAS's)
+  precision products = precision::fp32;  // the training step's products' inputs (evaluation is fp32)
   bool progress = false;        // a live progress bar (on a terminal)
   std::int64_t interrupt_after = -1;  // act as if Ctrl-C came after this many steps (for tests; -1: never)
 };

@@ -15,7 +15,7 @@ namespace vaec::check_impl {
 const std::vector<std::string>& train_keys() {
   static const std::vector<std::string> keys = {"epochs", "batch", "optimizer", "samples", "objective",
                                                 "kl", "beta", "kl_warmup", "kl_cycle", "free_bits", "binarize",
-                                                "eval_samples", "seed", "early_stopping"};
+                                                "eval_samples", "seed", "early_stopping", "precision"};
   return keys;
 }
 

@@ -101,6 +101,9 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
       else if (k == "binarize") {
         if (auto w = word(e, {"none", "dynamic", "static"}))
           t.binarize = *w == "none" ? binarize_mode::none : *w == "dynamic" ? binarize_mode::dynamic : binarize_mode::fixed;
+      } else if (k == "precision") {
+        if (auto w = word(e, {"fp32", "bf16"}))
+          t.precision = *w == "bf16" ? product_precision::bf16 : product_precision::fp32;
       } else if (k == "optimizer") {
         const auto* fc = boost::get<x3::forward_ast<ast::call>>(&e.value);
         if (!fc) {

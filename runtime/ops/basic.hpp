@@ -25,6 +25,7 @@ struct op_param {
 };
 
 // y = W·x + b.    dW = dy·xᵀ,  db = Σ_columns dy,  dx = Wᵀ·dy
+// The three products are the plan's (ex.linear), with β = 0 for a gradient's first writer.
 struct op_linear {
   template <class T>
   static void forward(exec<T>& ex, int self) {
@@ -32,7 +33,7 @@ struct op_linear {
     const tensor<T>& w = ex.pval[static_cast<std::size_t>(nd.params[0])];
     const tensor<T>& b = ex.pval[static_cast<std::size_t>(nd.params[1])];
     const tensor<T>& y = ex.val[static_cast<std::size_t>(self)];
-    gemm(false, false, T(1), w, ex.in(self, 0), T(0), y);
+    ex.linear[static_cast<std::size_t>(self)].forward.run(w, ex.in(self, 0), y);
     y.m().colwise() += b.m().col(0);
   }
   template <class T>
@@ -41,11 +42,11 @@ struct op_linear {
     const auto wi = static_cast<std::size_t>(nd.params[0]), bi = static_cast<std::size_t>(nd.params[1]);
     const tensor<T>& dy = ex.grad[static_cast<std::size_t>(self)];
     const auto& first = ex.pfirst[static_cast<std::size_t>(self)];
-    gemm(false, true, T(1), dy, ex.in(self, 0), first[0] ? T(0) : T(1), ex.pgrad[wi]);
+    const auto& products = ex.linear[static_cast<std::size_t>(self)];
+    products.weight_grad.run(dy, ex.in(self, 0), ex.pgrad[wi]);  // β = 0 when first[0]: set at plan time
     acc(ex.pgrad[bi].m().col(0), dy.m().rowwise().sum(), first[1]);
     if (ex.wants(self, 0))
-      gemm(true, false, T(1), ex.pval[wi], dy, ex.first[static_cast<std::size_t>(self)][0] ? T(0) : T(1),
-           ex.grad[static_cast<std::size_t>(nd.inputs[0])]);
+      products.input_grad.run(ex.pval[wi], dy, ex.grad[static_cast<std::size_t>(nd.inputs[0])]);
   }
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/graph.hpp"
+#include "runtime/matmul.hpp"
 #include "runtime/rng.hpp"
 #include "runtime/tensor.hpp"
 
@@ -62,6 +63,12 @@ struct exec {
   std::vector<tensor<T>> pval, pgrad;           // per parameter
   std::vector<std::vector<char>> first;         // [node][slot]: first writer of that input's gradient
   std::vector<std::vector<char>> pfirst;        // [node][k]: first writer of its parameter k's gradient
+  // [node]: a linear layer's products, made when the plan is built (runtime/matmul.hpp):
+  // y = W·x, dW = dy·xᵀ and dx = Wᵀ·dy, each with its β (the first-writer flags).
+  struct linear_products {
+    product<T> forward, weight_grad, input_grad;
+  };
+  std::vector<linear_products> linear;
   rng* noise = nullptr;
   step_settings settings;
   objective_result result;

@@ -273,6 +273,32 @@ check "objective = iwae: metrics.csv has train_iw_bound and test_iw_bound beside
 check "the IW bound (K = 4) is at least the ELBO of the same draws, on training and test data, every epoch" \
   awk -F, 'NR > 1 { if (!($11 >= $2 && $12 >= $6)) bad = 1; n++ } END { exit bad || n != 2 }' iw/metrics.csv
 
+# ---- products: oneDNN's and bf16's runs are as reproducible; precision is the run's own -------
+# (the tiny model's encoder product, 32 × 784 · 784 × 32, runs on oneDNN; its 2-wide ones on OpenBLAS)
+grep -q "float products: oneDNN" <("$vaec" --version) && {
+  "$vaec" tiny.vae --data slice --epochs 2 --threads 1 --out o1a >/dev/null 2>&1
+  "$vaec" tiny.vae --data slice --epochs 2 --threads 1 --out o1b >/dev/null 2>&1
+  check "oneDNN products: 1 thread, twice, identical bytes" same o1a o1b
+  if "$vaec" tiny.vae --data slice --epochs 2 --threads 2 --set precision=bf16 --out h2a >h2a.out 2>&1; then
+    "$vaec" tiny.vae --data slice --epochs 2 --threads 2 --set precision=bf16 --out h2b >/dev/null 2>&1
+    check "precision = bf16: 2 threads, twice, identical bytes" same h2a h2b
+    check "precision = bf16: other bytes than fp32's (its inputs are rounded)" sh -c "! cmp -s h2a/checkpoint.safetensors t2a/checkpoint.safetensors"
+    recorded_bf16() {
+      grep -q '"precision": "bf16"' h2a/run.json && grep -q '"precision": "bf16"' h2a/summary.json &&
+        grep -aqE 'precision[\\"]+:[\\"]+bf16' h2a/checkpoint.safetensors
+    }
+    check "precision = bf16 is in run.json, summary.json and the checkpoint's metadata" recorded_bf16
+    "$vaec" --resume --out h2a --set precision=fp32 >/dev/null 2>h2r.err
+    check "resume in another precision is refused, naming the run's" grep -q "precision=fp32 contradicts the run in h2a, which has --set precision=bf16" h2r.err
+  else
+    check "precision = bf16 refused only for the CPU's lack of bf16 products" grep -q "needs a CPU with native bf16 products" h2a.out
+  fi
+  # A CPU without bf16, as oneDNN sees it when its ISA is capped: a clear refusal, no run folder.
+  ONEDNN_MAX_CPU_ISA=AVX2 "$vaec" tiny.vae --data slice --epochs 1 --set precision=bf16 --out h-avx2 >/dev/null 2>h-avx2.err
+  check "precision = bf16 on a CPU without bf16 products: the setting and the CPU named, nothing written" \
+    sh -c "grep -q 'precision = bf16 needs a CPU with native bf16 products (AVX512-BF16 or AMX), and this one has none (oneDNN finds avx2)' h-avx2.err && [ ! -e h-avx2 ]"
+}
+
 echo
 echo "runs: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

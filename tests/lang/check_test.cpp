@@ -531,6 +531,7 @@ BOOST_AUTO_TEST_CASE(train_defaults) {
   BOOST_TEST(s.eval_samples == 500);
   BOOST_TEST(s.seed == 1u);
   BOOST_TEST(s.early_stopping == 0);
+  BOOST_TEST((s.precision == vaec::product_precision::fp32));
 }
 
 BOOST_AUTO_TEST_CASE(train_every_key) {
@@ -549,6 +550,7 @@ BOOST_AUTO_TEST_CASE(train_every_key) {
       "  eval_samples = 1000\n"
       "  seed = 42\n"
       "  early_stopping = 5\n"
+      "  precision = bf16\n"
       "}";
   auto r = run(gaussian(normal_q, train));
   const auto& s = require_model(r).settings;
@@ -568,6 +570,7 @@ BOOST_AUTO_TEST_CASE(train_every_key) {
   BOOST_TEST(s.eval_samples == 1000);
   BOOST_TEST(s.seed == 42u);
   BOOST_TEST(s.early_stopping == 5);
+  BOOST_TEST((s.precision == vaec::product_precision::bf16));
 
   // The other words; an optimizer with some of its arguments, positional ones too.
   auto r2 = run(gaussian(normal_q, "train { binarize = dynamic objective = elbo kl = best optimizer = adam(3e-4) }"));
@@ -579,8 +582,9 @@ BOOST_AUTO_TEST_CASE(train_every_key) {
   BOOST_TEST(s2.beta1 == 0.9);
   BOOST_TEST(s2.beta2 == 0.999);
   BOOST_TEST(s2.eps == 1e-8);
-  auto r3 = run(gaussian(normal_q, "train { binarize = none }"));
+  auto r3 = run(gaussian(normal_q, "train { binarize = none precision = fp32 }"));
   BOOST_TEST((require_model(r3).settings.binarize == vaec::binarize_mode::none));
+  BOOST_TEST((require_model(r3).settings.precision == vaec::product_precision::fp32));
 }
 
 BOOST_AUTO_TEST_CASE(train_rejects_negative_numbers) {
@@ -616,6 +620,7 @@ BOOST_AUTO_TEST_CASE(train_rejects_negative_numbers) {
       {"epochs = 0", "0"}, {"batch = 0", "0"}, {"epochs = 2.5", "2.5"}, {"objective = foo", "foo"},
       {"kl = exact", "exact"}, {"binarize = always", "always"}, {"optimizer = sgd(lr = 1)", "sgd"},
       {"optimizer = adam(lr = 0)", "0"}, {"optimizer = adam(beta1 = 1)", "1)"}, {"beta = relu", "relu"},
+      {"precision = fp16", "fp16"}, {"precision = 16", "16"},
   };
   for (const auto& [entry, value] : wrong) {
     BOOST_TEST_CONTEXT(entry) {

@@ -62,13 +62,17 @@ train { kl = best }
   auto m = vaec::test::run(text, "alloc.vae").model;
   BOOST_REQUIRE(m);
   auto low = vaec::lower(*m);
+  // fp32 products (oneDNN and OpenBLAS by shape), and bf16 products where the CPU has them.
+  std::vector<rt::precision> precisions = {rt::precision::fp32};
+  if (rt::bf16_supported()) precisions.push_back(rt::precision::bf16);
+  for (rt::precision precision : precisions)
   for (int threads : {1, 2}) {
-    BOOST_TEST_CONTEXT(threads << " threads, 2 samples") {
+    BOOST_TEST_CONTEXT(threads << " threads, 2 samples, " << rt::to_string(precision) << " products") {
       rt::set_threads(threads);
       rt::parameters<float> params(low.graph);
       params.initialize(1);
       rt::adam<float> opt(params.values.size(), {});
-      rt::plan<float> p(low.graph, params, 64, 2);
+      rt::plan<float> p(low.graph, params, 64, 2, true, {precision});
       auto x = p.input(low.data);
       for (std::size_t i = 0; i < x.size(); ++i) x.data[i] = static_cast<float>(i % 7) / 7.0f;
       auto step = [&](std::uint64_t s) {

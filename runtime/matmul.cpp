@@ -1,0 +1,301 @@
+#include "runtime/matmul.hpp"
+
+#include "runtime/call_arena.hpp"
+
+#include <bit>
+#include <cstdlib>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#ifdef VAEC_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+extern "C" char* openblas_get_config(void);
+extern "C" char* openblas_get_corename(void);
+
+namespace vaec::rt {
+
+std::string to_string(precision p) { return p == precision::bf16 ? "bf16" : "fp32"; }
+const char* to_string(product_path p) { return p == product_path::onednn ? "oneDNN" : "OpenBLAS"; }
+
+namespace {
+
+// "OpenBLAS 0.3.21 (Haswell kernels)": the version from its build configuration and the
+// core whose kernels it runs (OPENBLAS_CORETYPE chooses it where set).
+std::string openblas_info() {
+  std::string config = openblas_get_config();
+  std::string version = "OpenBLAS";
+  if (config.rfind("OpenBLAS ", 0) == 0) version = config.substr(0, config.find(' ', 9));
+  return fmt::format("{} ({} kernels)", version, openblas_get_corename());
+}
+
+}  // namespace
+
+std::string bf16_unsupported_message() {
+  if (!onednn_built())
+    return "precision = bf16 needs oneDNN, and this vaec was built without it (VAEC_ONEDNN=OFF); use precision = fp32";
+  return fmt::format("precision = bf16 needs a CPU with native bf16 products (AVX512-BF16 or AMX), and this one has "
+                     "none (oneDNN finds {}); use precision = fp32",
+                     onednn_isa());
+}
+
+product_path choose_path(int m, int n, int k, precision p, kernels forced) {
+  if (!onednn_built()) return product_path::blas;
+  if (p == precision::bf16 || forced == kernels::onednn) return product_path::onednn;
+  if (forced == kernels::blas) return product_path::blas;
+  const double mnk = static_cast<double>(m) * n * k;
+  return mnk < 16384.0 ? product_path::blas : product_path::onednn;
+}
+
+#ifdef VAEC_HAVE_ONEDNN
+
+bool onednn_built() { return true; }
+
+std::string onednn_isa() {
+  switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "no JIT kernels";
+  }
+}
+
+bool bf16_supported() {
+  const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+}
+
+std::string kernels_info() {
+  const dnnl_version_t* v = dnnl_version();
+  return fmt::format(
+      "float products: oneDNN {}.{}.{} ({}) and, for fp32 under 16,384 multiply-adds, OpenBLAS; double products: {}",
+      v->major, v->minor, v->patch, onednn_isa(), openblas_info());
+}
+
+// ---- products -------------------------------------------------------------------------
+
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+// x rounded to the nearest bfloat16, ties to even; NaN stays a (quiet) NaN.
+inline std::uint16_t to_bf16(float x) {
+  const auto u = std::bit_cast<std::uint32_t>(x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
+  return static_cast<std::uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+void to_bf16(const float* x, std::uint16_t* y, std::size_t n) {
+  if (n < 32768) {
+    for (std::size_t i = 0; i < n; ++i) y[i] = to_bf16(x[i]);
+    return;
+  }
+  const auto count = static_cast<std::ptrdiff_t>(n);
+#pragma omp parallel for schedule(static)
+  for (std::ptrdiff_t i = 0; i < count; ++i) y[i] = to_bf16(x[i]);
+}
+
+}  // namespace
+
+struct product_shared {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  struct primitive {
+    std::tuple<bool, bool, int, int, int, bool, bool> key;
+    dnnl::matmul matmul;
+    dnnl::memory::desc src, weights, dst;
+    std::size_t scratchpad_bytes = 0;
+  };
+  std::vector<primitive> primitives;
+  aligned_vector<unsigned char> scratchpad;
+  // Per product: its memories (src = op(B)ᵀ, weights = op(A)ᵀ, dst = Cᵀ, scratchpad) and
+  // for bf16 its rounded copies of A and B.
+  struct slot {
+    dnnl::memory src, weights, dst, scratch;
+    aligned_vector<std::uint16_t> a16, b16;
+    dnnl_exec_arg_t args[4];
+  };
+  std::vector<std::unique_ptr<slot>> slots;
+};
+
+namespace {
+
+// oneDNN's matmul is row-major: C [m × n] column-major is Cᵀ [n × m] row-major, so
+// Cᵀ = op(B)ᵀ·op(A)ᵀ with src = op(B)ᵀ [n × k] and weights = op(A)ᵀ [k × m], each
+// described by the strides of the buffer it reads (transposes cost no copy).
+// A dimension of extent 1 takes the stride that makes it outermost: oneDNN refuses strides
+// that, sorted, do not nest (a [k × 1] view with strides {1, 1}).
+dnnl::memory::desc strided(dnnl::memory::dim rows, dnnl::memory::dim cols, dt type, dnnl::memory::dim row_stride,
+                           dnnl::memory::dim col_stride) {
+  if (rows == 1 && cols == 1) row_stride = col_stride = 1;
+  else if (cols == 1) col_stride = row_stride * rows;
+  else if (rows == 1) row_stride = col_stride * cols;
+  return {{rows, cols}, type, {row_stride, col_stride}};
+}
+dnnl::memory::desc src_desc(bool tb, int n, int k, dt type) {
+  return tb ? strided(n, k, type, 1, n) : strided(n, k, type, k, 1);
+}
+dnnl::memory::desc weights_desc(bool ta, int m, int k, dt type) {
+  return ta ? strided(k, m, type, 1, k) : strided(k, m, type, m, 1);
+}
+
+}  // namespace
+
+template <class T>
+product_set<T>::product_set(product_options o) : options_(o), shared_(std::make_unique<product_shared>()) {}
+
+template <class T>
+product_set<T>::~product_set() = default;
+
+template <class T>
+product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate) {
+  product<T> p;
+  p.ta_ = ta;
+  p.tb_ = tb;
+  p.m_ = m;
+  p.n_ = n;
+  p.k_ = k;
+  p.accumulate_ = accumulate;
+  p.inputs_ = std::is_same_v<T, float> ? options_.inputs : precision::fp32;
+  p.path_ = std::is_same_v<T, float> ? choose_path(m, n, k, p.inputs_, options_.path) : product_path::blas;
+  p.shared_ = shared_.get();
+  if (p.path_ == product_path::blas) return p;
+
+  product_shared& s = *shared_;
+  const bool bf16 = p.inputs_ == precision::bf16;
+  const auto key = std::make_tuple(ta, tb, m, n, k, accumulate, bf16);
+  std::size_t index = 0;
+  while (index < s.primitives.size() && s.primitives[index].key != key) ++index;
+  if (index == s.primitives.size()) {
+    product_shared::primitive prim;
+    prim.key = key;
+    const dt in = bf16 ? dt::bf16 : dt::f32;
+    prim.src = src_desc(tb, n, k, in);
+    prim.weights = weights_desc(ta, m, k, in);
+    prim.dst = dnnl::memory::desc({n, m}, dt::f32, tag::ab);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (accumulate) {
+      dnnl::post_ops ops;
+      ops.append_sum(1.0f);
+      attr.set_post_ops(ops);
+    }
+    try {
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(prim.src, prim.weights, prim.dst), attr, s.engine);
+      prim.scratchpad_bytes = pd.scratchpad_desc().get_size();
+      prim.matmul = dnnl::matmul(pd);
+    } catch (const dnnl::error& e) {
+      throw std::runtime_error(fmt::format("oneDNN cannot make the product [{} × {}]·[{} × {}]: {}", m, k, k, n, e.what()));
+    }
+    if (prim.scratchpad_bytes > s.scratchpad.size()) {
+      s.scratchpad.assign(prim.scratchpad_bytes, 0);
+      for (auto& sl : s.slots)
+        if (sl->scratch) sl->scratch.set_data_handle(s.scratchpad.data());
+    }
+    s.primitives.push_back(std::move(prim));
+  }
+  const product_shared::primitive& prim = s.primitives[index];
+  auto sl = std::make_unique<product_shared::slot>();
+  sl->src = dnnl::memory(prim.src, s.engine, DNNL_MEMORY_NONE);
+  sl->weights = dnnl::memory(prim.weights, s.engine, DNNL_MEMORY_NONE);
+  sl->dst = dnnl::memory(prim.dst, s.engine, DNNL_MEMORY_NONE);
+  sl->scratch = dnnl::memory(dnnl::memory::desc({static_cast<dnnl::memory::dim>(std::max<std::size_t>(1, prim.scratchpad_bytes))},
+                                                dt::u8, tag::a),
+                             s.engine, s.scratchpad.empty() ? DNNL_MEMORY_NONE : s.scratchpad.data());
+  if (bf16) {
+    sl->a16.assign(static_cast<std::size_t>(m) * static_cast<std::size_t>(k), 0);
+    sl->b16.assign(static_cast<std::size_t>(k) * static_cast<std::size_t>(n), 0);
+    sl->src.set_data_handle(sl->b16.data());
+    sl->weights.set_data_handle(sl->a16.data());
+  }
+  sl->args[0] = {DNNL_ARG_SRC, sl->src.get()};
+  sl->args[1] = {DNNL_ARG_WEIGHTS, sl->weights.get()};
+  sl->args[2] = {DNNL_ARG_DST, sl->dst.get()};
+  sl->args[3] = {DNNL_ARG_SCRATCHPAD, sl->scratch.get()};
+  p.primitive_ = static_cast<int>(index);
+  p.slot_ = static_cast<int>(s.slots.size());
+  s.slots.push_back(std::move(sl));
+  return p;
+}
+
+template <class T>
+void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c) const {
+  if (path_ == product_path::blas) {
+    gemm(ta_, tb_, T(1), a, b, accumulate_ ? T(1) : T(0), c);
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    product_shared& s = *shared_;
+    product_shared::slot& sl = *s.slots[static_cast<std::size_t>(slot_)];
+    const product_shared::primitive& prim = s.primitives[static_cast<std::size_t>(primitive_)];
+    call_arena_scope scope;  // oneDNN's bookkeeping: no heap (runtime/call_arena.hpp)
+    if (inputs_ == precision::bf16) {
+      to_bf16(a.data, sl.a16.data(), sl.a16.size());
+      to_bf16(b.data, sl.b16.data(), sl.b16.size());
+    } else {
+      // Set only when the buffers differ from the last call's (a plan's never do).
+      if (sl.src.get_data_handle() != b.data) sl.src.set_data_handle(b.data);
+      if (sl.weights.get_data_handle() != a.data) sl.weights.set_data_handle(a.data);
+    }
+    if (sl.dst.get_data_handle() != c.data) sl.dst.set_data_handle(c.data);
+    const dnnl_status_t status = dnnl_primitive_execute(prim.matmul.get(), s.stream.get(), 4, sl.args);
+    if (status != dnnl_success)
+      throw std::runtime_error(fmt::format("oneDNN failed on the product [{} × {}]·[{} × {}] (status {})", m_, k_, k_,
+                                           n_, static_cast<int>(status)));
+  }
+}
+
+#else  // no oneDNN: every product is OpenBLAS's
+
+struct product_shared {};
+
+bool onednn_built() { return false; }
+std::string onednn_isa() { return ""; }
+bool bf16_supported() { return false; }
+std::string kernels_info() {
+  return fmt::format("float and double products: {} (built without oneDNN)", openblas_info());
+}
+
+template <class T>
+product_set<T>::product_set(product_options o) : options_(o), shared_(std::make_unique<product_shared>()) {}
+
+template <class T>
+product_set<T>::~product_set() = default;
+
+template <class T>
+product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate) {
+  if (options_.inputs == precision::bf16)
+    throw std::runtime_error("precision = bf16 needs oneDNN, and this vaec was built without it (VAEC_ONEDNN=OFF)");
+  product<T> p;
+  p.ta_ = ta;
+  p.tb_ = tb;
+  p.m_ = m;
+  p.n_ = n;
+  p.k_ = k;
+  p.accumulate_ = accumulate;
+  return p;
+}
+
+template <class T>
+void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c) const {
+  gemm(ta_, tb_, T(1), a, b, accumulate_ ? T(1) : T(0), c);
+}
+
+#endif
+
+template class product<float>;
+template class product<double>;
+template class product_set<float>;
+template class product_set<double>;
+
+}  // namespace vaec::rt
