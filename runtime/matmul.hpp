@@ -17,15 +17,10 @@
 #include <vector>
 
 #include "runtime/aligned.hpp"
+#include "runtime/precision.hpp"
 #include "runtime/tensor.hpp"
 
 namespace vaec::rt {
-
-// The precision of a float product's inputs: fp32, or bf16 (inputs rounded to bfloat16 —
-// 8 significant bits — with products accumulated in fp32; Kalamkar et al. 2019, "A Study
-// of BFLOAT16 for Deep Learning Training"). Master weights, gradients and Adam stay fp32.
-enum class precision { fp32, bf16 };
-std::string to_string(precision p);  // "fp32", "bf16"
 
 // Which library computes the float products: by the fixed rule (`automatic`), or all of
 // them through one library (bench/step_profile compares the two).

@@ -14,7 +14,7 @@
 
 #include "runtime/data/dataset.hpp"
 #include "runtime/graph.hpp"
-#include "runtime/matmul.hpp"
+#include "runtime/precision.hpp"
 #include "runtime/optim.hpp"
 
 namespace vaec::rt {
