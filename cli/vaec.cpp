@@ -487,6 +487,8 @@ int run_train(const train_cli& c) {
   }
   if ((r.steps > 0 || !from_checkpoint) && rank0) write_pictures(*folder, model, record, data, r.epochs);
   if (r.interrupted) {
+    // Data-parallel: every rank agreed on the step to stop at, so all exit alike (no MPI_Abort).
+    vaec::rt::mpi::note_others_informed();
     fmt::print("resume with: vaec --resume --out {}\n", dir);
     return exit_interrupted;
   }
@@ -730,7 +732,12 @@ int run_eval(const eval_cli& c) {
   fmt::print(out, "  KL                   {:10.3f}\n", r.kl);
   fmt::print(out, "  log p(x), IW K={:<5} {:10.3f} ± {:.3f} (standard error over examples)\n", k, r.iw_loglik,
              r.iw_stderr);
-  fmt::print(out, "  gap log p(x) − ELBO  {:10.3f}   (estimates E[KL(q(z|x) ‖ p(z|x))])\n", r.iw_loglik - r.elbo);
+  {
+    // The latents by name: "z", or "s, g" for a model of two.
+    std::string zs;
+    for (const auto& name : eb.latent_names) zs += (zs.empty() ? "" : ", ") + name;
+    fmt::print(out, "  gap log p(x) − ELBO  {:10.3f}   (estimates E[KL(q({}|x) ‖ p({}|x))])\n", r.iw_loglik - r.elbo, zs, zs);
+  }
 
   nlohmann::ordered_json latents = nlohmann::ordered_json::array();
   int active_total = 0;

@@ -130,6 +130,9 @@ void note_others_informed() { others_informed = true; }
 void note_rank_lost() { rank_lost = true; }
 
 int finish(int status) {
+  // What this rank printed goes out before anything below can end it (mpirun stops the
+  // other ranks once one exits with a non-zero status).
+  std::fflush(nullptr);
   if (status != 0 && active() && size() > 1 && !others_informed) abort(status);
   if (rank_lost && active()) {
     std::fflush(nullptr);
