@@ -992,7 +992,7 @@ std::string parse_error_text(CLI::App& app, const CLI::ParseError& e) {
         if (sub->parsed()) opt = sub->get_option_no_throw(name);
       if (!opt) opt = app.get_option_no_throw(name);
       const std::string type = opt ? opt->get_type_name() : "";
-      const std::string expected = type == "INT" || type == "UINT" ? "a whole number that fits in 32 bits"
+      const std::string expected = type == "INT" || type == "UINT" ? "a whole number written in digits, at most 2147483647"
                                    : type == "FLOAT"               ? "a finite number"
                                                                    : "a value of its kind";
       return fmt::format("{} {}: not {}; see vaec{} --help", name, value, expected, verb);

@@ -137,7 +137,7 @@ expect "train: missing --data" 2 "training needs --data" "" -- "$model"
 expect "train: data of the wrong width" 1 "narrow\.csv: each example has 100 values, but the model's data is declared with 784" "" -- "$model" --data "$work/narrow.csv" --out "$work/r-narrow"
 expect "train: text in a CSV" 1 "text\.csv: line 2, column 2: 'five' is not a number" "" -- "$model" --data "$work/text.csv" --out "$work/r-text"
 expect "train: no such data" 1 "nothing\.npy: no such file or directory" "" -- "$model" --data "$work/nothing.npy" --out "$work/r-none"
-expect "train: --epochs 1e400" 2 "^vaec: error: --epochs 1e400: not a whole number that fits in 32 bits; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --epochs 1e400
+expect "train: --epochs 1e400" 2 "^vaec: error: --epochs 1e400: not a whole number written in digits, at most 2147483647; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --epochs 1e400
 expect "train: --lr abc" 2 "^vaec: error: --lr abc: not a finite number; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --lr abc
 expect "train: --lr 1e400" 2 "^vaec: error: --lr beyond .1\.8e308 \(read as infinite\)" "" -- "$model" --data "$work/tiny.csv" --lr 1e400
 expect "sample: -n 1e9" 2 "^vaec: error: -n 1e9: not a whole number .*; see vaec sample --help$" "" -- sample "$work/r-none" -n 1e9
