@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "runtime/ops/exec.hpp"
+#include "runtime/ops/logsumexp.hpp"
 
 namespace vaec::rt {
 
@@ -74,19 +75,9 @@ struct op_mixture_logpdf {
       }
     }
     for (int c = 0; c < C; ++c) {
-      T* l = resp.data + static_cast<std::size_t>(c) * static_cast<std::size_t>(K);
-      double top = -std::numeric_limits<double>::infinity();
-      for (int k = 0; k < K; ++k) top = std::max(top, static_cast<double>(l[k]));
-      if (!std::isfinite(top)) {  // every component −∞ (or a NaN): the objective reports it
-        out.data[c] = static_cast<T>(top);
-        for (int k = 0; k < K; ++k) l[k] = T(0);
-        continue;
-      }
-      double sum = 0;
-      for (int k = 0; k < K; ++k) sum += std::exp(static_cast<double>(l[k]) - top);
-      const double value = top + std::log(sum);
-      out.data[c] = static_cast<T>(value);
-      for (int k = 0; k < K; ++k) l[k] = static_cast<T>(std::exp(static_cast<double>(l[k]) - value));
+      // Every component −∞ (or a NaN): the value stays so, and the objective reports it.
+      out.data[c] = static_cast<T>(
+          logsumexp_responsibilities(resp.data + static_cast<std::size_t>(c) * static_cast<std::size_t>(K), K));
     }
   }
 

@@ -35,6 +35,7 @@
 #include <limits>
 
 #include "runtime/ops/exec.hpp"
+#include "runtime/ops/logsumexp.hpp"
 #include "runtime/ops/studentt.hpp"
 #include "runtime/special.hpp"
 #include "runtime/special_families.hpp"
@@ -105,19 +106,9 @@ struct op_vamp {
     const int K = L.rows, C = L.cols;
     const double log_K = std::log(static_cast<double>(K));
     for (int c = 0; c < C; ++c) {
-      T* l = L.data + ix(0, c, K);
-      double top = -std::numeric_limits<double>::infinity();
-      for (int k = 0; k < K; ++k) top = std::max(top, static_cast<double>(l[k]));
-      if (!std::isfinite(top)) {  // every component −∞ (or a NaN): the objective reports it
-        out.data[c] = static_cast<T>(top);
-        for (int k = 0; k < K; ++k) l[k] = T(0);
-        continue;
-      }
-      double sum = 0;
-      for (int k = 0; k < K; ++k) sum += std::exp(static_cast<double>(l[k]) - top);
-      const double value = top + std::log(sum);
-      out.data[c] = static_cast<T>(value - log_K);
-      for (int k = 0; k < K; ++k) l[k] = static_cast<T>(std::exp(static_cast<double>(l[k]) - value));
+      // Every component −∞ (or a NaN): the value stays so, and the objective reports it.
+      const double value = logsumexp_responsibilities(L.data + ix(0, c, K), K);
+      out.data[c] = static_cast<T>(std::isfinite(value) ? value - log_K : value);
     }
   }
 
