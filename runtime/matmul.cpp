@@ -152,12 +152,6 @@ dnnl::memory::desc weights_desc(bool ta, int m, int k, dt type) {
 }  // namespace
 
 template <class T>
-product_set<T>::product_set(product_options o) : options_(o), shared_(std::make_unique<product_shared>()) {}
-
-template <class T>
-product_set<T>::~product_set() = default;
-
-template <class T>
 product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate) {
   product<T> p;
   p.ta_ = ta;
@@ -267,12 +261,6 @@ std::string kernels_info() {
 }
 
 template <class T>
-product_set<T>::product_set(product_options o) : options_(o), shared_(std::make_unique<product_shared>()) {}
-
-template <class T>
-product_set<T>::~product_set() = default;
-
-template <class T>
 product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate) {
   if (options_.inputs == precision::bf16)
     throw std::runtime_error("precision = bf16 needs oneDNN, and this vaec was built without it (VAEC_ONEDNN=OFF)");
@@ -292,6 +280,13 @@ void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c)
 }
 
 #endif
+
+// Both builds: product_shared is complete here (oneDNN's engine and stream, or nothing).
+template <class T>
+product_set<T>::product_set(product_options o) : options_(o), shared_(std::make_unique<product_shared>()) {}
+
+template <class T>
+product_set<T>::~product_set() = default;
 
 template class product<float>;
 template class product<double>;
