@@ -7,11 +7,12 @@
 // then takes the same Adam step, so the parameters stay identical (VAEC_CHECK_RANKS=1
 // checks it after every step).
 //
-// The draws: under MPI every example draws from a stream of its own, keyed by the run's
-// seed, the global step and the example's position in the global batch
-// (exec::column_noise; dynamic binarization likewise), so an example's draws do not
-// depend on which rank holds it, and N ranks compute the one-process gradient of the same
-// batch up to the order of the float sums. A plain `vaec` keeps its one stream per step.
+// The draws: every example draws from a stream of its own, keyed by the run's seed, the
+// global step and the example's position in the global batch (exec::column_noise;
+// dynamic binarization likewise), in one process as under MPI, so an example's draws do
+// not depend on which rank holds it, and N ranks compute the one-process gradient of the
+// same batch up to the order of the float sums: a plain `vaec` run and an N-rank run of it
+// agree to float rounding.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +24,7 @@
 namespace vaec::rt {
 
 struct data_parallel {
-  bool on = false;  // under mpirun or srun (even with one rank: the per-example draws)
+  bool on = false;  // under mpirun or srun (even with one rank)
   int rank = 0, ranks = 1;
 
   static data_parallel current() { return {mpi::active(), mpi::rank(), mpi::size()}; }

@@ -124,7 +124,7 @@ struct plans {
 
 // The examples of `d` at `indices` as in gather, binarized per example: example c from
 // the stream (seed, binarize, example_key(counter, first + c)), so its draws do not depend
-// on the batch's other examples (data-parallel training).
+// on the batch's other examples (nor on which data-parallel rank holds them).
 void gather_binarized_per_example(const dataset& d, const std::vector<std::uint32_t>& indices, std::size_t from,
                                   int count, const tensor<float>& out, std::uint64_t seed, std::uint64_t counter,
                                   std::uint64_t first) {
@@ -192,7 +192,7 @@ eval_figures evaluate_elbo(plans* ps, int data_node, const dataset& d, std::uint
     gather(d, all, from, n, p.input(data_node), nullptr);
     rng noise(seed, stream::eval, counter * 1000003 + batch_index++);
     p.settings() = {};
-    if (dp.on) p.settings().example_noise = {true, seed, counter, stream::eval, from};
+    p.settings().example_noise = {true, seed, counter, stream::eval, from};
     p.forward(noise);
     const objective_result& r = p.result();
     f.elbo += r.elbo * n;
@@ -698,17 +698,18 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       const int m = static_cast<int>(sh.count);
       plan<float>& p = train_plans->for_size(m > 0 ? m : train_plans->full->batch());
       if (m > 0) {
-        if (o.binarize_mode == binarize::dynamic && dp.on) {
+        // Every example's draws (its binarization, its latents' noise) come from a stream
+        // keyed by its position in the global batch, so that one process and any number of
+        // data-parallel ranks draw the same numbers for it.
+        if (o.binarize_mode == binarize::dynamic) {
           gather_binarized_per_example(*train_set, perm, from + sh.from, m, p.input(b.data), o.seed, global, sh.from);
         } else {
-          std::optional<rng> bin;
-          if (o.binarize_mode == binarize::dynamic) bin.emplace(o.seed, stream::binarize, global);
-          gather(*train_set, perm, from + sh.from, m, p.input(b.data), bin ? &*bin : nullptr);
+          gather(*train_set, perm, from + sh.from, m, p.input(b.data), nullptr);
         }
         double progress = epoch + static_cast<double>(step) / static_cast<double>(steps_per_epoch);
         p.settings().beta = kl_weight(o, progress, false);
         p.settings().free_bits = o.free_bits;
-        if (dp.on) p.settings().example_noise = {true, o.seed, global, stream::noise, sh.from};
+        p.settings().example_noise = {true, o.seed, global, stream::noise, sh.from};
         rng noise(o.seed, stream::noise, global);
         p.forward(noise);
       }

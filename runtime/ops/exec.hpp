@@ -22,8 +22,10 @@ struct step_settings {
   // Whether rejection samplers (von Mises–Fisher) add their score-function correction to
   // the concentration's gradient. Off only to check the pathwise part by finite differences.
   bool rejection_correction = true;
-  // Data-parallel training (MPI): each example's draws from a stream of its own (see
-  // exec::column_noise), so that they are the same whichever rank holds the example.
+  // Each example's draws from a stream of its own (see exec::column_noise), so that they
+  // are the same whichever rank holds the example: training and evaluation turn it on in
+  // one process and under data-parallel MPI alike; off (the plan's one stream) for
+  // sampling and the gradient checks.
   struct per_example_noise {
     bool on = false;
     std::uint64_t seed = 0, counter = 0;  // e.g. (the run's seed, the global step)

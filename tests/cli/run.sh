@@ -26,6 +26,7 @@ expect() {
   status=$?
   t1=$(date +%s%N)
   ms=$(( (t1 - t0) / 1000000 ))
+  last_ms=$ms
   if [ "$status" -ne "$want" ]; then fail "$name: exit $status, expected $want"; head -5 "$work/err"; return; fi
   if grep -qE "terminate called|Aborted|Segmentation|AddressSanitizer|what\(\)" "$work/err"; then
     fail "$name: crashed"; head -5 "$work/err"; return
@@ -105,6 +106,7 @@ open(w + "/minus.vae", "w").write(m.replace("+ 1e-4", "+ " + "-" * 1000000 + "1e
 # 10 MB: a valid model plus 10 MB of comments; a 10 MB expression; 10 MB of garbage
 open(w + "/big_comments.vae", "w").write(m + ("# " + "x" * 98 + "\n") * 100000)
 open(w + "/big_sum.vae", "w").write(m.replace("+ 1e-4", "+ 1e-4 * (" + "+".join(["1"] * 5000000) + ")"))
+open(w + "/big_sum_1mb.vae", "w").write(m.replace("+ 1e-4", "+ 1e-4 * (" + "+".join(["1"] * 500000) + ")"))
 open(w + "/big_garbage.vae", "w").write(m + "\n" + ("p(z) = = \n" * 1000000))
 open(w + "/big_line.vae", "w").write("model m" + " " * 10000000 + "]")
 PY
@@ -112,7 +114,14 @@ expect "20,000 nested parentheses" 1 "deep\.vae:[0-9]+:[0-9]+: error: brackets n
 expect "20,000 nested brackets" 1 "deeplist\.vae:[0-9]+:[0-9]+: error: brackets nested more than 64 deep" "" -- check "$work/deeplist.vae"
 expect "1,000,000 unary minus (even)" 0 "" "^model" -- check "$work/minus.vae"
 expect "10 MB: model + comments" 0 "" "^model fashion_gaussian" -- check "$work/big_comments.vae"
+# One expression of 1 MB, then of 10 MB: the time must grow linearly (a shared, loaded
+# machine stretches both alike), so the 10 MB limit is 20× the 1 MB time, and never
+# below the fixed limit.
+expect "1 MB: one expression" 0 "" "^model fashion_gaussian" -- check "$work/big_sum_1mb.vae"
+saved_limit=$limit_ms
+limit_ms=$(( 20 * last_ms > limit_ms ? 20 * last_ms : limit_ms ))
 expect "10 MB: one expression" 0 "" "^model fashion_gaussian" -- check "$work/big_sum.vae"
+limit_ms=$saved_limit
 expect "10 MB: garbage lines" 1 "too many errors \(20\); stopping here" "" -- check "$work/big_garbage.vae"
 expect "10 MB: one line" 1 "big_line\.vae:1:10000008: error: expected declaration" "" -- check "$work/big_line.vae"
 
