@@ -8,6 +8,11 @@
 
 #include <fmt/format.h>
 
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+
 #ifdef VAEC_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
@@ -49,6 +54,69 @@ product_path choose_path(int m, int n, int k, precision p, kernels forced) {
   return mnk < 16384.0 ? product_path::blas : product_path::onednn;
 }
 
+// ---- bf16 rounding ---------------------------------------------------------------------
+
+namespace {
+
+// [from, to) of x rounded by AVX512-BF16's VCVTNE2PS2BF16 / VCVTNEPS2BF16, 32 (then 16,
+// masked) at a time.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_avx512(const float* x,
+                                                                                   std::uint16_t* y,
+                                                                                   std::ptrdiff_t from,
+                                                                                   std::ptrdiff_t to) {
+  std::ptrdiff_t i = from;
+  for (; i + 32 <= to; i += 32) {
+    const __m512bh r = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
+    _mm512_storeu_si512(y + i, reinterpret_cast<const __m512i&>(r));
+  }
+  for (; i < to; i += 16) {
+    const auto k = static_cast<__mmask16>((1u << std::min<std::ptrdiff_t>(16, to - i)) - 1u);
+    const __m256bh r = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, x + i));
+    _mm256_mask_storeu_epi16(y + i, k, reinterpret_cast<const __m256i&>(r));
+  }
+}
+
+bool cpu_has_avx512_bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl");
+  return has;
+}
+
+}  // namespace
+
+std::uint16_t to_bf16(float x) {
+  const auto u = std::bit_cast<std::uint32_t>(x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);  // NaN: quiet
+  if ((u & 0x7f800000u) == 0) return static_cast<std::uint16_t>((u >> 16) & 0x8000u);        // ±0, subnormal: ±0
+  return static_cast<std::uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+void to_bf16(const float* x, std::uint16_t* y, std::size_t n) {
+  const auto count = static_cast<std::ptrdiff_t>(n);
+  if (cpu_has_avx512_bf16()) {
+    if (count < 32768) {
+      to_bf16_avx512(x, y, 0, count);
+      return;
+    }
+    // Each thread an equal run of whole 32-element blocks (the last takes the rest).
+#pragma omp parallel
+    {
+      const std::ptrdiff_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+      const std::ptrdiff_t blocks = count / 32;
+      const std::ptrdiff_t from = blocks * t / threads * 32;
+      const std::ptrdiff_t to = t + 1 == threads ? count : blocks * (t + 1) / threads * 32;
+      to_bf16_avx512(x, y, from, to);
+    }
+    return;
+  }
+  if (count < 32768) {
+    for (std::ptrdiff_t i = 0; i < count; ++i) y[i] = to_bf16(x[i]);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (std::ptrdiff_t i = 0; i < count; ++i) y[i] = to_bf16(x[i]);
+}
+
 #ifdef VAEC_HAVE_ONEDNN
 
 bool onednn_built() { return true; }
@@ -87,23 +155,6 @@ namespace {
 
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
-
-// x rounded to the nearest bfloat16, ties to even; NaN stays a (quiet) NaN.
-inline std::uint16_t to_bf16(float x) {
-  const auto u = std::bit_cast<std::uint32_t>(x);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
-  return static_cast<std::uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-void to_bf16(const float* x, std::uint16_t* y, std::size_t n) {
-  if (n < 32768) {
-    for (std::size_t i = 0; i < n; ++i) y[i] = to_bf16(x[i]);
-    return;
-  }
-  const auto count = static_cast<std::ptrdiff_t>(n);
-#pragma omp parallel for schedule(static)
-  for (std::ptrdiff_t i = 0; i < count; ++i) y[i] = to_bf16(x[i]);
-}
 
 }  // namespace
 

@@ -43,6 +43,13 @@ std::string onednn_isa();
 // Whether the CPU computes bf16 products natively (AVX512-BF16 or AMX, as oneDNN detects
 // it) and this build can use them. Without it, precision = bf16 is refused.
 bool bf16_supported();
+// x rounded to bfloat16 as AVX512-BF16's VCVTNEPS2BF16 rounds it: to nearest, ties to even;
+// a NaN stays a NaN (made quiet); ±0 and subnormals become ±0 (the instruction treats
+// subnormal inputs as zero). Returns the bf16's bits (the float's upper 16 bits after rounding).
+std::uint16_t to_bf16(float x);
+// y[i] = to_bf16(x[i]) for i < n, with that instruction where the CPU has it (threads of the
+// current OpenMP team from 32,768 values on); the same bits either way.
+void to_bf16(const float* x, std::uint16_t* y, std::size_t n);
 // Why precision = bf16 is refused here: the CPU's instruction set as oneDNN sees it, or a
 // build without oneDNN, and the fix.
 std::string bf16_unsupported_message();

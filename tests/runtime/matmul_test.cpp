@@ -8,7 +8,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <ostream>
 #include <vector>
 
@@ -156,6 +159,67 @@ BOOST_AUTO_TEST_CASE(bf16_products_round_only_their_inputs) {
             }
           }
         }
+  }
+}
+
+// bf16 rounding (runtime/matmul.hpp's to_bf16) against its definition, checked in double:
+// a finite normal x goes to the nearer of the two bf16 numbers around it, ties to the one
+// with an even last bit, and to ±∞ only from at least halfway between the largest bf16
+// (2 − 2^−7)·2^127 and 2^128; NaN stays NaN (quiet); subnormals and ±0 go to ±0. And the
+// array form (AVX512-BF16's instruction where the CPU has it, threads from 32,768 values)
+// gives the scalar form's bits at every length and alignment.
+BOOST_AUTO_TEST_CASE(bf16_rounding_is_to_nearest_even) {
+  auto as_double = [](std::uint16_t h) {
+    return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16));
+  };
+  rt::rng r(7, rt::stream::init, 0);
+  std::vector<float> xs;
+  for (int i = 0; i < 200000; ++i) xs.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(r())));
+  // Exact ties and their neighbours, at several exponents and both parities; the overflow edge.
+  for (std::uint32_t hi : {0x3F80u, 0x3F81u, 0x0080u, 0x7F7Eu, 0x7F7Fu, 0xBF80u, 0xBF81u})
+    for (std::uint32_t lo : {0x7FFFu, 0x8000u, 0x8001u, 0x0000u, 0xFFFFu}) xs.push_back(std::bit_cast<float>(hi << 16 | lo));
+  for (float v : {0.0f, -0.0f, 1e-40f, -1e-40f, INFINITY, -INFINITY, NAN, std::numeric_limits<float>::max()}) xs.push_back(v);
+  const double overflow_from = std::ldexp(2.0 - std::ldexp(1.0, -8), 127);  // halfway to 2^128
+  int bad = 0;
+  for (float x : xs) {
+    const std::uint16_t h = rt::to_bf16(x);
+    const auto u = std::bit_cast<std::uint32_t>(x);
+    bool ok;
+    if (std::isnan(x)) ok = (h & 0x7F80u) == 0x7F80u && (h & 0x0040u) != 0;
+    else if ((u & 0x7F800000u) == 0) ok = h == ((u >> 16) & 0x8000u);
+    else if (std::isinf(x)) ok = h == (u >> 16);
+    else {
+      const double xd = x, a = std::fabs(xd);
+      const double y = as_double(h);
+      if (std::isinf(y)) ok = a >= overflow_from && std::signbit(y) == std::signbit(xd);
+      else {
+        const std::uint16_t mag = h & 0x7FFFu;
+        const double up = std::fabs(as_double(static_cast<std::uint16_t>(mag + 1))),
+                     down = mag > 0 ? std::fabs(as_double(static_cast<std::uint16_t>(mag - 1))) : 0.0;
+        const double e = std::fabs(a - std::fabs(y)), e_up = std::fabs(up - a), e_down = std::fabs(a - down);
+        ok = std::signbit(y) == std::signbit(xd) && e <= e_up && e <= e_down && a < overflow_from;
+        if (ok && (e == e_up || e == e_down)) ok = (h & 1u) == 0;  // a tie: the even neighbour
+      }
+    }
+    if (!ok && ++bad <= 5) BOOST_ERROR("to_bf16(" << x << ", bits 0x" << std::hex << u << ") = 0x" << h << std::dec);
+  }
+  BOOST_TEST(bad == 0);
+  for (int threads : {1, 2}) {
+    rt::set_threads(threads);
+    for (std::size_t n : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{31},
+                          std::size_t{32}, std::size_t{33}, std::size_t{100}, std::size_t{32768 + 45}, xs.size() - 3}) {
+      for (std::size_t offset : {std::size_t{0}, std::size_t{3}}) {
+        std::vector<std::uint16_t> y(n + 2, 0xABCDu);
+        rt::to_bf16(xs.data() + offset, y.data() + 1, n);
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < n; ++i) differ += y[i + 1] != rt::to_bf16(xs[offset + i]);
+        BOOST_TEST_CONTEXT(threads << " threads, " << n << " values from " << offset) {
+          BOOST_TEST(differ == 0u);
+          BOOST_TEST(y.front() == 0xABCDu);  // nothing written outside [0, n)
+          BOOST_TEST(y.back() == 0xABCDu);
+        }
+      }
+    }
   }
 }
 
