@@ -106,6 +106,12 @@ void checker::plan() {
           "no closed form for a mixture; log p({}) = log (1/K) Σ_k q({} | u_k) by a stable log-sum-exp over the K = {} "
           "components",
           name, name, group_thousands(static_cast<std::int64_t>(model_.nodes[static_cast<std::size_t>(pf.dist.params[0])].value)));
+    } else if (qi.closed_form_entropy && pf.dist.family == family_id::aggregate_posterior) {
+      lp.method = kl_method::entropy_plus_mc;
+      lp.method_reason = fmt::format(
+          "no closed form for a mixture; log p({}) = log (1/M) Σ_m q*({} | x_m) by a stable log-sum-exp over the M = {} "
+          "components",
+          name, name, group_thousands(static_cast<std::int64_t>(model_.nodes[static_cast<std::size_t>(pf.dist.params[1])].value)));
     } else if (qi.closed_form_entropy) {
       lp.method = kl_method::entropy_plus_mc;
       lp.method_reason = pair ? "df is not provably above 2, so the closed form may not exist (it is +infinity "
