@@ -167,7 +167,7 @@ agg="$src/models/fashion_aggregate_prior.vae"
 agg_ckpt="$work/runs/fashion_gaussian/checkpoint.safetensors"
 here=$PWD
 cd "$work" || exit 1
-expect "AggregatePosterior: check states it" 0 "" "^p\(z\) +0 parameters \(AggregatePosterior: fixed \(neither θ nor φ\), 100 components from run $work/runs/fashion_gaussian, checkpoint sha256 $(sha256sum "$agg_ckpt" | cut -c1-12)…, q\*\(z \| x\) = Normal\)" -- check "$agg" --set M=100
+expect "AggregatePosterior: check states it" 0 "" "p\(z\) +0 parameters \(AggregatePosterior: fixed \(neither θ nor φ\), 100 components from run $work/runs/fashion_gaussian, checkpoint sha256 $(sha256sum "$agg_ckpt" | cut -c1-12)…, q\*\(z \| x\) = Normal\)" -- check "$agg" --set M=100
 expect "AggregatePosterior: the KL's provenance" 0 "" "z: KL\(Normal ‖ AggregatePosterior\): closed-form entropy \+ Monte Carlo cross-entropy \(no closed form for a mixture; log p\(z\) = log \(1/M\) Σ_m q\*\(z \| x_m\) by a stable log-sum-exp over the M = 100 components\)" -- check "$agg" --set M=100
 expect "AggregatePosterior: more examples than the source has" 1 "fashion_aggregate_prior\.vae:22:69: error: examples = 1,000 is more than the source run's 300 training examples .*; use at most examples = 300" "" -- check "$agg"
 expect "train: fashion_aggregate_prior, tiny run" 0 "" "^epoch +1/1 +train ELBO +-?[0-9]+\.[0-9]" -- "$agg" --data tiny.csv --epochs 1 --batch 32 --set M=100 --threads 1 --out r-agg
