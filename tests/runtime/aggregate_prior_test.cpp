@@ -30,6 +30,7 @@
 #include "runtime/optim.hpp"
 #include "runtime/plan.hpp"
 #include "tests/lang/test_util.hpp"
+#include "tests/runtime/kl_estimate.hpp"
 
 namespace rt = vaec::rt;
 namespace fs = std::filesystem;
@@ -139,21 +140,9 @@ resolved resolve(const std::string& text, const fs::path& cwd, const std::vector
   return out;
 }
 
-struct estimate {
-  double mean = 0, standard_error = 0;
-};
-
-// −H[q′(· | x_b)] − mean over S samples of log p(z), with its standard error.
+using vaec::test::estimate;
 estimate kl_estimate(const rt::plan<double>& p, const rt::latent_term& t, int b) {
-  const int B = p.batch(), S = p.samples();
-  double sum = 0, sum2 = 0;
-  for (int s = 0; s < S; ++s) {
-    const double v = p.value(t.logp).data[s * B + b];
-    sum += v;
-    sum2 += v * v;
-  }
-  const double mean = sum / S, var = (sum2 / S - mean * mean) * S / (S - 1);
-  return {-p.value(t.entropy).data[b] - mean, std::sqrt(var / S)};
+  return vaec::test::kl_estimate(p, t.entropy, t.logp, b);
 }
 
 const std::string normal_source = R"(
