@@ -130,7 +130,7 @@ int run_check(const std::vector<std::string>& files, const std::vector<std::stri
   for (const auto& file : files) {
     if (!first) fmt::print("\n");
     first = false;
-    auto m = load_model(file, sets, {prior_sources_use::mode::check});
+    auto m = load_model(file, sets, {prior_sources_use::mode::check, std::nullopt, nullptr});
     if (!m) {
       status = exit_error;
       continue;
@@ -142,7 +142,7 @@ int run_check(const std::vector<std::string>& files, const std::vector<std::stri
 }
 
 int run_graph(const std::string& file, const std::vector<std::string>& sets, bool dot) {
-  auto m = load_model(file, sets, {prior_sources_use::mode::start});
+  auto m = load_model(file, sets, {prior_sources_use::mode::start, std::nullopt, nullptr});
   if (!m) return exit_error;
   vaec::lowered_model low = vaec::lower(m->model);
   fmt::print("{}", dot ? low.graph.to_dot() : low.graph.to_text());
@@ -369,7 +369,7 @@ int run_train(const train_cli& c) {
     }
   } else {
     m = load_model(c.model, c.sets,
-                   {prior_sources_use::mode::start, c.seed ? std::optional(parse_seed(*c.seed, "--seed")) : std::nullopt});
+                   {prior_sources_use::mode::start, c.seed ? std::optional(parse_seed(*c.seed, "--seed")) : std::nullopt, nullptr});
     if (!m) return exit_error;
     record = new_record(c, *m);
   }

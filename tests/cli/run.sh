@@ -188,6 +188,11 @@ expect "train: fashion_aggregate_prior again" 0 "" "^epoch +1/1 " -- "$agg" --da
 if cmp -s r-agg/metrics.csv r-agg2/metrics.csv && cmp -s r-agg/checkpoint.safetensors r-agg2/checkpoint.safetensors; then
   passed=$((passed + 1)); echo "ok   AggregatePosterior: same seed, same threads, same bytes"
 else fail "AggregatePosterior: two identical runs differ"; fi
+# --resume of the finished run reads the source again (from run.json's path) and changes nothing.
+"$vaec" --resume --out r-agg2 >agg-resume.out 2>&1; s=$?
+if [ "$s" -eq 0 ] && cmp -s r-agg/metrics.csv r-agg2/metrics.csv && cmp -s r-agg/checkpoint.safetensors r-agg2/checkpoint.safetensors; then
+  passed=$((passed + 1)); echo "ok   AggregatePosterior: --resume of a finished run re-reads the source, bytes unchanged"
+else fail "AggregatePosterior: --resume of a finished run (exit $s)"; tail -3 agg-resume.out; fi
 # The source's checkpoint changes (a flipped byte): the run is refused wherever it is reopened.
 cp "$agg_ckpt" "$work/saved.safetensors"
 python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-1]^=1; open(p,'wb').write(b)" "$agg_ckpt"
