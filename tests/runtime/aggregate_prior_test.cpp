@@ -9,7 +9,8 @@
 //    values are bit for bit those computed when the plan was built, and the graph holds no
 //    parameter for them (θ and φ counts are those of the same model with a N(0, I) prior);
 //  - a changed or missing source is refused when the run is reopened; a source that does
-//    not fit (another latent type, q conditioned on another latent, too few examples) is
+//    not fit (another latent type or name, q conditioned on another latent, too few examples,
+//    not a run folder, not finished) is
 //    refused when a run starts, at the prior's place in the model.
 #include <boost/test/unit_test.hpp>
 
@@ -407,6 +408,15 @@ q(z | x, w) = Normal(loc = linear(concat(x, w), 2), scale = 1)
   refused(normal_new("deep"), "aggregate_source 4:33", "the source's q(z | x, w) conditions on 'w' besides the data");
   fs::create_directories(t.path / "empty");
   refused(normal_new("empty"), "aggregate_source 4:33", "is not a run folder of vaec");
+  {  // A run stopped early: its run.json asks for 5 epochs, its checkpoint holds 1.
+    std::ifstream in(t.path / "src" / "run.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    rt::run_record rec = rt::parse_run_record(text.str(), "run.json");
+    rec.options.epochs = 5;
+    write_text(t.path / "src" / "run.json", rt::to_json(rec));
+  }
+  refused(normal_new("src"), "aggregate_source 4:33", "is not finished: its checkpoint holds epoch 1 of 5; finish it");
   fs::remove(t.path / "src" / "checkpoint.safetensors");
   refused(normal_new("src"), "aggregate_source 4:33", "is not finished: it has no checkpoint.safetensors yet");
 }
