@@ -10,8 +10,7 @@
 //    parameter for them (θ and φ counts are those of the same model with a N(0, I) prior);
 //  - a changed or missing source is refused when the run is reopened; a source that does
 //    not fit (another latent type or name, q conditioned on another latent, too few examples,
-//    not a run folder, not finished) is
-//    refused when a run starts, at the prior's place in the model.
+//    not a run folder, not finished) is refused when a run starts, at the prior's place.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
