@@ -36,6 +36,7 @@
 #include "lang/report.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/data/dataset.hpp"
+#include "figures/aggregate_prior.hpp"
 #include "figures/figures.hpp"
 #include "report/pictures.hpp"
 #include "runtime/decode.hpp"
@@ -61,9 +62,23 @@ struct loaded {
   vaec::checked_model model;
 };
 
+// What load_model does with the model's AggregatePosterior priors (figures/aggregate_prior.hpp).
+struct prior_sources_use {
+  enum class mode {
+    none,    // leave them unresolved (a source run's own model: only its encoder is run)
+    check,   // vaec check: resolve them; a source that does not exist yet is a warning
+    start,   // a new run (and vaec graph): resolve them against the working directory
+    reopen,  // --resume, vaec eval, vaec sample: from the recorded paths, the hashes verified
+  } how = mode::none;
+  std::optional<std::uint64_t> seed;  // the run's seed (default: the model's train block)
+  const std::vector<vaec::rt::prior_source>* recorded = nullptr;  // reopen: run.json's sources
+};
+
 // Reads, parses and checks one model file with the command line's `--set NAME=VALUE`
-// settings; prints diagnostics (the file's and the settings') to stderr.
-std::optional<loaded> load_model(const std::string& path, const std::vector<std::string>& sets = {}) {
+// settings, and resolves its AggregatePosterior priors as `sources` says; prints diagnostics
+// (the file's and the settings') to stderr.
+std::optional<loaded> load_model(const std::string& path, const std::vector<std::string>& sets = {},
+                                 const prior_sources_use& sources = {}) {
   std::string why;
   auto src = vaec::source::read_file(path, why);
   if (!src) {
@@ -79,6 +94,25 @@ std::optional<loaded> load_model(const std::string& path, const std::vector<std:
   if (settings) {
     if (auto ast = vaec::parse(*src, diags))
       model = vaec::check(*ast, diags, fs::path(path).stem().string(), *settings);
+  }
+  if (model && !diags.has_errors() && sources.how != prior_sources_use::mode::none) {
+    vaec::figures::aggregate_options o;
+    o.seed = sources.seed.value_or(model->settings.seed);
+    o.missing_is_warning = sources.how == prior_sources_use::mode::check;
+    o.recorded = sources.how == prior_sources_use::mode::reopen ? sources.recorded : nullptr;
+    std::error_code ec;
+    o.working_directory = fs::current_path(ec);
+    o.load = [](const std::string& source_path, const std::vector<std::string>& source_sets) {
+      auto source = load_model(source_path, source_sets);
+      return source ? std::optional<vaec::checked_model>(std::move(source->model)) : std::nullopt;
+    };
+    if (!vaec::figures::resolve_aggregate_priors(*model, diags, o) && sources.how == prior_sources_use::mode::reopen) {
+      // A run's source changed or went missing after the run started: the run's fault, not
+      // its model's (which checked when the run started), so a vaec: error naming both.
+      for (const auto& d : diags.all())
+        if (d.level == vaec::severity::error)
+          throw vaec::rt::run_folder_error(fmt::format("{}: AggregatePosterior: {}", path, d.message));
+    }
   }
   std::string rendered = diags.render();
   if (!rendered.empty()) fmt::print(stderr, "{}", rendered);
@@ -96,7 +130,7 @@ int run_check(const std::vector<std::string>& files, const std::vector<std::stri
   for (const auto& file : files) {
     if (!first) fmt::print("\n");
     first = false;
-    auto m = load_model(file, sets);
+    auto m = load_model(file, sets, {prior_sources_use::mode::check, std::nullopt, nullptr});
     if (!m) {
       status = exit_error;
       continue;
@@ -108,7 +142,7 @@ int run_check(const std::vector<std::string>& files, const std::vector<std::stri
 }
 
 int run_graph(const std::string& file, const std::vector<std::string>& sets, bool dot) {
-  auto m = load_model(file, sets);
+  auto m = load_model(file, sets, {prior_sources_use::mode::start, std::nullopt, nullptr});
   if (!m) return exit_error;
   vaec::lowered_model low = vaec::lower(m->model);
   fmt::print("{}", dot ? low.graph.to_dot() : low.graph.to_text());
@@ -215,6 +249,7 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
   r.kl = s.kl == vaec::kl_choice::mc ? "mc" : "best";
   r.eval_samples = s.eval_samples;
   r.version = VAEC_VERSION;
+  r.prior_sources = vaec::figures::prior_sources(m.model);
   return r;
 }
 
@@ -308,7 +343,7 @@ int run_train(const train_cli& c) {
     record = vaec::rt::parse_run_record(folder->read("run.json").value_or(""), record_path);
     require_agreement(c, record, c.out);
     const std::string model_path = folder->file("model.vae").string();
-    m = load_model(model_path, record.sets);
+    m = load_model(model_path, record.sets, {prior_sources_use::mode::reopen, record.options.seed, &record.prior_sources});
     if (!m) return exit_error;
     if (vaec::rt::sha256_hex(m->text) != record.model_sha256)
       throw vaec::rt::run_folder_error(fmt::format("{} was changed since the run started (its SHA-256 differs from "
@@ -333,7 +368,8 @@ int run_train(const train_cli& c) {
                                       c.model, model_path, c.out));
     }
   } else {
-    m = load_model(c.model, c.sets);
+    m = load_model(c.model, c.sets,
+                   {prior_sources_use::mode::start, c.seed ? std::optional(parse_seed(*c.seed, "--seed")) : std::nullopt, nullptr});
     if (!m) return exit_error;
     record = new_record(c, *m);
   }
@@ -530,7 +566,8 @@ std::optional<opened_run> open_run(const std::string& run_dir, std::string which
   std::stringstream text;
   text << in.rdbuf();
   vaec::rt::run_record record = vaec::rt::parse_run_record(text.str(), record_path.string());
-  auto m = load_model(model_path.string(), record.sets);
+  auto m = load_model(model_path.string(), record.sets,
+                      {prior_sources_use::mode::reopen, record.options.seed, &record.prior_sources});
   if (!m) return std::nullopt;
   // Which checkpoint: the best (early stopping) by default, else the last.
   const bool has_best = fs::exists(dir / "best.safetensors", ec);

@@ -175,23 +175,61 @@ std::vector<std::size_t> aggregate_examples(const rt::dataset& d, std::size_t M,
   return order;
 }
 
+namespace {
+// The examples `order` of `d` (indices, repeats allowed), in that order, as a data set.
+rt::dataset examples_of(const rt::dataset& d, const std::vector<std::size_t>& order) {
+  rt::dataset picked;
+  picked.width = d.width;
+  picked.count = order.size();
+  picked.origin = d.origin;
+  picked.values.resize(order.size() * d.width);
+  for (std::size_t j = 0; j < order.size(); ++j)
+    std::copy_n(d.values.data() + order[j] * d.width, d.width, picked.values.data() + j * d.width);
+  return picked;
+}
+}  // namespace
+
 std::vector<float> decode_aggregate(const checked_model& m, const std::string& checkpoint, const rt::dataset& d,
                                     const std::vector<std::size_t>& members, std::size_t count, std::uint64_t seed,
                                     bool draw, const progress_fn& progress) {
   if (members.empty()) throw rt::decode_error("the aggregate posterior needs at least one example");
   // The draws' examples, one a column: member m_j for draw j, then z ~ q(z | x_{m_j}).
-  rt::dataset picked;
-  picked.width = d.width;
-  picked.count = count;
-  picked.origin = d.origin;
-  picked.values.resize(count * d.width);
+  std::vector<std::size_t> order(count);
   rt::rng r(seed, rt::stream::aggregate, 1);
-  for (std::size_t j = 0; j < count; ++j) {
-    const std::size_t k = std::min(members.size() - 1, static_cast<std::size_t>(r.uniform() * static_cast<double>(members.size())));
-    std::copy_n(d.values.data() + members[k] * d.width, d.width, picked.values.data() + j * d.width);
-  }
+  for (std::size_t j = 0; j < count; ++j)
+    order[j] = members[std::min(members.size() - 1, static_cast<std::size_t>(r.uniform() * static_cast<double>(members.size())))];
+  const rt::dataset picked = examples_of(d, order);
   decoder dec(m, checkpoint, latent_source::posterior_draws);
   return decode_with(dec, count, seed, draw, &picked, progress);
+}
+
+std::vector<std::vector<float>> posterior_parameters(const checked_model& m, const std::string& checkpoint,
+                                                     const rt::dataset& d, const std::vector<std::size_t>& members,
+                                                     std::size_t latent, std::vector<int>& rows) {
+  decoder dec(m, checkpoint, latent_source::posterior_location);
+  const rt::dataset picked = examples_of(d, members);
+  const std::vector<int>& nodes = dec.low.dists.at(latent).q_params;
+  const auto& gn = dec.low.graph.nodes();
+  rows.clear();
+  std::vector<std::vector<float>> out(nodes.size());
+  for (std::size_t k = 0; k < nodes.size(); ++k) {
+    if (nodes[k] < 0) throw rt::decode_error("q has a parameter without a node");
+    rows.push_back(gn[static_cast<std::size_t>(nodes[k])].rows);
+    out[k].reserve(static_cast<std::size_t>(rows.back()) * members.size());
+  }
+  rt::forward_batches(
+      dec.low.graph, dec.params, members.size(), batch, 0, rt::stream::sample,
+      [&](rt::plan<float>& p, std::size_t from, int n) { fill_data(p, dec.low.data, picked, from, n); },
+      [&](const rt::plan<float>& p, std::size_t, int n) {
+        for (std::size_t k = 0; k < nodes.size(); ++k) {
+          const rt::tensor<float> t = p.value(nodes[k]);
+          if (t.cols == 1)  // shared by every example (a param(n), a constant): one column each
+            for (int j = 0; j < n; ++j) out[k].insert(out[k].end(), t.data, t.data + t.rows);
+          else
+            take_node(p, nodes[k], n, out[k]);
+        }
+      });
+  return out;
 }
 
 encoding encode(const checked_model& m, const std::string& checkpoint, const rt::dataset& d, std::size_t count,

@@ -49,6 +49,17 @@ std::vector<float> decode_aggregate(const checked_model& m, const std::string& c
                                     const std::vector<std::size_t>& members, std::size_t count, std::uint64_t seed,
                                     bool draw, const progress_fn& progress = {});
 
+// The parameters of q(z | x_m) for each example m of `members` (indices into `d`), z the
+// model's latent number `latent` (checked_model::latents order), whose q must depend on the
+// data alone: per parameter of q's family (its order, defaults filled), [rows × M]
+// column-major, column m for members[m]; `rows` receives each parameter's rows. A parameter
+// that does not depend on x (param(n), a constant) is repeated in every column. What the
+// components of an aggregate posterior (1/M) Σ_m q(z | x_m) are (figures/aggregate_prior.hpp).
+// Throws checkpoint_error, rt::decode_error.
+std::vector<std::vector<float>> posterior_parameters(const checked_model& m, const std::string& checkpoint,
+                                                     const rt::dataset& d, const std::vector<std::size_t>& members,
+                                                     std::size_t latent, std::vector<int>& rows);
+
 // A plot of the first few of `count` values of x ([rows × count]) against their
 // coordinate, to BASE.png and BASE.svg: how data that are not images are drawn.
 void plot_values(const std::string& base, const std::vector<float>& x, std::size_t rows, std::size_t count,

@@ -82,6 +82,11 @@ const std::vector<family_info>& family_table() {
       // family at K pseudo-inputs, learned points of the data space (θ), through q's network (φ).
       {"VampPrior", family_id::vamp_prior, type_kind::real, {{"pseudo_inputs", a::size}}, false, false, false,
        "VampPrior(pseudo_inputs = K)", true, true},
+      // A fixed prior over any latent: the aggregate posterior (1/M) Σ_m q*(z | x_m) of a finished
+      // run's encoder q* over M of its training examples (figures/aggregate_prior.hpp resolves it).
+      {"AggregatePosterior", family_id::aggregate_posterior, type_kind::real,
+       {{"run", a::path}, {"examples", a::size, false, 1000}}, false, false, false,
+       "AggregatePosterior(run = \"DIR\", examples = M)", true, true, true},
   };
   return table;
 }

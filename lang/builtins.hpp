@@ -19,7 +19,7 @@ enum class function_id {
 
 enum class family_id {
   normal, student_t, von_mises_fisher, power_spherical, hyperspherical_uniform,
-  bernoulli, continuous_bernoulli, gaussian_mixture, vamp_prior,
+  bernoulli, continuous_bernoulli, gaussian_mixture, vamp_prior, aggregate_posterior,
 };
 
 enum class type_kind { real, binary, sphere };
@@ -31,6 +31,7 @@ enum class arg_kind {
   size_list,  // a list of positive integer literals: [512, 256]
   number,     // a number literal (possibly negative)
   function,   // the name of an elementwise function: relu, tanh, ...
+  path,       // a string literal naming a file or folder: run = "runs/base"
 };
 
 struct param_spec {
@@ -61,7 +62,8 @@ struct family_info {
   bool exactly_one_param = false;   // Bernoulli: logits or probs, not both
   std::string_view signature;
   bool prior_only = false;          // GaussianMixture: only as p(z) of a latent, its parameters learned (θ)
-  bool any_support = false;         // VampPrior: over whatever the latent is (a mixture of q's own family)
+  bool any_support = false;         // VampPrior, AggregatePosterior: over whatever the latent is (a mixture of a q's family)
+  bool fixed = false;               // AggregatePosterior: no parameters of its own, neither θ nor φ (constants of the model)
 };
 
 // The most components a GaussianMixture prior (or pseudo-inputs a VampPrior) may have.

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,13 +84,32 @@ struct node {
   span where;
 };
 
+// An AggregatePosterior prior's components once its source run is resolved
+// (figures/aggregate_prior.hpp): the equal mixture (1/M) Σ_m q*(z | x_m) of a finished run's
+// encoder q* over M of its training examples. Constants of the model: neither θ nor φ.
+struct fixed_mixture {
+  family_id family{};            // q*'s family: Normal, StudentT, VonMisesFisher or PowerSpherical
+  int count = 0;                 // M, the components
+  // Per parameter of q*'s family (its order, defaults filled: StudentT's df, loc, scale):
+  // its rows, and its values [rows × M] column-major (column m: component m).
+  std::vector<int> rows;
+  std::vector<std::vector<double>> values;
+  std::string run;               // the source run folder, absolute
+  std::string checkpoint_sha256; // SHA-256 of the source's checkpoint.safetensors
+  std::string q_text;            // q*'s factor as the source writes it: "q(z | x)"
+};
+
 // A distribution with its parameters as node indices, in the family's parameter order;
 // -1 for a parameter not given (defaults are constant nodes; Bernoulli's other of
-// logits/probs is -1).
+// logits/probs is -1; a path argument, whose value is `path`).
 struct distribution_use {
   family_id family{};
   std::vector<int> params;
   span where;
+  std::string path;        // AggregatePosterior: run = "…" as written (escapes resolved)
+  span path_where;         // its string literal
+  span examples_where;     // AggregatePosterior: its examples argument (or the call, when defaulted)
+  std::shared_ptr<const fixed_mixture> fixed;  // AggregatePosterior once resolved; null before
 };
 
 // The factor of one variable: p(v | …) or q(v | …). A joint block `q(s, g | x) { … }`

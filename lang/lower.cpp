@@ -41,6 +41,7 @@ class lowerer {
     drawn_.assign(m_.variables.size(), false);
     dist_params_.assign(m_.factors.size(), {});
     components_.assign(m_.variables.size(), 0);
+    component_family_.assign(m_.variables.size(), family_id::normal);
     const bool with_q = o_.latents == latent_source::posterior_draws || o_.latents == latent_source::posterior_location;
     if (o_.latents == latent_source::inputs)
       for (const auto& lp : m_.latents) {
@@ -84,7 +85,8 @@ class lowerer {
   // parameters the second pass shares (graph::linear_shared).
   int data_override_ = -1;
   std::map<std::string, int> linear_by_name_, param_by_name_;
-  std::vector<int> components_;  // variable → K of its VampPrior (0: none)
+  std::vector<int> components_;  // variable → K of its VampPrior or M of its AggregatePosterior (0: none)
+  std::vector<family_id> component_family_;  // variable → its mixture prior's component family
 
   rt::param_group group(char side) const { return side == 'p' ? rt::param_group::theta : rt::param_group::phi; }
 
@@ -200,7 +202,9 @@ class lowerer {
       case family_id::power_spherical: l.family = L::power_spherical; break;
       case family_id::hyperspherical_uniform: l.family = L::hyperspherical_uniform; break;
       case family_id::gaussian_mixture:
-      case family_id::vamp_prior: throw lowering_error(fmt::format("{} is a prior, not a likelihood", info(f.dist.family).name));
+      case family_id::vamp_prior:
+      case family_id::aggregate_posterior:
+        throw lowering_error(fmt::format("{} is a prior, not a likelihood", info(f.dist.family).name));
     }
     return l;
   }
@@ -233,7 +237,8 @@ class lowerer {
       case family_id::continuous_bernoulli:
         return ps[0] >= 0 ? g.cbernoulli_logits(value, ps[0]) : g.cbernoulli_probs(value, ps[1]);
       case family_id::gaussian_mixture: return g.mixture_logpdf(value, ps[0], ps[1], ps[2], n);
-      case family_id::vamp_prior: break;  // vamp_logpdf: it needs q's family
+      case family_id::vamp_prior:
+      case family_id::aggregate_posterior: break;  // vamp_logpdf: it needs the components' family
     }
     throw lowering_error(fmt::format("{} has no log-density of its own", info(fam).name));
   }
@@ -366,6 +371,25 @@ class lowerer {
       ps = mixture_params(b.factors.size() > 1 ? fmt::format("{}.{}", where, v.name) : where, n,
                           static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value));
     }
+    if (f.dist.family == family_id::aggregate_posterior) {
+      if (f.side != 'p' || v.is_data) throw lowering_error(fmt::format("{}: AggregatePosterior is a prior only", where));
+      // Needed where the objective or prior draws are: not for the decoder alone, nor for q's locations.
+      if (o_.latents == latent_source::inputs || o_.latents == latent_source::posterior_location) return;
+      // The source run's components (figures/aggregate_prior.hpp): constants of the graph,
+      // [rows × M] each, written once when a plan is built; no gradient reaches them.
+      const fixed_mixture* fx = f.dist.fixed.get();
+      if (!fx)
+        throw lowering_error(fmt::format("{}: the AggregatePosterior's source run \"{}\" was not read", where, f.dist.path));
+      components_[static_cast<std::size_t>(f.variable)] = fx->count;
+      component_family_[static_cast<std::size_t>(f.variable)] = fx->family;
+      ps.clear();
+      for (std::size_t k = 0; k < fx->values.size(); ++k) {
+        ps.push_back(g.constant_matrix(fx->values[k], fx->rows[k], fx->count));
+        g.set_label(ps.back(), fmt::format("{}: {} components of {}", where, fx->count, fx->run));
+      }
+      if (o_.latents == latent_source::prior_draws) draw_from_components(f.variable, fx->family, ps, fx->count);
+      return;
+    }
     if (f.dist.family == family_id::vamp_prior) {
       if (f.side != 'p' || v.is_data) throw lowering_error(fmt::format("{}: VampPrior is a prior only", where));
       // Wherever q is lowered (so that every graph over q's parameters has the same layout,
@@ -373,17 +397,9 @@ class lowerer {
       if (o_.latents == latent_source::inputs) return;
       const int K = static_cast<int>(m_.nodes[static_cast<std::size_t>(f.dist.params[0])].value);
       components_[static_cast<std::size_t>(f.variable)] = K;
+      component_family_[static_cast<std::size_t>(f.variable)] = q_family(f.variable);
       ps = vamp_components(f, K);
-      if (o_.latents == latent_source::prior_draws) {
-        // z ~ p: a pseudo-input k uniformly per draw, then z ~ q(· | u_k).
-        const int pick = g.pick_component(K);
-        std::vector<int> picked;
-        for (int p : ps)
-          picked.push_back(g.nodes()[static_cast<std::size_t>(p)].ext == rt::extent::fixed ? g.gather_component(p, pick) : p);
-        const family_id qf = q_family(f.variable);
-        sample_[static_cast<std::size_t>(f.variable)] = sample(qf, picked, n);
-        g.set_label(sample_[static_cast<std::size_t>(f.variable)], fmt::format("{} ~ p", v.name));
-      }
+      if (o_.latents == latent_source::prior_draws) draw_from_components(f.variable, q_family(f.variable), ps, K);
       return;
     }
     if (f.side == 'q') {
@@ -416,12 +432,26 @@ class lowerer {
     g.set_label(loglik_, fmt::format("log {}", where));
   }
 
-  // log p(z) per column; a VampPrior's is the log-sum-exp over its components (q's family).
-  int prior_logpdf(family_id pf, family_id qf, const variable& v, int z, const std::vector<int>& p) {
+  // z ~ p for an equal mixture of K members of `family` with parameters `ps` ([· × K] or
+  // shared): a component k uniformly per draw, then z ~ that component.
+  void draw_from_components(int var, family_id family, const std::vector<int>& ps, int K) {
+    rt::graph& g = out_.graph;
+    const int pick = g.pick_component(K);
+    std::vector<int> picked;
+    for (int p : ps)
+      picked.push_back(g.nodes()[static_cast<std::size_t>(p)].ext == rt::extent::fixed ? g.gather_component(p, pick) : p);
+    const variable& v = m_.variables[static_cast<std::size_t>(var)];
+    sample_[static_cast<std::size_t>(var)] = sample(family, picked, v.type.size);
+    g.set_label(sample_[static_cast<std::size_t>(var)], fmt::format("{} ~ p", v.name));
+  }
+
+  // log p(z) per column; a VampPrior's or an AggregatePosterior's is the log-sum-exp over its
+  // components (q's family, or the source q*'s).
+  int prior_logpdf(family_id pf, const variable& v, int z, const std::vector<int>& p) {
     const int n = v.type.size;
-    if (pf != family_id::vamp_prior) return logpdf(pf, z, p, n);
-    const int K = components_[static_cast<std::size_t>(&v - m_.variables.data())];
-    return out_.graph.vamp_logpdf(vamp_op(qf), z, p, K, n);
+    if (pf != family_id::vamp_prior && pf != family_id::aggregate_posterior) return logpdf(pf, z, p, n);
+    const auto var = static_cast<std::size_t>(&v - m_.variables.data());
+    return out_.graph.vamp_logpdf(vamp_op(component_family_[var]), z, p, components_[var], n);
   }
 
   void objective() {
@@ -450,7 +480,7 @@ class lowerer {
         case kl_method::entropy_plus_mc:
           t.method = rt::latent_term::kind::entropy_plus_mc;
           t.entropy = entropy(qf.dist.family, q, n);
-          t.logp = prior_logpdf(pf.dist.family, qf.dist.family, v, z, p);
+          t.logp = prior_logpdf(pf.dist.family, v, z, p);
           g.set_label(t.entropy, fmt::format("H[q({})]", v.name));
           g.set_label(t.logp, fmt::format("log p({})", v.name));
           break;
@@ -458,7 +488,7 @@ class lowerer {
         case kl_method::not_used:
           t.method = rt::latent_term::kind::monte_carlo;
           t.logq = logpdf(qf.dist.family, z, q, n);
-          t.logp = prior_logpdf(pf.dist.family, qf.dist.family, v, z, p);
+          t.logp = prior_logpdf(pf.dist.family, v, z, p);
           g.set_label(t.logq, fmt::format("log q({})", v.name));
           g.set_label(t.logp, fmt::format("log p({})", v.name));
           break;

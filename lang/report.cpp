@@ -65,6 +65,20 @@ std::string pad(const std::string& s, std::size_t w) { return s + std::string(w 
 
 }  // namespace
 
+std::string aggregate_text(const checked_model& m, const checked_factor& f) {
+  const auto count = f.dist.params.size() > 1 && f.dist.params[1] >= 0
+                         ? static_cast<std::int64_t>(m.nodes[static_cast<std::size_t>(f.dist.params[1])].value)
+                         : 0;
+  const auto& fx = f.dist.fixed;
+  if (!fx)
+    return fmt::format("AggregatePosterior: fixed (neither θ nor φ), {} components from run \"{}\", not read yet",
+                       group_thousands(count), f.dist.path);
+  return fmt::format("AggregatePosterior: fixed (neither θ nor φ), {} components from run {}, checkpoint sha256 {}…, "
+                     "{} = {}",
+                     group_thousands(fx->count), fx->run, fx->checkpoint_sha256.substr(0, 12),
+                     std::string("q*") + fx->q_text.substr(1), info(fx->family).name);
+}
+
 std::string describe(const checked_model& m) {
   std::string out = fmt::format("model {}\n", m.name);
   std::size_t const_width = 0;
@@ -124,6 +138,8 @@ std::string describe(const checked_model& m) {
                               b.factors.size() > 1 ? factor_text(m, f) + ": " : "", group_thousands(k),
                               group_thousands(f.parameter_count), q);
         }
+        // An aggregate posterior has no parameters: its components are constants of the model.
+        if (f.dist.family == family_id::aggregate_posterior) what += " (" + aggregate_text(m, f) + ")";
       }
       out += fmt::format("{}{}  {:>{}} parameters{}\n", i == 0 ? label : indent, pad(block_text(m, b), text_width),
                          group_thousands(b.parameter_count), count_width, what);
@@ -173,6 +189,11 @@ std::string describe(const checked_model& m) {
       if (b.factors.size() > 1)
         out += fmt::format("  {}: {} is a factor of the joint block {}\n", v.name, factor_text(m, *f), block_text(m, b));
     }
+    if (pf.dist.family == family_id::aggregate_posterior)
+      out += fmt::format("  {}: p({}) = (1/M) Σ_m q*({} | x_m): q* the source run's encoder at its final checkpoint, x_m "
+                         "M of its training examples chosen with this run's seed; computed once, constants (no "
+                         "gradient, not in Adam)\n",
+                         v.name, v.name, v.name);
     if (pf.dist.family == family_id::vamp_prior) {
       const variable& x = m.variables[static_cast<std::size_t>(m.data)];
       std::string support;

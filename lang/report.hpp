@@ -11,6 +11,11 @@ namespace vaec {
 
 std::string describe(const checked_model& m);
 
+// What `vaec check` says of an AggregatePosterior factor `f` of `m`: "AggregatePosterior: fixed
+// (neither θ nor φ), 1,000 components from run /abs/runs/base, checkpoint sha256 1a2b…, q*(z | x) =
+// Normal" once resolved (f.dist.fixed), or the run as written and "not read yet".
+std::string aggregate_text(const checked_model& m, const checked_factor& f);
+
 // 1234567 → "1,234,567"
 std::string group_thousands(std::int64_t n);
 

@@ -402,6 +402,18 @@ int graph::sample_mixture(int means, int scales, int logits, int rows) {
   return add(std::move(n));
 }
 
+int graph::constant_matrix(std::vector<double> values, int rows, int cols) {
+  if (rows < 1 || cols < 1 || values.size() != static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols))
+    throw std::invalid_argument("graph: a constant matrix needs rows × cols values");
+  node n;
+  n.op = op_kind::constant_matrix;
+  n.rows = rows;
+  n.cols = cols;
+  n.ext = extent::fixed;
+  n.values = std::move(values);
+  return add(std::move(n));
+}
+
 int graph::param_columns(int rows, int cols, param_info::init_kind init, param_group group, std::string name) {
   if (rows < 1 || cols < 1) throw std::invalid_argument("graph: a parameter matrix needs rows and columns");
   param_info p;

@@ -86,6 +86,7 @@ struct node {
   std::vector<int> params;   // linear: {weight, bias}; param: {p}
   double attr = 0;           // constant: value; leaky_relu: slope; densities: n, the rows they sum over
   int cols = 0;              // extent::fixed: its columns; vamp_*, pick_component: K, the components
+  std::vector<double> values;  // constant_matrix: its values [rows × cols], column-major
   std::string label;         // where it came from, for the printer
   objective_spec objective;  // objective only
 };
@@ -94,6 +95,11 @@ class graph {
  public:
   int input(int rows, std::string label = "x");
   int constant(double value, int rows = 1);
+  // A fixed matrix [rows × cols] (column-major `values`), extent::fixed with cols columns:
+  // e.g. an aggregate posterior's components, computed before the graph runs. Not a
+  // parameter: no gradient, not in the optimizer. The plan writes the values once, when it
+  // is built. Throws std::invalid_argument when values.size() ≠ rows·cols or either is < 1.
+  int constant_matrix(std::vector<double> values, int rows, int cols);
   // A free learnable vector [rows], initialized to `init`.
   int param(int rows, double init, param_group group, std::string name);
   // A free learnable vector [rows] initialized with N(0, 1) draws from the run's seed

@@ -255,6 +255,8 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
     ex_.aux[i] = {at(l.aux), l.aux_rows, l.aux_cols};
     ex_.scratch[i] = {at(l.scratch), l.scratch_rows, l.scratch_cols};
     if (n.op == op_kind::constant) ex_.val[i].a().setConstant(static_cast<T>(n.attr));
+    if (n.op == op_kind::constant_matrix)
+      std::transform(n.values.begin(), n.values.end(), ex_.val[i].data, [](double v) { return static_cast<T>(v); });
   }
   const auto& ps = g.params();
   ex_.pval.resize(ps.size());

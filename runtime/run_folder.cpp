@@ -297,6 +297,12 @@ nlohmann::ordered_json settings_of(const run_record& r) {
   j["early_stopping"] = o.early_stopping;
   j["threads"] = o.threads;
   j["precision"] = to_string(o.products);
+  // Absent for a model without an AggregatePosterior prior (as before they existed).
+  for (const auto& ps : r.prior_sources)
+    j["prior_sources"].push_back({{"latent", ps.latent},
+                                  {"run", ps.run},
+                                  {"checkpoint_sha256", ps.checkpoint_sha256},
+                                  {"examples", ps.examples}});
   return j;
 }
 
@@ -380,6 +386,10 @@ run_record parse_run_record(const std::string& text, const std::string& path) {
     if (o.threads < 1 || o.threads > 256) throw bad("threads", std::to_string(o.threads), "from 1 to 256");
     if (precision != "fp32" && precision != "bf16") throw bad("precision", "'" + precision + "'", "fp32 or bf16");
     o.products = precision == "bf16" ? precision::bf16 : precision::fp32;
+    if (s.contains("prior_sources"))
+      for (const auto& ps : s.at("prior_sources"))
+        r.prior_sources.push_back({ps.at("latent").get<std::string>(), ps.at("run").get<std::string>(),
+                                   ps.at("checkpoint_sha256").get<std::string>(), ps.at("examples").get<int>()});
     return r;
   } catch (const run_folder_error&) {
     throw;

@@ -77,6 +77,17 @@ class run_folder {
   int lock_fd_ = -1;
 };
 
+// The source run of an AggregatePosterior prior, as a run that uses one records it (run.json,
+// summary.json and the checkpoint's metadata, under settings.prior_sources): --resume, vaec eval
+// and vaec sample read the source again from `run` and refuse it when its checkpoint's
+// SHA-256 is not `checkpoint_sha256`.
+struct prior_source {
+  std::string latent;             // the latent whose prior it is
+  std::string run;                // the source run folder, absolute
+  std::string checkpoint_sha256;  // SHA-256 of its checkpoint.safetensors, as used
+  int examples = 0;               // M, the components
+};
+
 // What run.json records: what --resume must verify, and everything it needs to continue
 // with `vaec --resume --out DIR` alone.
 struct run_record {
@@ -92,6 +103,7 @@ struct run_record {
   std::string kl = "best";         // best | mc
   int eval_samples = 500;
   std::string version;           // vaec's version
+  std::vector<prior_source> prior_sources;  // AggregatePosterior priors' sources (none for most models)
 };
 
 // run.json's text for `r` (nlohmann-json, 2-space indent, keys in a fixed order).

@@ -362,6 +362,7 @@ value checker::distribution_call(const family_info& f, const ast::call& c, scope
               fmt::format("{} is missing its parameter '{}': {}", f.name, p.name, f.signature));
         return error_value(c.where);
       }
+      if (p.kind == arg_kind::size && f.fixed) out.dist.examples_where = c.callee.where;
       if (!f.exactly_one_param) {
         value d = constant(p.default_value, c.callee.where, &s);
         out.dist.params[i] = materialize(d, &s);
@@ -369,6 +370,34 @@ value checker::distribution_call(const family_info& f, const ast::call& c, scope
       continue;
     }
     value v = expr(a->value, s);
+    if (p.kind == arg_kind::path) {
+      // A path, kept as written: the source run is resolved after checking (AggregatePosterior:
+      // figures/aggregate_prior.hpp), relative to the working directory.
+      if (v.is_error()) {
+        ok = false;
+        continue;
+      }
+      if (v.k != value::kind::text || v.text.empty()) {
+        error(diagnostic_kind::wrong_argument_kind, span_of(a->value),
+              fmt::format("{} of {} must be {}naming a run folder, in double quotes: e.g. {} = \"runs/base\", a run "
+                          "that `vaec MODEL.vae --data PATH --out runs/base` trained",
+                          p.name, f.name, v.k == value::kind::text ? "a string that is not empty, " : "a string ",
+                          p.name));
+        ok = false;
+        continue;
+      }
+      out.dist.path = v.text;
+      out.dist.path_where = span_of(a->value);
+      out.param_spans[i] = span_of(a->value);
+      continue;
+    }
+    if (p.kind == arg_kind::size && v.k == value::kind::text) {
+      error(diagnostic_kind::wrong_argument_kind, v.where,
+            fmt::format("{} of {} must be a whole number, not a string: write it without quotes, e.g. {} = 10", p.name,
+                        f.name, p.name));
+      ok = false;
+      continue;
+    }
     if (p.kind == arg_kind::size) {
       // A count known when checking (GaussianMixture's components), kept as a constant node.
       auto k = size_argument(v, fmt::format("{} of {}", p.name, f.name), max_mixture_components,
@@ -380,6 +409,7 @@ value checker::distribution_call(const family_info& f, const ast::call& c, scope
       value kv = constant(*k, v.where, &s);
       out.dist.params[i] = materialize(kv, &s);
       out.param_spans[i] = span_of(a->value);
+      if (f.fixed) out.dist.examples_where = span_of(a->value);
       continue;
     }
     if (v.is_error() || !expect_numeric(v, fmt::format("{} of {}", p.name, f.name))) {

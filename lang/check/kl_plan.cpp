@@ -100,12 +100,18 @@ void checker::plan() {
       lp.method_reason = fmt::format("its prior depends on '{}', which q samples after '{}'", late_parent, name);
     } else if (pair_ok) {
       lp.method = kl_method::closed_form;
-    } else if (qi.closed_form_entropy && pf.dist.family == family_id::vamp_prior) {
+    } else if (qi.closed_form_entropy &&
+               (pf.dist.family == family_id::vamp_prior || pf.dist.family == family_id::aggregate_posterior)) {
+      // A mixture of K components of a q family: q's at pseudo-inputs, or the source run's q*
+      // at M of its examples.
+      const bool vamp = pf.dist.family == family_id::vamp_prior;
+      const auto count = static_cast<std::int64_t>(model_.nodes[static_cast<std::size_t>(pf.dist.params[vamp ? 0 : 1])].value);
       lp.method = kl_method::entropy_plus_mc;
       lp.method_reason = fmt::format(
-          "no closed form for a mixture; log p({}) = log (1/K) Σ_k q({} | u_k) by a stable log-sum-exp over the K = {} "
+          "no closed form for a mixture; log p({}) = log (1/{}) Σ_{} q{}({} | {}) by a stable log-sum-exp over the {} = {} "
           "components",
-          name, name, group_thousands(static_cast<std::int64_t>(model_.nodes[static_cast<std::size_t>(pf.dist.params[0])].value)));
+          name, vamp ? "K" : "M", vamp ? "k" : "m", vamp ? "" : "*", name, vamp ? "u_k" : "x_m", vamp ? "K" : "M",
+          group_thousands(count));
     } else if (qi.closed_form_entropy) {
       lp.method = kl_method::entropy_plus_mc;
       lp.method_reason = pair ? "df is not provably above 2, so the closed form may not exist (it is +infinity "

@@ -163,9 +163,64 @@ expect "eval: not a run folder" 1 "not a run folder" "" -- eval "$work" --data "
 # Every family: each model of models/ trains on the tiny set and evaluates, finitely.
 for m in "$src"/models/*.vae; do
   name=$(basename "$m" .vae)
+  # Its prior is the aggregate posterior of a fashion_gaussian run: trained below, after it.
+  [ "$name" = fashion_aggregate_prior ] && continue
   expect "train: $name, tiny run" 0 "" "^epoch +1/1 +train ELBO +-?[0-9]+\.[0-9]" -- "$m" --data "$work/tiny.csv" --epochs 1 --batch 32 --out "$work/r-$name"
   expect "eval: $name" 0 "" "log p\(x\), IW K=10 +-?[0-9.]+ ± [0-9.]+" -- eval "$work/r-$name" --data "$work/tiny.csv" --iw 10
 done
+# ---- p(z) = AggregatePosterior(run = "runs/fashion_gaussian", examples = M): its source is the
+# fashion_gaussian run above, found where a relative run = "…" is resolved: the working directory.
+mkdir -p "$work/runs" "$work/elsewhere" && cp -r "$work/r-fashion_gaussian" "$work/runs/fashion_gaussian"
+rm -f "$work/runs/fashion_gaussian/vaec.lock"
+agg="$src/models/fashion_aggregate_prior.vae"
+agg_ckpt="$work/runs/fashion_gaussian/checkpoint.safetensors"
+here=$PWD
+cd "$work" || exit 1
+expect "AggregatePosterior: check states it" 0 "" "p\(z\) +0 parameters \(AggregatePosterior: fixed \(neither θ nor φ\), 100 components from run $work/runs/fashion_gaussian, checkpoint sha256 $(sha256sum "$agg_ckpt" | cut -c1-12)…, q\*\(z \| x\) = Normal\)" -- check "$agg" --set M=100
+expect "AggregatePosterior: the KL's provenance" 0 "" "z: KL\(Normal ‖ AggregatePosterior\): closed-form entropy \+ Monte Carlo cross-entropy \(no closed form for a mixture; log p\(z\) = log \(1/M\) Σ_m q\*\(z \| x_m\) by a stable log-sum-exp over the M = 100 components\)" -- check "$agg" --set M=100
+expect "AggregatePosterior: more examples than the source has" 1 "fashion_aggregate_prior\.vae:22:69: error: examples = 1,000 is more than the source run's 300 training examples .*; use at most examples = 300" "" -- check "$agg"
+expect "train: fashion_aggregate_prior, tiny run" 0 "" "^epoch +1/1 +train ELBO +-?[0-9]+\.[0-9]" -- "$agg" --data tiny.csv --epochs 1 --batch 32 --set M=100 --threads 1 --out r-agg
+expect "eval: fashion_aggregate_prior" 0 "" "log p\(x\), IW K=10 +-?[0-9.]+ ± [0-9.]+" -- eval r-agg --data tiny.csv --iw 10
+expect "sample: fashion_aggregate_prior's prior" 0 "" "4 means of x" -- sample r-agg -n 4 --out agg-prior.npy
+python3 - "$work/r-agg" "$work/runs/fashion_gaussian" "$(sha256sum "$agg_ckpt" | cut -c1-64)" <<'PY' && { passed=$((passed + 1)); echo "ok   AggregatePosterior: run.json, summary.json and the checkpoint record the source"; } || fail "AggregatePosterior: the source is not recorded"
+import json, struct, sys
+run, source, sha = sys.argv[1:4]
+want = [{"latent": "z", "run": source, "checkpoint_sha256": sha, "examples": 100}]
+assert json.load(open(run + "/run.json"))["settings"]["prior_sources"] == want
+assert json.load(open(run + "/summary.json"))["settings"]["prior_sources"] == want
+with open(run + "/checkpoint.safetensors", "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    meta = json.loads(f.read(n))["__metadata__"]
+assert json.loads(meta["vaec.settings"])["prior_sources"] == want
+PY
+expect "train: fashion_aggregate_prior again" 0 "" "^epoch +1/1 " -- "$agg" --data tiny.csv --epochs 1 --batch 32 --set M=100 --threads 1 --out r-agg2
+if cmp -s r-agg/metrics.csv r-agg2/metrics.csv && cmp -s r-agg/checkpoint.safetensors r-agg2/checkpoint.safetensors; then
+  passed=$((passed + 1)); echo "ok   AggregatePosterior: same seed, same threads, same bytes"
+else fail "AggregatePosterior: two identical runs differ"; fi
+# --resume of the finished run reads the source again (from run.json's path) and changes nothing.
+"$vaec" --resume --out r-agg2 >agg-resume.out 2>&1; s=$?
+if [ "$s" -eq 0 ] && cmp -s r-agg/metrics.csv r-agg2/metrics.csv && cmp -s r-agg/checkpoint.safetensors r-agg2/checkpoint.safetensors; then
+  passed=$((passed + 1)); echo "ok   AggregatePosterior: --resume of a finished run re-reads the source, bytes unchanged"
+else fail "AggregatePosterior: --resume of a finished run (exit $s)"; tail -3 agg-resume.out; fi
+# The source's checkpoint changes (a flipped byte): the run is refused wherever it is reopened.
+cp "$agg_ckpt" "$work/saved.safetensors"
+python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-1]^=1; open(p,'wb').write(b)" "$agg_ckpt"
+changed="^vaec: error: .*r-agg/model\.vae: AggregatePosterior: the source run's checkpoint $agg_ckpt changed since this run started .*restore the source run's checkpoint, or start a new run"
+expect "resume: AggregatePosterior source changed" 1 "$changed" "" -- --resume --out r-agg
+expect "eval: AggregatePosterior source changed" 1 "$changed" "" -- eval r-agg --data tiny.csv --iw 10
+expect "sample: AggregatePosterior source changed" 1 "$changed" "" -- sample r-agg -n 4 --out agg-changed.npy
+cp "$work/saved.safetensors" "$agg_ckpt"
+mv runs/fashion_gaussian runs/moved
+expect "eval: AggregatePosterior source missing" 1 "^vaec: error: .*AggregatePosterior: the AggregatePosterior's source run $work/runs/fashion_gaussian does not exist \(recorded in this run's run.json\); this run's prior was built from it: restore that run folder" "" -- eval r-agg --data tiny.csv --iw 10
+mv runs/moved runs/fashion_gaussian
+expect "sample: AggregatePosterior source restored" 0 "" "4 means of x" -- sample r-agg -n 4 --out agg-restored.npy
+# Elsewhere, runs/fashion_gaussian does not exist: check warns and says so; training refuses.
+cd "$work/elsewhere" || exit 1
+expect "AggregatePosterior: check without its source" 0 "fashion_aggregate_prior\.vae:22:33: warning: the AggregatePosterior's source run $work/elsewhere/runs/fashion_gaussian does not exist \(run = \"runs/fashion_gaussian\" resolved against the working directory $work/elsewhere\); train it first" "AggregatePosterior: fixed \(neither θ nor φ\), 1,000 components from run \"runs/fashion_gaussian\", not read yet" -- check "$agg"
+expect "train: AggregatePosterior without its source" 1 "fashion_aggregate_prior\.vae:22:33: error: the AggregatePosterior's source run .* does not exist" "" -- "$agg" --data "$work/tiny.csv" --epochs 1 --out "$work/r-agg-none"
+[ ! -e "$work/r-agg-none" ] && { passed=$((passed + 1)); echo "ok   a refused run leaves no folder"; } || fail "a refused run left a folder"
+cd "$here" || exit 1
+
 python3 "$src/tests/runtime/read_safetensors.py" "$work/r-tiny/checkpoint.safetensors" >"$work/ck.json" 2>&1 \
   && grep -q "linear1.weight" "$work/ck.json" && { passed=$((passed + 1)); echo "ok   checkpoint reads in Python"; } \
   || { fail "checkpoint does not read in Python"; head -3 "$work/ck.json"; }

@@ -172,6 +172,7 @@ BOOST_AUTO_TEST_CASE(every_family_is_found) {
       {"ContinuousBernoulli", family_id::continuous_bernoulli, vaec::type_kind::binary, true, 2},
       {"GaussianMixture", family_id::gaussian_mixture, vaec::type_kind::real, false, 1},
       {"VampPrior", family_id::vamp_prior, vaec::type_kind::real, false, 1},
+      {"AggregatePosterior", family_id::aggregate_posterior, vaec::type_kind::real, false, 2},
   };
   BOOST_TEST(vaec::families().size() == expected.size());
   for (const auto& r : expected) {
@@ -223,10 +224,23 @@ BOOST_AUTO_TEST_CASE(every_family_is_found) {
   BOOST_TEST(vp.any_support);
   BOOST_TEST(vp.params[0].name == "pseudo_inputs");
   BOOST_TEST((vp.params[0].kind == vaec::arg_kind::size));
+  // AggregatePosterior: a fixed prior only (no parameters), over any latent: a run folder
+  // (a string) and a whole number of examples, 1000 unless given.
+  const auto& ap = *vaec::find_family("AggregatePosterior");
+  BOOST_TEST(ap.fixed);
+  BOOST_TEST(ap.params[0].name == "run");
+  BOOST_TEST((ap.params[0].kind == vaec::arg_kind::path));
+  BOOST_TEST(ap.params[0].required);
+  BOOST_TEST(ap.params[1].name == "examples");
+  BOOST_TEST((ap.params[1].kind == vaec::arg_kind::size));
+  BOOST_TEST(!ap.params[1].required);
+  BOOST_TEST(ap.params[1].default_value == 1000);
   for (const auto& f : vaec::families()) {
-    const bool learned = f.id == family_id::gaussian_mixture || f.id == family_id::vamp_prior;
-    BOOST_TEST(f.prior_only == learned, f.name);
-    BOOST_TEST(f.any_support == (f.id == family_id::vamp_prior), f.name);
+    const bool prior = f.id == family_id::gaussian_mixture || f.id == family_id::vamp_prior ||
+                       f.id == family_id::aggregate_posterior;
+    BOOST_TEST(f.prior_only == prior, f.name);
+    BOOST_TEST(f.any_support == (f.id == family_id::vamp_prior || f.id == family_id::aggregate_posterior), f.name);
+    BOOST_TEST(f.fixed == (f.id == family_id::aggregate_posterior), f.name);
   }
 }
 

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "lang/lower.hpp"
 #include "tests/lang/test_util.hpp"
 #include "runtime/optim.hpp"
@@ -36,6 +38,35 @@ extern "C" void* realloc(void* p, std::size_t n) {
 }
 
 namespace rt = vaec::rt;
+
+namespace {
+// Runs 3 training steps (forward, backward, Adam) of a plan of `g` for batch B and S samples
+// — thread pools and BLAS buffers start up there — then counts the allocations of `counted`
+// more steps. Returns them and the last loss.
+struct step_count {
+  long allocations = 0;
+  double loss = 0;
+};
+step_count count_step_allocations(const rt::graph& g, rt::parameters<float>& params, int data, int B, int S,
+                                  int counted, rt::product_options products = {}) {
+  rt::adam<float> opt(params.values.size(), {});
+  rt::plan<float> p(g, params, B, S, true, products);
+  auto x = p.input(data);
+  for (std::size_t i = 0; i < x.size(); ++i) x.data[i] = static_cast<float>(i % 7) / 7.0f;
+  auto step = [&](std::uint64_t s) {
+    rt::rng noise(1, rt::stream::noise, s);
+    p.forward(noise);
+    p.backward();
+    opt.step(params.values.data(), params.grads.data());
+  };
+  for (std::uint64_t s = 0; s < 3; ++s) step(s);
+  allocations = 0;
+  counting = true;
+  for (std::uint64_t s = 3; s < 3 + static_cast<std::uint64_t>(counted); ++s) step(s);
+  counting = false;
+  return {allocations.load(), p.result().loss};
+}
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(allocation)
 
@@ -71,23 +102,9 @@ train { kl = best }
       rt::set_threads(threads);
       rt::parameters<float> params(low.graph);
       params.initialize(1);
-      rt::adam<float> opt(params.values.size(), {});
-      rt::plan<float> p(low.graph, params, 64, 2, true, {precision});
-      auto x = p.input(low.data);
-      for (std::size_t i = 0; i < x.size(); ++i) x.data[i] = static_cast<float>(i % 7) / 7.0f;
-      auto step = [&](std::uint64_t s) {
-        rt::rng noise(1, rt::stream::noise, s);
-        p.forward(noise);
-        p.backward();
-        opt.step(params.values.data(), params.grads.data());
-      };
-      for (std::uint64_t s = 0; s < 3; ++s) step(s);  // thread pools and BLAS buffers start up here
-      allocations = 0;
-      counting = true;
-      for (std::uint64_t s = 3; s < 23; ++s) step(s);
-      counting = false;
-      BOOST_TEST(allocations.load() == 0, allocations.load() << " allocations in 20 steps");
-      BOOST_TEST(std::isfinite(p.result().loss));
+      const step_count c = count_step_allocations(low.graph, params, low.data, 64, 2, 20, {precision});
+      BOOST_TEST(c.allocations == 0, c.allocations << " allocations in 20 steps");
+      BOOST_TEST(std::isfinite(c.loss));
     }
   }
   // The counter does count: a vector's growth is seen.
@@ -144,23 +161,53 @@ q(z | x) {
     std::vector<float> examples(784 * 100);
     for (std::size_t i = 0; i < examples.size(); ++i) examples[i] = static_cast<float>(i % 5) / 5.0f;
     params.initialize_from_examples(examples, 100, 784, 1);
-    rt::adam<float> opt(params.values.size(), {});
-    rt::plan<float> p(low.graph, params, 32, 2);
-    auto x = p.input(low.data);
-    for (std::size_t i = 0; i < x.size(); ++i) x.data[i] = static_cast<float>(i % 7) / 7.0f;
-    auto step = [&](std::uint64_t s) {
-      rt::rng noise(1, rt::stream::noise, s);
-      p.forward(noise);
-      p.backward();
-      opt.step(params.values.data(), params.grads.data());
-    };
-    for (std::uint64_t s = 0; s < 3; ++s) step(s);
-    allocations = 0;
-    counting = true;
-    for (std::uint64_t s = 3; s < 13; ++s) step(s);
-    counting = false;
-    BOOST_TEST(allocations.load() == 0, allocations.load() << " allocations in 10 steps, model " << (text == &normal ? "Normal" : text == &vmf ? "vMF" : "StudentT"));
-    BOOST_TEST(std::isfinite(p.result().loss));
+    const step_count c = count_step_allocations(low.graph, params, low.data, 32, 2, 10);
+    BOOST_TEST(c.allocations == 0, c.allocations << " allocations in 10 steps, model "
+                                                  << (text == &normal ? "Normal" : text == &vmf ? "vMF" : "StudentT"));
+    BOOST_TEST(std::isfinite(c.loss));
+  }
+}
+
+// An AggregatePosterior's step — the component densities over its constant components
+// (constant_matrix nodes; Normal's GEMM form, vMF's) — allocates nothing. The components are
+// attached here as figures/aggregate_prior.cpp would attach a source run's.
+BOOST_AUTO_TEST_CASE(an_aggregate_posterior_step_allocates_nothing) {
+  for (const bool sphere : {false, true}) {
+    const std::string text = fmt::format(R"(
+data   x : binary[784]
+latent z : {}
+p(z) = AggregatePosterior(run = "runs/base", examples = 40)
+p(x | z) = Bernoulli(logits = linear(relu(linear(z, 64)), 784))
+q(z | x) {{
+  h = mlp(x, [64], activation = relu)
+  z ~ {}
+}}
+)",
+                                         sphere ? "sphere[5]" : "real[20]",
+                                         sphere ? "VonMisesFisher(mean = normalize(linear(h, 5)), concentration = softplus(linear(h, 1)) + 1)"
+                                                : "Normal(loc = linear(h, 20), scale = softplus(linear(h, 20)) + 1e-4)");
+    auto m = vaec::test::run(text, "alloc.vae").model;
+    BOOST_REQUIRE(m);
+    const int n = sphere ? 5 : 20, M = 40;
+    auto fx = std::make_shared<vaec::fixed_mixture>();
+    fx->family = sphere ? vaec::family_id::von_mises_fisher : vaec::family_id::normal;
+    fx->count = M;
+    fx->rows = {n, sphere ? 1 : n};
+    fx->values.assign(2, {});
+    for (int k = 0; k < M; ++k) {
+      double norm = 0;
+      for (int i = 0; i < n; ++i) norm += std::pow(std::sin(k + 3.0 * i), 2);
+      for (int i = 0; i < n; ++i) fx->values[0].push_back(std::sin(k + 3.0 * i) / (sphere ? std::sqrt(norm) : 1.0));
+      for (int i = 0; i < fx->rows[1]; ++i) fx->values[1].push_back(0.5 + 0.1 * ((k + i) % 7));
+    }
+    m->factors[0].dist.fixed = fx;
+    auto low = vaec::lower(*m);
+    rt::set_threads(2);
+    rt::parameters<float> params(low.graph);
+    params.initialize(1);
+    const step_count c = count_step_allocations(low.graph, params, low.data, 32, 2, 10);
+    BOOST_TEST(c.allocations == 0, c.allocations << " allocations in 10 steps, " << (sphere ? "vMF" : "Normal"));
+    BOOST_TEST(std::isfinite(c.loss));
   }
 }
 

@@ -366,6 +366,14 @@ BOOST_AUTO_TEST_CASE(vamp_families) {
     const int pick = g.pick_component(4);
     return g.binary(op_kind::add, g.gather_component(g.constant(0.5, 3), pick), lin(g, x, 3));
   });
+  // An AggregatePosterior's components: constants (constant_matrix, 3 components that
+  // overlap), through which no gradient flows; the gradient reaches z alone.
+  gradient_check([](rt::graph& g, int x) {
+    const int z = lin(g, x, 3);
+    const int loc = g.constant_matrix({0.1, -0.4, 0.3, 0.5, 0.2, -0.1, -0.3, 0.0, 0.6}, 3, 3);
+    const int scale = g.constant_matrix({0.9, 1.2, 0.7, 1.1, 0.8, 1.3, 1.0, 0.6, 0.9}, 3, 3);
+    return g.vamp_logpdf(op_kind::vamp_normal, z, {loc, scale}, 3, 3);
+  });
 }
 
 BOOST_AUTO_TEST_CASE(continuous_bernoulli) {

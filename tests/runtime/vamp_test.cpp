@@ -16,6 +16,7 @@
 #include "runtime/graph.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/special.hpp"
+#include "tests/runtime/kl_estimate.hpp"
 
 namespace rt = vaec::rt;
 using rt::op_kind;
@@ -52,23 +53,8 @@ struct vamp_graph {
   }
 };
 
-struct estimate {
-  double mean = 0, standard_error = 0;
-};
-
-// The KL estimate per example b: −H[q(· | x_b)] − mean over samples of log p(z), with its
-// standard error, from a plan's values.
-estimate kl_estimate(const rt::plan<double>& p, const vamp_graph& m, int b) {
-  const int B = p.batch(), S = p.samples();
-  double sum = 0, sum2 = 0;
-  for (int s = 0; s < S; ++s) {
-    const double v = p.value(m.logp).data[s * B + b];
-    sum += v;
-    sum2 += v * v;
-  }
-  const double mean = sum / S, var = (sum2 / S - mean * mean) * S / (S - 1);
-  return {-p.value(m.entropy).data[b] - mean, std::sqrt(var / S)};
-}
+using vaec::test::estimate;
+estimate kl_estimate(const rt::plan<double>& p, const vamp_graph& m, int b) { return vaec::test::kl_estimate(p, m.entropy, m.logp, b); }
 
 void fill(rt::plan<double>& p, rt::parameters<double>& params, const vamp_graph& m) {
   params.initialize(3);
