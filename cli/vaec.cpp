@@ -875,6 +875,7 @@ struct sample_cli {
   std::string run_dir, data, from = "prior", which;
   int n = 64;
   int examples = 1000;  // --from aggregate: M, the training examples the aggregate posterior mixes
+  bool examples_given = false;
   std::vector<std::string> out;
   std::optional<std::string> seed;
   std::optional<int> threads;
@@ -890,6 +891,10 @@ int run_sample(const sample_cli& c) {
                       "there is one)");
   if (c.from == "prior" && !c.data.empty())
     throw usage_error("--data is for --from posterior or aggregate; samples from the prior need no data");
+  if (c.examples_given && c.from != "aggregate")
+    throw usage_error(fmt::format("--examples is for --from aggregate (M, the training examples it mixes); --from {} "
+                                  "does not use it",
+                                  c.from));
   if (c.examples < 1)
     throw usage_error(fmt::format("--examples {}: the aggregate posterior mixes at least 1 example", c.examples));
   std::vector<std::string> outs = c.out;
@@ -1109,7 +1114,8 @@ int vaec_main(int argc, char** argv) {
   sample->add_option("--data", sc.data,
                      "the data to encode: with --from posterior its test split when it has one; with --from "
                      "aggregate its training split (default: the data the run trained on)");
-  sample->add_option("--examples", sc.examples, "--from aggregate: M, how many training examples it mixes (default 1000)");
+  sample->add_option("--examples", sc.examples, "--from aggregate: M, how many training examples it mixes (default 1000)")
+      ->each([&sc](const std::string&) { sc.examples_given = true; });
   sample->add_option("--seed", sc.seed, "the seed of the draws (default: the run's seed)");
   sample->add_option("--threads", sc.threads, "threads (default: the machine's cores)");
   sample->add_option("--checkpoint", sc.which, "best or last (default: best when there is one)")

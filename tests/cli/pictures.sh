@@ -40,6 +40,12 @@ check "sample --from aggregate says what it mixes" grep -q "the aggregate poster
 check "aggregate samples are not the prior's" sh -c "! cmp -s agg.npy s.npy"
 "$vaec" sample r -n 64 --seed 5 --from aggregate --examples 3 --data slice --out agg3.npy >/dev/null 2>&1
 check "--examples 3 mixes 3 examples: other samples" sh -c "! cmp -s agg.npy agg3.npy"
+for from in prior posterior; do
+  data=""; [ $from = posterior ] && data="--data slice"
+  "$vaec" sample r -n 4 --from $from --examples 3 $data --out ex-$from.npy >ex.out 2>&1; st=$?
+  check "--examples with --from $from: refused (exit 2), saying it is for --from aggregate, nothing written" \
+    sh -c "[ $st -eq 2 ] && grep -q -- '--examples is for --from aggregate' ex.out && [ ! -e ex-$from.npy ]"
+done
 mv slice slice-moved
 "$vaec" sample r --from aggregate -n 4 --out gone.npy >gone.out 2>&1; st=$?
 mv slice-moved slice
