@@ -1,5 +1,6 @@
 // vaec: the command line. Each verb is a straight line: read → parse → check → lower →
 // plan → train (or evaluate); argument parsing and output only.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -170,6 +171,72 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Data-parallel training (mpirun -np N, N > 1): the ranks meet twice while a run starts —
+// after each has read the model and the data, and after rank 0 has made or opened the run
+// folder — and learn there whether every rank got that far. An error at the start is then
+// printed once, by rank 0 (the lowest failing rank's message), and every rank ends with its
+// status without MPI_Abort; and a rank that read other data than rank 0 is found before the
+// first step (whose collectives would otherwise disagree in size). Until the second meeting
+// the ranks other than 0 write nothing to stderr (they would repeat rank 0's messages).
+struct startup_agreement {
+  bool on = false;    // data-parallel training with more than one rank
+  bool done = false;  // both meetings passed: errors from here on take the training's own way
+  int saved_stderr = -1;
+  struct failed {     // thrown on every rank when a meeting found an error (rank 0 printed it)
+    int code;
+  };
+  // Rank ≠ 0: stderr to /dev/null until restore().
+  void quiet_other_ranks() {
+    if (vaec::rt::mpi::rank() == 0) return;
+    std::fflush(stderr);
+    saved_stderr = ::dup(2);
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+      ::dup2(null, 2);
+      ::close(null);
+    }
+  }
+  void restore() {
+    if (saved_stderr < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_stderr, 2);
+    ::close(saved_stderr);
+    saved_stderr = -1;
+  }
+  // Every rank calls it at the same point, with its word (`ok`: e.g. a fingerprint) or its
+  // error (`code`, `text`; an empty text: the rank printed its own messages, as diagnostics
+  // of the model). Returns every rank's word, in rank order; throws failed on every rank when
+  // any rank failed, after rank 0 printed the lowest failing rank's message.
+  std::vector<std::string> meet(bool ok, int code, const std::string& text) {
+    namespace mpi = vaec::rt::mpi;
+    std::vector<std::string> all = mpi::all_gather(ok ? "1" + text : fmt::format("0{}\t{}", code, text));
+    for (std::size_t r = 0; r < all.size(); ++r) {
+      if (all[r].empty() || all[r][0] == '1') continue;
+      const std::size_t tab = all[r].find('\t');
+      const int status = std::atoi(all[r].substr(1, tab - 1).c_str());
+      const std::string message = all[r].substr(tab + 1);
+      if (mpi::rank() == 0) {
+        if (r > 0 && message.empty())
+          fmt::print(stderr, "vaec: error: rank {} of {} found errors in the model that rank 0 did not (its messages "
+                             "are not shown): every rank must read the same files (on a cluster, at the same path on "
+                             "every node)\n",
+                     r, all.size());
+        else if (r > 0)
+          fmt::print(stderr, "vaec: error: on rank {} of {}: {}\n", r, all.size(), message);
+        else if (!message.empty())
+          fmt::print(stderr, "vaec: error: {}\n", message);
+      }
+      mpi::note_others_informed();
+      throw failed{status};
+    }
+    for (auto& w : all) w.erase(0, 1);
+    return all;
+  }
+  // The error of the exception being handled, as main would print it: (status, message).
+  static std::pair<int, std::string> describe(std::exception_ptr e);
+};
+startup_agreement startup;
+
 // A seed: a whole number in 0 … 2^64 − 1, in decimal. Throws usage_error.
 std::uint64_t parse_seed(const std::string& s, const char* option) {
   const bool digits = !s.empty() && s.size() <= 20 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -337,6 +404,11 @@ int run_train(const train_cli& c) {
   // the other ranks read it (runtime/data_parallel.hpp).
   const bool rank0 = vaec::rt::mpi::rank() == 0;
   if (!rank0 && !std::freopen("/dev/null", "w", stdout)) throw usage_error("cannot silence a rank's output");
+  // The model has errors (its diagnostics are printed): data-parallel, the other ranks learn it.
+  auto model_failed = [] {
+    if (startup.on) startup.meet(false, exit_error, "");
+    return exit_error;
+  };
   if (c.resume) {
     folder.emplace(rank0 ? vaec::rt::run_folder::open(c.out) : vaec::rt::run_folder::observe(c.out));
     const std::string record_path = folder->file("run.json").string();
@@ -344,7 +416,7 @@ int run_train(const train_cli& c) {
     require_agreement(c, record, c.out);
     const std::string model_path = folder->file("model.vae").string();
     m = load_model(model_path, record.sets, {prior_sources_use::mode::reopen, record.options.seed, &record.prior_sources});
-    if (!m) return exit_error;
+    if (!m) return model_failed();
     if (vaec::rt::sha256_hex(m->text) != record.model_sha256)
       throw vaec::rt::run_folder_error(fmt::format("{} was changed since the run started (its SHA-256 differs from "
                                                    "run.json's); the checkpoint belongs to the original model",
@@ -370,7 +442,7 @@ int run_train(const train_cli& c) {
   } else {
     m = load_model(c.model, c.sets,
                    {prior_sources_use::mode::start, c.seed ? std::optional(parse_seed(*c.seed, "--seed")) : std::nullopt, nullptr});
-    if (!m) return exit_error;
+    if (!m) return model_failed();
     record = new_record(c, *m);
   }
   const vaec::checked_model& model = m->model;
@@ -389,6 +461,20 @@ int run_train(const train_cli& c) {
         "resume with the run's own data, or start a new run",
         record.data_path, c.out, fp.substr(0, 24) + "…", record.data_fingerprint.substr(0, 24) + "…"));
   record.data_fingerprint = fp;
+  if (startup.on) {
+    // Every rank read the same data: its shards of each batch are then the batch's.
+    const std::vector<std::string> fps = startup.meet(true, 0, fp);
+    for (std::size_t r = 1; r < fps.size(); ++r)
+      if (fps[r] != fps[0]) {
+        const std::string text = fmt::format(
+            "rank {} of {} read other data than rank 0 at {} (fingerprint {}… against {}…): every rank must read the "
+            "same data (on a cluster, the same files at the same path on every node, e.g. on a shared filesystem)",
+            r, fps.size(), c.resume ? record.data_path : c.data, fps[r].substr(0, 16), fps[0].substr(0, 16));
+        if (rank0) fmt::print(stderr, "vaec: error: {}\n", text);
+        vaec::rt::mpi::note_others_informed();
+        throw startup_agreement::failed{exit_error};
+      }
+  }
 
   if (!c.resume && rank0) {
     folder.emplace(!c.out.empty() ? vaec::rt::run_folder::create(c.out)
@@ -396,9 +482,12 @@ int run_train(const train_cli& c) {
     folder->write("model.vae", m->text);
     folder->write("run.json", vaec::rt::to_json(record));
   }
-  if (vaec::rt::mpi::size() > 1 && !c.resume) {
-    const std::string made = vaec::rt::mpi::broadcast(rank0 ? folder->path().string() : std::string(), 0);
-    if (!rank0) folder.emplace(vaec::rt::run_folder::observe(made));
+  if (startup.on) {
+    // Rank 0 made (or opened) the run folder; the others observe it.
+    const std::vector<std::string> words = startup.meet(true, 0, rank0 ? folder->path().string() : std::string());
+    if (!rank0 && !c.resume) folder.emplace(vaec::rt::run_folder::observe(words[0]));
+    startup.done = true;
+    startup.restore();
   }
   // A run stopped before its first checkpoint starts again from the beginning, which is
   // exactly where the uninterrupted run started: its first state follows from the seed.
@@ -525,7 +614,8 @@ int run_train(const train_cli& c) {
   if (r.interrupted) {
     // Data-parallel: every rank agreed on the step to stop at, so all exit alike (no MPI_Abort).
     vaec::rt::mpi::note_others_informed();
-    fmt::print("resume with: vaec --resume --out {}\n", dir);
+    fmt::print("resume with: {}vaec --resume --out {}\n",
+               vaec::rt::mpi::active() ? fmt::format("mpirun -np {} ", vaec::rt::mpi::size()) : std::string(), dir);
     return exit_interrupted;
   }
   fmt::print("done: {} of {} epoch{}{}; run folder: {}\n", r.epochs.size(), o.epochs, o.epochs == 1 ? "" : "s",
@@ -871,6 +961,46 @@ int run_eval(const eval_cli& c) {
   return exit_ok;
 }
 
+// Data-parallel training (mpirun -np N, N > 1): run_train with the start's two meetings
+// (startup_agreement): an error before them is reported to every rank at the next one.
+int run_train_ranks(const train_cli& c) {
+  startup.on = true;
+  startup.quiet_other_ranks();
+  try {
+    return run_train(c);
+  } catch (const startup_agreement::failed& f) {
+    startup.restore();
+    return f.code;
+  } catch (...) {
+    if (startup.done) throw;
+    const auto [code, text] = startup_agreement::describe(std::current_exception());
+    try {
+      startup.meet(false, code, text);
+    } catch (const startup_agreement::failed& f) {
+      startup.restore();
+      return f.code;
+    }
+    return code;  // not reached: meet throws when this rank failed
+  }
+}
+
+std::pair<int, std::string> startup_agreement::describe(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const usage_error& x) {
+    return {exit_usage, x.what()};
+  } catch (const fs::filesystem_error& x) {
+    return {exit_error, fmt::format("{}{}: {}", x.path1().string(), x.path2().empty() ? "" : " → " + x.path2().string(),
+                                    x.code().message())};
+  } catch (const std::bad_alloc&) {
+    return {exit_error, "out of memory; try a smaller --batch, or fewer --samples or --iw"};
+  } catch (const std::exception& x) {
+    return {exit_error, x.what()};
+  } catch (...) {
+    return {exit_error, "an unknown error"};
+  }
+}
+
 struct sample_cli {
   std::string run_dir, data, from = "prior", which;
   int n = 64;
@@ -1184,6 +1314,7 @@ int vaec_main(int argc, char** argv) {
       return exit_usage;
     }
     tc.out_given = out_opt->count() > 0;
+    if (vaec::rt::mpi::size() > 1) return run_train_ranks(tc);
     return run_train(tc);
   } catch (const usage_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());

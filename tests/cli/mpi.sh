@@ -228,6 +228,31 @@ check "an error on one rank: every rank ends (no hang), non-zero exit" test $sta
 check "an error on one rank: its message, once" \
   sh -c "test \$(grep -c '^vaec: error: training stopped at epoch 1, step 3 (step 3 overall): log p(x | z) became infinite' big.err) -eq 1"
 
+# Errors at the start: one message (rank 0's), every rank ends, no MPI_ABORT banner.
+"${mpirun[@]}" -np 2 "$vaec" t.vae --data nosuch.npy --threads 1 --out e1 >e1.out 2>&1; st=$?
+check "a missing data file under mpirun -np 2: exit 1, its message once, no MPI_ABORT" \
+  sh -c "[ $st -eq 1 ] && [ \$(grep -c '^vaec: error: nosuch.npy: no such file' e1.out) -eq 1 ] && ! grep -q MPI_ABORT e1.out"
+"${mpirun[@]}" -np 2 "$vaec" t.vae --data slice --epochs -1 --out e2 >e2.out 2>&1; st=$?
+check "a bad option under mpirun -np 2: exit 2, its message once, no MPI_ABORT" \
+  sh -c "[ $st -eq 2 ] && [ \$(grep -c '^vaec: error: --epochs -1' e2.out) -eq 1 ] && ! grep -q MPI_ABORT e2.out"
+head -c 300 t.vae >trunc.vae
+"${mpirun[@]}" -np 2 "$vaec" trunc.vae --data slice --out e3 >e3.out 2>&1; st=$?
+check "a malformed model under mpirun -np 2: exit 1, its diagnostics once, no MPI_ABORT" \
+  sh -c "[ $st -eq 1 ] && [ \$(grep -cE '^[0-9]+ errors? in trunc[.]vae' e3.out) -eq 1 ] && ! grep -q MPI_ABORT e3.out"
+# Ranks that read different data (a mis-synced copy on a cluster): refused before any step,
+# naming the rank; nothing left behind. Other contents of the same size, and another size.
+cp -r slice slicealt
+/usr/bin/python3 -c "
+b = bytearray(open('slicealt/train-images-idx3-ubyte', 'rb').read()); b[5000] ^= 0xFF
+open('slicealt/train-images-idx3-ubyte', 'wb').write(b)"
+fashion_slice mpi slice200 200 100
+for other in slicealt slice200; do
+  "${mpirun[@]}" -np 1 "$vaec" t.vae --data slice --threads 1 --out e-$other : \
+    -np 1 "$vaec" t.vae --data $other --threads 1 --out e-$other >e-$other.out 2>&1; st=$?
+  check "rank 1 reads $other, rank 0 slice: refused, once, naming rank 1; no run folder" \
+    sh -c "[ $st -eq 1 ] && [ \$(grep -c '^vaec: error: rank 1 of 2 read other data than rank 0' e-$other.out) -eq 1 ] && [ ! -e e-$other ] && ! grep -q 'Segmentation' e-$other.out"
+done
+
 "${mpirun[@]}" -np 2 "$vaec" eval dp1 --data slice >ev.out 2>&1
 check "vaec eval under mpirun -np 2: refused with the reason" grep -q "vaec eval runs in one process: run it without mpirun" ev.out
 
