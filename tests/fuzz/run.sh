@@ -15,9 +15,13 @@ for d in tests/lang/bad tests/lang/golden; do
 done
 echo "fuzz: $(ls "$work/corpus" | wc -l) seed files, ${seconds} s"
 # -timeout: one input must finish in 2 s (the issue's bound); -rss_limit_mb guards memory.
+# The fuzzer's own status, read before anything else runs (with pipefail, an `|| true` after
+# the pipeline would run `true` on a crash and replace PIPESTATUS: a crash then passed).
+set +e
 "$fuzzer" "$work/corpus" -dict="$src/tests/fuzz/vae.dict" -max_total_time="$seconds" -timeout=2 -rss_limit_mb=2048 -max_len=65536 \
-  -artifact_prefix="$work/artifacts/" -print_final_stats=1 2>&1 | tee "$work/log" | grep -E "^(#[0-9]+.*(DONE|pulse)|stat::|==|SUMMARY|INFO: seed|.*ERROR)" || true
+  -artifact_prefix="$work/artifacts/" -print_final_stats=1 2>&1 | tee "$work/log" | grep -E "^(#[0-9]+.*(DONE|pulse)|stat::|==|SUMMARY|INFO: seed|.*ERROR)"
 status=${PIPESTATUS[0]}
+set -e
 if [ "$status" -ne 0 ]; then
   echo "fuzz: FAILED (exit $status); the crashing input:"
   for a in "$work"/artifacts/*; do [ -e "$a" ] && { echo "$a"; od -A x -t x1z "$a" | head -20; cp "$a" "$src/" 2>/dev/null || true; }; done
