@@ -967,7 +967,9 @@ class scheduler {
     ++finished_now_;
     save();
     std::error_code ec;
-    const std::string where = log.empty() ? "" : fmt::format(" ({})", fs::relative(log, dir_, ec).string());
+    // The cell's log, where it exists (a rank that died may have gone before writing it).
+    const std::string where =
+        log.empty() || !fs::exists(log, ec) ? "" : fmt::format(" ({})", fs::relative(log, dir_, ec).string());
     line(fmt::format("{}  failed: {}{}  {:.1f} s{}", c.id, reason, where, c.seconds.value_or(0.0), this->where(i)));
   }
 
