@@ -1064,6 +1064,10 @@ int run_sample(const sample_cli& c) {
     ed.set = &ed.splits.train;
     vaec::rt::check_data(b, *ed.set);
     ed.what = "the training split";
+    // The default, 1,000, takes every example of a smaller set; a number asked for is not cut.
+    if (c.examples_given && static_cast<std::size_t>(c.examples) > ed.set->count)
+      throw usage_error(fmt::format("--examples {}: the training split of {} holds {} examples; use at most --examples {}",
+                                    c.examples, ed.set->origin, ed.set->count, ed.set->count));
     members = vaec::figures::aggregate_examples(*ed.set, static_cast<std::size_t>(c.examples), seed);
   }
   checked_parameters(*run, low.graph);  // refuses non-finite parameters, naming the tensor

@@ -109,6 +109,18 @@ class source_reader {
     } catch (const rt::checkpoint_error& e) {
       return fail(fmt::format("the source run's checkpoint cannot be used: {}", e.what()));
     }
+    // Its model.vae as the run trained it (run.json's SHA-256 of the source text): an edited
+    // copy would give other components from the same checkpoint.
+    {
+      std::ifstream in(model_path, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in || rt::sha256_hex(text.str()) != record.model_sha256)
+        return fail(fmt::format("the source run's model {} was changed since that run started (its SHA-256 differs from "
+                                "its run.json's), so its checkpoint belongs to another model; restore the source's "
+                                "model.vae, or train the source run again",
+                                model_path.string()));
+    }
     std::optional<checked_model> source = o_.load(model_path.string(), record.sets);
     if (!source) return fail(fmt::format("the source run's model {} does not check (its errors are above)", model_path.string()));
 
@@ -152,7 +164,9 @@ class source_reader {
     try {
       data = rt::load_data(record.data_path);
     } catch (const std::exception& e) {
-      return fail(fmt::format("the source run's training data cannot be read: {}", e.what()));
+      return fail(fmt::format("the source run's training data cannot be read: {}; the components are drawn from "
+                              "them: restore them at that path, or train the source run again",
+                              e.what()));
     }
     if (rt::fingerprint(data) != record.data_fingerprint)
       return fail(fmt::format("the data at {} are not those the source run {} trained on (their contents differ); "

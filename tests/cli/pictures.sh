@@ -40,6 +40,9 @@ check "sample --from aggregate says what it mixes" grep -q "the aggregate poster
 check "aggregate samples are not the prior's" sh -c "! cmp -s agg.npy s.npy"
 "$vaec" sample r -n 64 --seed 5 --from aggregate --examples 3 --data slice --out agg3.npy >/dev/null 2>&1
 check "--examples 3 mixes 3 examples: other samples" sh -c "! cmp -s agg.npy agg3.npy"
+"$vaec" sample r -n 4 --from aggregate --examples 1000000 --out ex-big.npy >ex.out 2>&1; st=$?
+check "--examples above the training split's size: refused (exit 2), naming the size, nothing written" \
+  sh -c "[ $st -eq 2 ] && grep -q -- '--examples 1000000: the training split of .* holds [0-9]* examples; use at most' ex.out && [ ! -e ex-big.npy ]"
 for from in prior posterior; do
   data=""; [ $from = posterior ] && data="--data slice"
   "$vaec" sample r -n 4 --from $from --examples 3 $data --out ex-$from.npy >ex.out 2>&1; st=$?

@@ -210,6 +210,14 @@ expect "resume: AggregatePosterior source changed" 1 "$changed" "" -- --resume -
 expect "eval: AggregatePosterior source changed" 1 "$changed" "" -- eval r-agg --data tiny.csv --iw 10
 expect "sample: AggregatePosterior source changed" 1 "$changed" "" -- sample r-agg -n 4 --out agg-changed.npy
 cp "$work/saved.safetensors" "$agg_ckpt"
+# The source's model.vae edited (its scale's floor): the same checkpoint would give other
+# components, so the run is refused too, and works again once it is restored.
+agg_model="$work/runs/fashion_gaussian/model.vae"
+cp "$agg_model" "$work/saved.vae"
+sed -i 's/+ 1e-4/+ 1.0/' "$agg_model"
+expect "eval: AggregatePosterior source model.vae edited" 1 "^vaec: error: .*AggregatePosterior: the source run's model $agg_model was changed since that run started .*restore the source's model\.vae, or train the source run again" "" -- eval r-agg --data tiny.csv --iw 10
+cp "$work/saved.vae" "$agg_model"
+expect "eval: AggregatePosterior source model.vae restored" 0 "" "log p\(x\), IW K=10" -- eval r-agg --data tiny.csv --iw 10
 mv runs/fashion_gaussian runs/moved
 expect "eval: AggregatePosterior source missing" 1 "^vaec: error: .*AggregatePosterior: the AggregatePosterior's source run $work/runs/fashion_gaussian does not exist \(recorded in this run's run.json\); this run's prior was built from it: restore that run folder" "" -- eval r-agg --data tiny.csv --iw 10
 mv runs/moved runs/fashion_gaussian
