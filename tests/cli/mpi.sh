@@ -17,7 +17,7 @@ vaec=$(readlink -f "$1") src=$(readlink -f "$2")
 # as anyone). Where no namespace can be made, the tests run in the machine's network and
 # mpirun's wildcard listener is reported, not counted.
 if [ -z "${VAEC_MPI_NETNS:-}" ]; then
-  if unshare -rn true 2>/dev/null; then
+  if unshare -rn sh -c "ip link set lo up" 2>/dev/null; then
     exec unshare -rn env VAEC_MPI_NETNS=1 bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
   fi
   VAEC_MPI_NETNS=none
