@@ -1344,12 +1344,11 @@ int vaec_main(int argc, char** argv) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
   } catch (const vaec::rt::run_folder_error& e) {
     fmt::print(stderr, "vaec: error: {}\n", e.what());
-  } catch (const fs::filesystem_error& e) {
-    // An environment problem (a path that cannot be read or made): name the path and the reason.
-    fmt::print(stderr, "vaec: error: {}{}: {}\n", e.path1().string(),
-               e.path2().empty() ? "" : " → " + e.path2().string(), e.code().message());
+  } catch (const fs::filesystem_error&) {
+    // An environment problem (a path that cannot be read or made): the path and the reason.
+    fmt::print(stderr, "vaec: error: {}\n", startup_agreement::describe(std::current_exception()).second);
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "vaec: error: out of memory; try a smaller --batch, or fewer --samples or --iw\n");
+    fmt::print(stderr, "vaec: error: {}\n", startup_agreement::describe(std::current_exception()).second);
   } catch (const std::exception& e) {
     // Nothing should reach here for bad input; this is the last line of defence.
     fmt::print(stderr, "vaec: internal error: {}\n", e.what());

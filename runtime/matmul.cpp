@@ -204,13 +204,7 @@ dnnl::memory::desc weights_desc(bool ta, int m, int k, dt type) {
 
 template <class T>
 product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate) {
-  product<T> p;
-  p.ta_ = ta;
-  p.tb_ = tb;
-  p.m_ = m;
-  p.n_ = n;
-  p.k_ = k;
-  p.accumulate_ = accumulate;
+  product<T> p(ta, tb, m, n, k, accumulate);
   p.inputs_ = std::is_same_v<T, float> ? options_.inputs : precision::fp32;
   p.path_ = std::is_same_v<T, float> ? choose_path(m, n, k, p.inputs_, options_.path) : product_path::blas;
   p.shared_ = shared_.get();
@@ -315,13 +309,7 @@ template <class T>
 product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate) {
   if (options_.inputs == precision::bf16)
     throw std::runtime_error("precision = bf16 needs oneDNN, and this vaec was built without it (VAEC_ONEDNN=OFF)");
-  product<T> p;
-  p.ta_ = ta;
-  p.tb_ = tb;
-  p.m_ = m;
-  p.n_ = n;
-  p.k_ = k;
-  p.accumulate_ = accumulate;
+  product<T> p(ta, tb, m, n, k, accumulate);
   return p;
 }
 

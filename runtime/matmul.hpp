@@ -91,6 +91,8 @@ class product {
 
  private:
   friend class product_set<T>;
+  product(bool ta, bool tb, int m, int n, int k, bool accumulate)
+      : ta_(ta), tb_(tb), accumulate_(accumulate), m_(m), n_(n), k_(k) {}
   bool ta_ = false, tb_ = false, accumulate_ = false;
   int m_ = 0, n_ = 0, k_ = 0;
   product_path path_ = product_path::blas;

@@ -44,19 +44,14 @@ double seconds_since(clock_type::time_point t) {
 
 std::string number(double v) { return fmt::format("{:.17g}", v); }
 
-// The examples of `d` at `indices`, as a column-major [width × count] block, optionally
-// binarized: x ← [u < x] with u uniform from `r`.
+// The examples of `d` at `indices`, as a column-major [width × count] block (dynamic
+// binarization: gather_binarized_per_example).
 void gather(const dataset& d, const std::vector<std::uint32_t>& indices, std::size_t from, int count,
-            const tensor<float>& out, rng* binarize_rng) {
+            const tensor<float>& out) {
   const std::size_t w = d.width;
   for (int c = 0; c < count; ++c) {
     const float* src = d.values.data() + static_cast<std::size_t>(indices[from + static_cast<std::size_t>(c)]) * w;
-    float* dst = out.data + static_cast<std::size_t>(c) * w;
-    if (!binarize_rng) {
-      std::memcpy(dst, src, w * sizeof(float));
-    } else {
-      for (std::size_t i = 0; i < w; ++i) dst[i] = binarize_rng->uniform() < src[i] ? 1.0f : 0.0f;
-    }
+    std::memcpy(out.data + static_cast<std::size_t>(c) * w, src, w * sizeof(float));
   }
 }
 
@@ -189,7 +184,7 @@ eval_figures evaluate_elbo(plans* ps, int data_node, const dataset& d, std::uint
   for (std::size_t from = part.from; ps && from < part.from + part.count; from += static_cast<std::size_t>(B)) {
     const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(B), part.from + part.count - from));
     plan<float>& p = ps->for_size(n);
-    gather(d, all, from, n, p.input(data_node), nullptr);
+    gather(d, all, from, n, p.input(data_node));
     rng noise(seed, stream::eval, counter * 1000003 + batch_index++);
     p.settings() = {};
     p.settings().example_noise = {true, seed, counter, stream::eval, from};
@@ -704,7 +699,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         if (o.binarize_mode == binarize::dynamic) {
           gather_binarized_per_example(*train_set, perm, from + sh.from, m, p.input(b.data), o.seed, global, sh.from);
         } else {
-          gather(*train_set, perm, from + sh.from, m, p.input(b.data), nullptr);
+          gather(*train_set, perm, from + sh.from, m, p.input(b.data));
         }
         double progress = epoch + static_cast<double>(step) / static_cast<double>(steps_per_epoch);
         p.settings().beta = kl_weight(o, progress, false);
@@ -957,7 +952,7 @@ eval_result evaluate(const model_binding& eb, const model_binding& ib, std::span
     for (int done = 0; done < k;) {
       const int s = std::min(chunk, k - done);
       plan<float>& p = (s == chunk ? ps : *tail_chunk).for_size(n);
-      gather(d, all, from, n, p.input(ib.data), nullptr);
+      gather(d, all, from, n, p.input(ib.data));
       rng noise(seed, stream::eval, (1ULL << 40) + batch_index++);
       p.forward(noise);
       for (int i = 0; i < n; ++i) {
