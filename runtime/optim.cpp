@@ -1,6 +1,7 @@
 #include "runtime/optim.hpp"
 
 #include <cmath>
+#include <cstring>
 
 namespace vaec::rt {
 
@@ -30,6 +31,20 @@ void adam<T>::step(T* p, const T* g) {
     v_[i] = vi;
     p[i] -= step * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
   }
+}
+
+bool all_finite(const float* x, std::size_t n) {
+  // A float is not finite exactly when its 8 exponent bits are all ones; adding one unit of
+  // the exponent to the masked bits then carries into the top bit. OR over all of them.
+  const auto count = static_cast<std::ptrdiff_t>(n);
+  std::uint32_t any = 0;
+#pragma omp parallel for simd schedule(static) reduction(| : any)
+  for (std::ptrdiff_t i = 0; i < count; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    any |= (bits & 0x7f800000u) + 0x00800000u;
+  }
+  return (any & 0x80000000u) == 0;
 }
 
 template class adam<float>;

@@ -755,9 +755,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       // A gradient that is not finite would turn the parameters into NaN at this update, and
       // the next step would blame a divergence: stop here, before the update, naming the
       // parameter and the cause (a Student-t draw too large for float32, when there is one).
-      if (!Eigen::Map<const Eigen::ArrayXf>(params.grads.data(), static_cast<Eigen::Index>(params.grads.size()))
-               .isFinite()
-               .all()) {
+      if (!all_finite(params.grads.data(), params.grads.size())) {
         std::string name = "a parameter";
         for (const auto& pi : g.params()) {
           const float* d = params.grads.data() + pi.offset;
