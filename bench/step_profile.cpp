@@ -204,8 +204,12 @@ int main(int argc, char** argv) {
       const vaec::rt::product<float>* prod;
       const char* form;
       vaec::rt::tensor<float> a, b, c;
+      const float* bias;
     };
-    const one all[] = {{&lp.forward, "W.x", w, x, y}, {&lp.weight_grad, "dy.xT", dy, x, dw}, {&lp.input_grad, "WT.dy", w, dy, dx}};
+    const float* b = params.value(nodes[i].params[1]).data;
+    const one all[] = {{&lp.forward, "W.x+b", w, x, y, b},
+                       {&lp.weight_grad, "dy.xT", dy, x, dw, nullptr},
+                       {&lp.input_grad, "WT.dy", w, dy, dx, nullptr}};
     for (const one& o : all) {
       if (!o.prod->defined()) continue;
       const vaec::rt::product<float>& prod = *o.prod;
@@ -213,14 +217,14 @@ int main(int argc, char** argv) {
       const int reps = std::clamp(static_cast<int>(2e8 / flops), 20, 20000);
       // A copy of C: a product that accumulates must not grow the plan's values without bound.
       std::vector<float> keep(o.c.data, o.c.data + o.c.size());
-      const double t = seconds_per_call([&] { prod.run(o.a, o.b, o.c); }, reps);
+      const double t = seconds_per_call([&] { prod.run(o.a, o.b, o.c, o.bias); }, reps);
       // The other library for the same product (bf16 has only oneDNN).
       other.path = prod.path() == vaec::rt::product_path::onednn ? vaec::rt::kernels::blas : vaec::rt::kernels::onednn;
       double t_other = -1;
       if (options.inputs == vaec::rt::precision::fp32 && vaec::rt::onednn_built()) {
         vaec::rt::product_set<float> set(other);
-        auto alt = set.make(prod.trans_a(), prod.trans_b(), prod.m(), prod.n(), prod.k(), false);
-        t_other = seconds_per_call([&] { alt.run(o.a, o.b, o.c); }, reps);
+        auto alt = set.make(prod.trans_a(), prod.trans_b(), prod.m(), prod.n(), prod.k(), false, prod.has_bias());
+        t_other = seconds_per_call([&] { alt.run(o.a, o.b, o.c, o.bias); }, reps);
         other_sum += t_other;
       }
       std::copy(keep.begin(), keep.end(), o.c.data);

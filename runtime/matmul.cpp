@@ -162,9 +162,9 @@ struct product_shared {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   struct primitive {
-    std::tuple<bool, bool, int, int, int, bool, bool> key;
+    std::tuple<bool, bool, int, int, int, bool, bool, bool> key;
     dnnl::matmul matmul;
-    dnnl::memory::desc src, weights, dst;
+    dnnl::memory::desc src, weights, dst, bias;
     std::size_t scratchpad_bytes = 0;
   };
   std::vector<primitive> primitives;
@@ -172,9 +172,10 @@ struct product_shared {
   // Per product: its memories (src = op(B)ᵀ, weights = op(A)ᵀ, dst = Cᵀ, scratchpad) and
   // for bf16 its rounded copies of A and B.
   struct slot {
-    dnnl::memory src, weights, dst, scratch;
+    dnnl::memory src, weights, dst, scratch, bias;
     aligned_vector<std::uint16_t> a16, b16;
-    dnnl_exec_arg_t args[4];
+    dnnl_exec_arg_t args[5];
+    int nargs = 4;
   };
   std::vector<std::unique_ptr<slot>> slots;
 };
@@ -203,8 +204,8 @@ dnnl::memory::desc weights_desc(bool ta, int m, int k, dt type) {
 }  // namespace
 
 template <class T>
-product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate) {
-  product<T> p(ta, tb, m, n, k, accumulate);
+product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias) {
+  product<T> p(ta, tb, m, n, k, accumulate, bias);
   p.inputs_ = std::is_same_v<T, float> ? options_.inputs : precision::fp32;
   p.path_ = std::is_same_v<T, float> ? choose_path(m, n, k, p.inputs_, options_.path) : product_path::blas;
   p.shared_ = shared_.get();
@@ -212,7 +213,7 @@ product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accu
 
   product_shared& s = *shared_;
   const bool bf16 = p.inputs_ == precision::bf16;
-  const auto key = std::make_tuple(ta, tb, m, n, k, accumulate, bf16);
+  const auto key = std::make_tuple(ta, tb, m, n, k, accumulate, bf16, bias);
   std::size_t index = 0;
   while (index < s.primitives.size() && s.primitives[index].key != key) ++index;
   if (index == s.primitives.size()) {
@@ -222,6 +223,8 @@ product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accu
     prim.src = src_desc(tb, n, k, in);
     prim.weights = weights_desc(ta, m, k, in);
     prim.dst = dnnl::memory::desc({n, m}, dt::f32, tag::ab);
+    // Cᵀ's rows are C's columns: the bias [m] is one row, broadcast down Cᵀ's n rows.
+    if (bias) prim.bias = dnnl::memory::desc({1, m}, dt::f32, tag::ab);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (accumulate) {
@@ -230,7 +233,9 @@ product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accu
       attr.set_post_ops(ops);
     }
     try {
-      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(prim.src, prim.weights, prim.dst), attr, s.engine);
+      dnnl::matmul::primitive_desc pd(bias ? dnnl::matmul::desc(prim.src, prim.weights, prim.bias, prim.dst)
+                                           : dnnl::matmul::desc(prim.src, prim.weights, prim.dst),
+                                      attr, s.engine);
       prim.scratchpad_bytes = pd.scratchpad_desc().get_size();
       prim.matmul = dnnl::matmul(pd);
     } catch (const dnnl::error& e) {
@@ -261,6 +266,11 @@ product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accu
   sl->args[1] = {DNNL_ARG_WEIGHTS, sl->weights.get()};
   sl->args[2] = {DNNL_ARG_DST, sl->dst.get()};
   sl->args[3] = {DNNL_ARG_SCRATCHPAD, sl->scratch.get()};
+  if (bias) {
+    sl->bias = dnnl::memory(prim.bias, s.engine, DNNL_MEMORY_NONE);
+    sl->args[4] = {DNNL_ARG_BIAS, sl->bias.get()};
+    sl->nargs = 5;
+  }
   p.primitive_ = static_cast<int>(index);
   p.slot_ = static_cast<int>(s.slots.size());
   s.slots.push_back(std::move(sl));
@@ -268,9 +278,13 @@ product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accu
 }
 
 template <class T>
-void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c) const {
+void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c, const T* bias) const {
+  if ((bias != nullptr) != bias_)
+    throw std::invalid_argument(bias_ ? "a product made with a bias was run without one"
+                                      : "a product made without a bias was run with one");
   if (path_ == product_path::blas) {
     gemm(ta_, tb_, T(1), a, b, accumulate_ ? T(1) : T(0), c);
+    if (bias_) add_bias(c, bias);
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
@@ -287,7 +301,8 @@ void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c)
       if (sl.weights.get_data_handle() != a.data) sl.weights.set_data_handle(a.data);
     }
     if (sl.dst.get_data_handle() != c.data) sl.dst.set_data_handle(c.data);
-    const dnnl_status_t status = dnnl_primitive_execute(prim.matmul.get(), s.stream.get(), 4, sl.args);
+    if (bias_ && sl.bias.get_data_handle() != bias) sl.bias.set_data_handle(const_cast<T*>(bias));
+    const dnnl_status_t status = dnnl_primitive_execute(prim.matmul.get(), s.stream.get(), sl.nargs, sl.args);
     if (status != dnnl_success)
       throw std::runtime_error(fmt::format("oneDNN failed on the product [{} × {}]·[{} × {}] (status {})", m_, k_, k_,
                                            n_, static_cast<int>(status)));
@@ -306,19 +321,28 @@ std::string kernels_info() {
 }
 
 template <class T>
-product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate) {
+product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias) {
   if (options_.inputs == precision::bf16)
     throw std::runtime_error("precision = bf16 needs oneDNN, and this vaec was built without it (VAEC_ONEDNN=OFF)");
-  product<T> p(ta, tb, m, n, k, accumulate);
+  product<T> p(ta, tb, m, n, k, accumulate, bias);
   return p;
 }
 
 template <class T>
-void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c) const {
+void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c, const T* bias) const {
+  if ((bias != nullptr) != bias_)
+    throw std::invalid_argument(bias_ ? "a product made with a bias was run without one"
+                                      : "a product made without a bias was run with one");
   gemm(ta_, tb_, T(1), a, b, accumulate_ ? T(1) : T(0), c);
+  if (bias_) add_bias(c, bias);
 }
 
 #endif
+
+template <class T>
+void product<T>::add_bias(const tensor<T>& c, const T* bias) const {
+  c.m().colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias, c.rows);
+}
 
 // Both builds: product_shared is complete here (oneDNN's engine and stream, or nothing).
 template <class T>

@@ -70,16 +70,21 @@ struct product_shared;  // oneDNN's engine and primitives of one plan (matmul.cp
 template <class T>
 class product_set;
 
-// One product C = op(A)·op(B) + β·C on column-major views, C [m × n], op(A) [m × k],
-// op(B) [k × n], β = 0 (overwrite) or 1 (accumulate). Made by product_set::make, run with
-// the buffers it was made for or others of the same shapes. For T = double, or a BLAS path,
+// One product C = op(A)·op(B) + β·C (+ b) on column-major views, C [m × n], op(A) [m × k],
+// op(B) [k × n], β = 0 (overwrite) or 1 (accumulate), and for a product made with a bias,
+// b [m] added to every column (a linear layer's W·x + b: oneDNN adds it in the product's
+// epilogue, the other paths after the product). Made by product_set::make, run with the
+// buffers it was made for or others of the same shapes. For T = double, or a BLAS path,
 // run() is runtime/tensor's gemm; for a oneDNN path it executes the plan-time primitive,
 // allocating nothing (oneDNN's own per-call bookkeeping: runtime/call_arena.hpp).
 template <class T>
 class product {
  public:
   product() = default;
-  void run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c) const;
+  // `bias` points at m values when the product was made with one (std::invalid_argument if
+  // it is null then, or not null otherwise).
+  void run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c, const T* bias = nullptr) const;
+  bool has_bias() const { return bias_; }
   product_path path() const { return path_; }
   precision inputs() const { return inputs_; }
   bool defined() const { return m_ > 0; }
@@ -91,9 +96,10 @@ class product {
 
  private:
   friend class product_set<T>;
-  product(bool ta, bool tb, int m, int n, int k, bool accumulate)
-      : ta_(ta), tb_(tb), accumulate_(accumulate), m_(m), n_(n), k_(k) {}
-  bool ta_ = false, tb_ = false, accumulate_ = false;
+  product(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias)
+      : ta_(ta), tb_(tb), accumulate_(accumulate), bias_(bias), m_(m), n_(n), k_(k) {}
+  void add_bias(const tensor<T>& c, const T* bias) const;  // c.col(j) += b for every j (non-oneDNN paths)
+  bool ta_ = false, tb_ = false, accumulate_ = false, bias_ = false;
   int m_ = 0, n_ = 0, k_ = 0;
   product_path path_ = product_path::blas;
   precision inputs_ = precision::fp32;
@@ -109,10 +115,10 @@ class product_set {
   ~product_set();
   product_set(const product_set&) = delete;
   product_set& operator=(const product_set&) = delete;
-  // A product C [m × n] = op(A)·op(B) (+ C when `accumulate`); k is op(A)'s columns.
-  // Throws std::runtime_error when oneDNN refuses the shape (it does not for dense
-  // column-major views).
-  product<T> make(bool trans_a, bool trans_b, int m, int n, int k, bool accumulate);
+  // A product C [m × n] = op(A)·op(B) (+ C when `accumulate`) (+ a bias [m] on every
+  // column when `bias`); k is op(A)'s columns. Throws std::runtime_error when oneDNN refuses
+  // the shape (it does not for dense column-major views).
+  product<T> make(bool trans_a, bool trans_b, int m, int n, int k, bool accumulate, bool bias = false);
   const product_options& options() const { return options_; }
 
  private:

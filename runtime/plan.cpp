@@ -299,7 +299,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
     if (n.op != op_kind::linear) continue;
     const int out = n.rows, in = lay[static_cast<std::size_t>(n.inputs[0])].rows, cols = lay[i].cols;
     auto& lp = ex_.linear[i];
-    lp.forward = product_set_.make(false, false, out, cols, in, false);
+    lp.forward = product_set_.make(false, false, out, cols, in, false, true);
     if (!has_grad[i]) continue;
     lp.weight_grad = product_set_.make(false, true, out, in, cols, !ex_.pfirst[i][0]);
     if (has_grad[static_cast<std::size_t>(n.inputs[0])])

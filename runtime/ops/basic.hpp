@@ -33,8 +33,7 @@ struct op_linear {
     const tensor<T>& w = ex.pval[static_cast<std::size_t>(nd.params[0])];
     const tensor<T>& b = ex.pval[static_cast<std::size_t>(nd.params[1])];
     const tensor<T>& y = ex.val[static_cast<std::size_t>(self)];
-    ex.linear[static_cast<std::size_t>(self)].forward.run(w, ex.in(self, 0), y);
-    y.m().colwise() += b.m().col(0);
+    ex.linear[static_cast<std::size_t>(self)].forward.run(w, ex.in(self, 0), y, b.data);  // + b in the product
   }
   template <class T>
   static void backward(exec<T>& ex, int self) {
@@ -44,7 +43,7 @@ struct op_linear {
     const auto& first = ex.pfirst[static_cast<std::size_t>(self)];
     const auto& products = ex.linear[static_cast<std::size_t>(self)];
     products.weight_grad.run(dy, ex.in(self, 0), ex.pgrad[wi]);  // β = 0 when first[0]: set at plan time
-    acc(ex.pgrad[bi].m().col(0), dy.m().rowwise().sum(), first[1]);
+    sum_columns(dy.data, dy.rows, dy.cols, ex.pgrad[bi].data, first[1]);
     if (ex.wants(self, 0))
       products.input_grad.run(ex.pval[wi], dy, ex.grad[static_cast<std::size_t>(nd.inputs[0])]);
   }

@@ -13,7 +13,7 @@ namespace vaec::rt {
     static void forward(exec<T>& ex, int self) {                                        \
       [[maybe_unused]] const T attr = static_cast<T>(ex.n(self).attr);                 \
       auto x = ex.in(self, 0).a();                                                      \
-      ex.val[static_cast<std::size_t>(self)].a() = VALUE;                               \
+      acc_split(ex.val[static_cast<std::size_t>(self)].a(), (VALUE), true);             \
     }                                                                                   \
     template <class T>                                                                  \
     static void backward(exec<T>& ex, int self) {                                       \
@@ -77,7 +77,7 @@ VAEC_UNARY_OP(op_negate, -x, -g)
       const tensor<T>& y = ex.val[static_cast<std::size_t>(self)];                      \
       auto A = bcast(ex.in(self, 0), y.rows, y.cols);                                   \
       auto B = bcast(ex.in(self, 1), y.rows, y.cols);                                   \
-      y.a() = VALUE;                                                                    \
+      acc_split(y.a(), (VALUE), true);                                                  \
     }                                                                                   \
     template <class T>                                                                  \
     static void backward(exec<T>& ex, int self) {                                       \

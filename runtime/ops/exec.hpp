@@ -4,9 +4,13 @@
 // (add a gradient into an input, summing over what was broadcast).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include <omp.h>
 
 #include "runtime/graph.hpp"
 #include "runtime/matmul.hpp"
@@ -116,6 +120,84 @@ inline void acc(D&& dst, const E& e, bool first) {
   else dst += e;
 }
 
+// Elementwise work on [R × C] values, from 2^15 elements on, is split over the OpenMP
+// threads (below that, a parallel region's start costs more than it saves).
+inline constexpr long split_from = 1L << 15;
+
+// Runs f(c0, c1) on fixed blocks of whole columns [c0, c1) that cover [0, C), each of about
+// 8,192 elements and starting at a multiple of 64 bytes from the first column: the blocks
+// are shared out over an OpenMP team when R·C ≥ split_from and no team is running yet, else
+// run here one after the other. The blocks depend on R, C and the element size only, and
+// each is evaluated by the same code whichever thread runs it (Eigen's packet and scalar
+// parts fall at the same elements), so the bytes do not depend on the thread count.
+// f must not throw.
+template <class T, class F>
+inline void split_cols(long R, long C, F&& f) {
+  if (R < 1 || C < 1) return;
+  constexpr long line = 64 / static_cast<long>(sizeof(T));
+  long a = R, b = line;  // gcd(R, line)
+  while (b != 0) {
+    const long r = a % b;
+    a = b;
+    b = r;
+  }
+  const long q = line / a;                   // columns per whole number of 64-byte lines
+  long w = std::max(1L, (8192 + R - 1) / R);
+  w = (w + q - 1) / q * q;
+  const long blocks = (C + w - 1) / w;
+  auto run = [&](long b0, long b1) {
+    for (long k = b0; k < b1; ++k) f(k * w, std::min(C, (k + 1) * w));
+  };
+  if (R * C < split_from || blocks < 2 || omp_get_max_threads() == 1 || omp_in_parallel()) {
+    run(0, blocks);
+    return;
+  }
+#pragma omp parallel
+  {
+    const long t = omp_get_thread_num(), n = omp_get_num_threads();
+    run(blocks * t / n, blocks * (t + 1) / n);
+  }
+}
+
+// dst = e (or dst += e unless `first`) for [R × C] array expressions of the same shape,
+// in split_cols's blocks. dst must start at a multiple of 64 bytes, as plan buffers do.
+template <class D, class E>
+inline void acc_split(D&& dst, const E& e, bool first) {
+  using T = typename std::decay_t<D>::Scalar;
+  split_cols<T>(dst.rows(), dst.cols(), [&](long c0, long c1) {
+    acc(dst.middleCols(c0, c1 - c0), e.middleCols(c0, c1 - c0), first);
+  });
+}
+
+// db[i] = Σ_j g[i + j·R] for i < R, j < C (or db[i] += each term, in j order, unless
+// `first`): a bias's gradient from its layer's output gradient [R × C]. The rows are split
+// over the threads in blocks of 16 (a cache line of floats), and each row is summed in
+// column order, whatever the split.
+template <class T>
+inline void sum_columns(const T* g, long R, long C, T* db, bool first) {
+  auto rows = [&](long r0, long r1) {
+    for (long i = r0; i < r1; ++i) db[i] = first ? g[i] : db[i] + g[i];
+    for (long j = 1; j < C; ++j) {
+      const T* col = g + j * R;
+#pragma omp simd
+      for (long i = r0; i < r1; ++i) db[i] += col[i];
+    }
+  };
+  if (C < 1) {
+    if (first) std::fill(db, db + R, T(0));
+    return;
+  }
+  if (R * C < split_from || R < 32 || omp_get_max_threads() == 1 || omp_in_parallel()) {
+    rows(0, R);
+    return;
+  }
+#pragma omp parallel
+  {
+    const long t = omp_get_thread_num(), n = omp_get_num_threads(), blocks = (R + 15) / 16;
+    rows(std::min(R, blocks * t / n * 16), std::min(R, blocks * (t + 1) / n * 16));
+  }
+}
+
 // An input's value as an array expression of the output's shape [R × C]: rows of 1
 // repeat down, and columns tile (a [· × B] value under [· × B·S] is the same for each
 // sample, column s·B + b reading column b).
@@ -134,7 +216,7 @@ inline void give(exec<T>& ex, int self, int slot, const E& e) {
   const bool first = ex.first[static_cast<std::size_t>(self)][static_cast<std::size_t>(slot)];
   const int R = static_cast<int>(e.rows()), C = static_cast<int>(e.cols());
   if (d.rows == R && d.cols == C) {
-    acc(d.a(), e, first);
+    acc_split(d.a(), e, first);
     return;
   }
   tensor<T> t = ex.scratch[static_cast<std::size_t>(self)];
