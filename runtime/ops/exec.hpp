@@ -201,9 +201,45 @@ inline void sum_columns(const T* g, long R, long C, T* db, bool first) {
 // An input's value as an array expression of the output's shape [R × C]: rows of 1
 // repeat down, and columns tile (a [· × B] value under [· × B·S] is the same for each
 // sample, column s·B + b reading column b).
+//
+// A nullary expression rather than Eigen's replicate(): Replicate has no packet access, so
+// every expression that read one ran in scalar code (log and exp through libm, an index
+// division per element); this one loads whole packets down a column. It gives Eigen no
+// linear access, so packets never straddle two columns.
+template <class T>
+struct bcast_op {
+  const T* data;
+  Eigen::Index rows, cols;  // the input's shape: rows 1 or the output's (or a divisor: tiled)
+  Eigen::Index out_rows;
+  const T* column(Eigen::Index j) const { return data + (j < cols ? j : j % cols) * rows; }
+  T operator()(Eigen::Index i, Eigen::Index j) const {
+    return column(j)[rows == 1 ? 0 : (rows == out_rows ? i : i % rows)];
+  }
+  template <class P>
+  P packetOp(Eigen::Index i, Eigen::Index j) const {
+    const T* c = column(j);
+    if (rows == 1) return Eigen::internal::pset1<P>(c[0]);
+    if (rows == out_rows) return Eigen::internal::ploadu<P>(c + i);
+    alignas(64) T lanes[Eigen::internal::unpacket_traits<P>::size];
+    for (int l = 0; l < Eigen::internal::unpacket_traits<P>::size; ++l) lanes[l] = c[(i + l) % rows];
+    return Eigen::internal::pload<P>(lanes);
+  }
+};
+
+}  // namespace vaec::rt
+
+namespace Eigen::internal {
+template <class T>
+struct functor_traits<vaec::rt::bcast_op<T>> {
+  enum { Cost = 1, PacketAccess = true, IsRepeatable = true };
+};
+}  // namespace Eigen::internal
+
+namespace vaec::rt {
+
 template <class T>
 inline auto bcast(const tensor<T>& t, int R, int C) {
-  return t.a().replicate(R / t.rows, C / t.cols);
+  return Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>::NullaryExpr(R, C, bcast_op<T>{t.data, t.rows, t.cols, R});
 }
 
 // Adds the gradient expression `e` ([R × C], the shape the input was read at) into the
@@ -235,7 +271,7 @@ inline void give(exec<T>& ex, int self, int slot, const E& e) {
 // The upstream gradient of a [1 × C] density, repeated down `rows` rows.
 template <class T>
 inline auto down(const tensor<T>& g, int rows) {
-  return g.a().replicate(rows, 1);
+  return bcast(g, rows, g.cols);
 }
 
 // log(1 + t) for t ≥ 0 without log1p (which Eigen evaluates one element at a time through

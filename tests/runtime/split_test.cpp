@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "runtime/aligned.hpp"
@@ -99,6 +100,40 @@ BOOST_AUTO_TEST_CASE(acc_split_is_the_expression_at_any_thread_count) {
     }
   }
   rt::set_threads(1);
+}
+
+// bcast (an input read at the output's shape, runtime/ops/exec.hpp) against Eigen's
+// replicate(), which it replaced: rows of 1, full rows and tiled rows, shared, per-example
+// and per-sample columns; through a vectorized function (log), a column sum and a plain
+// copy, in float and double. log through packets and through libm may differ in the last
+// bit, so that case allows 2 ulps; the others must be equal.
+template <class T>
+void check_bcast() {
+  for (int in_rows : {1, 3, 20, 33})
+    for (int out_rows_factor : {1, 2, 5})
+      for (int in_cols : {1, 7, 128})
+        for (int samples : {1, 3}) {
+          if (in_rows == 1 && out_rows_factor > 1) continue;
+          const int R = in_rows == 1 ? 37 : in_rows * out_rows_factor, C = in_cols * samples;
+          rt::aligned_vector<T> buf(static_cast<std::size_t>(in_rows * in_cols));
+          rt::rng r(5, rt::stream::init, static_cast<std::uint64_t>(R * 1000 + C));
+          for (auto& v : buf) v = static_cast<T>(0.1 + 3 * r.uniform());
+          const rt::tensor<T> t{buf.data(), in_rows, in_cols};
+          const auto rep = t.a().replicate(R / in_rows, C / in_cols);
+          Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> got = rt::bcast(t, R, C), want = rep;
+          BOOST_TEST((got == want).all(), "copy: [" << in_rows << " × " << in_cols << "] as [" << R << " × " << C << "]");
+          Eigen::Array<T, 1, Eigen::Dynamic> s1 = rt::bcast(t, R, C).colwise().sum(), s2 = rep.colwise().sum();
+          BOOST_TEST(((s1 - s2).abs() <= T(R) * std::numeric_limits<T>::epsilon() * s2.abs()).all());  // other orders of summation
+          got = rt::bcast(t, R, C).log() * T(2);
+          want = rep.log() * T(2);
+          BOOST_TEST(((got - want).abs() <= T(2) * std::numeric_limits<T>::epsilon() * want.abs().max(T(1))).all(),
+                     "log: [" << in_rows << " × " << in_cols << "] as [" << R << " × " << C << "]");
+        }
+}
+
+BOOST_AUTO_TEST_CASE(bcast_is_replicate) {
+  check_bcast<float>();
+  check_bcast<double>();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
