@@ -199,14 +199,16 @@ def run_vaec(a, out, tag, iw):
                                                   "--threads", str(a.threads)], elog, env=env, timeout=a.timeout)
         if code != 0:
             fail_with_log(f"vaec eval (pass {tag})", code, elog)
-        with open(elog, errors="replace") as f:
-            for line in f:
-                if "IW K=" in line:
-                    # "  log p(x), IW K=500     -240.123 ± 0.456 (standard error over examples)"
-                    after = line.split("IW K=", 1)[1].split()
-                    r["iw_k"], r["iw"], r["iw_stderr"] = int(after[0]), float(after[1]), float(after[3])
-        if r["iw"] is None:
-            raise BenchError(f"vaec eval (pass {tag}) printed no importance-weighted log-likelihood (log: {elog})")
+        # The figures from eval.json (its printed lines carry progress lines too).
+        ejson = os.path.join(run_dir, "eval.json")
+        try:
+            with open(ejson) as f:
+                ev = json.load(f)
+            r["iw_k"], r["iw"], r["iw_stderr"] = int(ev["iw_samples"]), float(ev["log_likelihood"]), \
+                float(ev["log_likelihood_se"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise BenchError(f"vaec eval (pass {tag}) left no importance-weighted log-likelihood in {ejson}: {e} "
+                             f"(log: {elog})")
     return r
 
 

@@ -1,0 +1,74 @@
+// A linear layer whose only reader is a ReLU applies the ReLU in its product (runtime/plan.cpp):
+// where the plan fuses and where it must not (a second reader of the pre-activation), and
+// that the fused values, and the gradients through them, are those of the unfused
+// definition, computed here in long double from the parameters.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "runtime/plan.hpp"
+
+namespace rt = vaec::rt;
+
+BOOST_AUTO_TEST_SUITE(fusion)
+
+BOOST_AUTO_TEST_CASE(relu_after_a_linear_layer_is_fused_only_when_it_is_the_only_reader) {
+  // x [6] → a = linear(x, 40) → r = relu(a) → b = linear(r, 30) → s = relu(b), t = b·b
+  // (b has two readers: s is computed on its own). Objective-free: values only, then a
+  // plan with gradients for the backward pass through the fused pair.
+  rt::graph g;
+  const int x = g.input(6);
+  const int a = g.linear(x, 40, rt::param_group::theta, "a");
+  const int r = g.unary(rt::op_kind::relu, a);
+  const int b = g.linear(r, 30, rt::param_group::theta, "b");
+  const int s = g.unary(rt::op_kind::relu, b);
+  const int t = g.binary(rt::op_kind::mul, b, b);
+  (void)t;
+  for (auto path : {rt::kernels::onednn, rt::kernels::blas}) {
+    rt::parameters<float> params(g);
+    params.initialize(3);
+    const int B = 300;  // 40·300·6 multiply-adds: above the fixed rule's 2^14 for oneDNN
+    rt::plan<float> p(g, params, B, 1, false, {rt::precision::fp32, path});
+    BOOST_TEST(p.fused_relu(r));
+    BOOST_TEST(!p.fused_relu(s));
+    BOOST_TEST(p.value(a).data == p.value(r).data);  // one buffer
+    BOOST_TEST(p.value(b).data != p.value(s).data);
+    auto in = p.input(x);
+    for (std::size_t i = 0; i < in.size(); ++i) in.data[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)) * 2);
+    rt::rng noise(1, rt::stream::noise, 0);
+    p.forward(noise);
+    // The definition, in long double: h = max(W_a x + b_a, 0); y = W_b h + b_b.
+    const auto wa = params.value(g.nodes()[static_cast<std::size_t>(a)].params[0]);
+    const auto ba = params.value(g.nodes()[static_cast<std::size_t>(a)].params[1]);
+    const auto wb = params.value(g.nodes()[static_cast<std::size_t>(b)].params[0]);
+    const auto bb = params.value(g.nodes()[static_cast<std::size_t>(b)].params[1]);
+    int bad = 0, negative_b = 0, zero_r = 0;
+    std::vector<long double> h(40);
+    for (int c = 0; c < B; ++c) {
+      for (int i = 0; i < 40; ++i) {
+        long double v = ba.data[i];
+        for (int k = 0; k < 6; ++k) v += static_cast<long double>(wa.data[i + 40 * k]) * in.data[k + 6 * c];
+        h[static_cast<std::size_t>(i)] = std::max(v, 0.0L);
+        const float got = p.value(r).data[i + 40 * c];
+        zero_r += got == 0.0f;
+        if (std::fabs(static_cast<long double>(got) - h[static_cast<std::size_t>(i)]) > 1e-5L && ++bad <= 3)
+          BOOST_ERROR("relu(a)[" << i << ", " << c << "] = " << got);
+      }
+      for (int i = 0; i < 30; ++i) {
+        long double v = bb.data[i];
+        for (int k = 0; k < 40; ++k) v += static_cast<long double>(wb.data[i + 30 * k]) * h[static_cast<std::size_t>(k)];
+        const float got_b = p.value(b).data[i + 30 * c], got_s = p.value(s).data[i + 30 * c];
+        negative_b += got_b < 0;
+        if ((std::fabs(static_cast<long double>(got_b) - v) > 1e-5L || got_s != std::max(got_b, 0.0f)) && ++bad <= 3)
+          BOOST_ERROR("b[" << i << ", " << c << "] = " << got_b << " (relu " << got_s << ") against " << static_cast<double>(v));
+      }
+    }
+    BOOST_TEST(bad == 0);
+    BOOST_TEST(zero_r > 0);      // the ReLU did cut something
+    BOOST_TEST(negative_b > 0);  // b, read twice, keeps its pre-activation
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
