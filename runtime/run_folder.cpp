@@ -1,4 +1,5 @@
 #include "runtime/run_folder.hpp"
+#include "runtime/mpi.hpp"
 #include "runtime/os_reason.hpp"
 
 #include <algorithm>
@@ -83,9 +84,11 @@ void require_empty(const fs::path& dir) {
   if (names.empty()) return;
   if (names.size() > 4) names.resize(4);
   if (fs::exists(dir / "run.json", ec) || fs::exists(dir / "checkpoint.safetensors", ec))
-    throw run_folder_error(fmt::format("{} already holds a run; continue it with `vaec --resume --out {}`, or choose "
+    throw run_folder_error(fmt::format("{} already holds a run; continue it with `{}vaec --resume --out {}`, or choose "
                                        "another --out",
-                                       dir.string(), dir.string()));
+                                       dir.string(),
+                                       mpi::active() ? fmt::format("mpirun -np {} ", mpi::size()) : std::string(),
+                                       dir.string()));
   throw run_folder_error(fmt::format("{} is not empty (it holds {}{}); vaec writes a new run only into a new or empty "
                                      "folder, so that no file of yours is overwritten: choose another --out",
                                      dir.string(), quoted_list(names), names.size() >= 4 ? ", …" : ""));

@@ -239,6 +239,10 @@ head -c 300 t.vae >trunc.vae
 "${mpirun[@]}" -np 2 "$vaec" trunc.vae --data slice --out e3 >e3.out 2>&1; st=$?
 check "a malformed model under mpirun -np 2: exit 1, its diagnostics once, no MPI_ABORT" \
   sh -c "[ $st -eq 1 ] && [ \$(grep -cE '^[0-9]+ errors? in trunc[.]vae' e3.out) -eq 1 ] && ! grep -q MPI_ABORT e3.out"
+# An --out that holds a run: refused once, with the resume command as it must be typed here.
+"${mpirun[@]}" -np 2 "$vaec" t.vae --data slice --threads 1 --out dp2 >e4.out 2>&1; st=$?
+check "an --out holding a run under mpirun -np 2: refused once, naming \`mpirun -np 2 vaec --resume --out dp2\`" \
+  sh -c "[ $st -ne 0 ] && [ \$(grep -c 'continue it with .mpirun -np 2 vaec --resume --out dp2.' e4.out) -eq 1 ] && ! grep -q MPI_ABORT e4.out"
 # Ranks that read different data (a mis-synced copy on a cluster): refused before any step,
 # naming the rank; nothing left behind. Other contents of the same size, and another size.
 cp -r slice slicealt
