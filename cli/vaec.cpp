@@ -112,7 +112,10 @@ std::optional<loaded> load_model(const std::string& path, const std::vector<std:
       // its model's (which checked when the run started), so a vaec: error naming both.
       for (const auto& d : diags.all())
         if (d.level == vaec::severity::error)
-          throw vaec::rt::run_folder_error(fmt::format("{}: AggregatePosterior: {}", path, d.message));
+          throw vaec::rt::run_folder_error(
+              d.message.find("AggregatePosterior") != std::string::npos
+                  ? fmt::format("{}: {}", path, d.message)  // the message names the prior itself
+                  : fmt::format("{}: AggregatePosterior: {}", path, d.message));
     }
   }
   std::string rendered = diags.render();

@@ -219,7 +219,7 @@ expect "eval: AggregatePosterior source model.vae edited" 1 "^vaec: error: .*Agg
 cp "$work/saved.vae" "$agg_model"
 expect "eval: AggregatePosterior source model.vae restored" 0 "" "log p\(x\), IW K=10" -- eval r-agg --data tiny.csv --iw 10
 mv runs/fashion_gaussian runs/moved
-expect "eval: AggregatePosterior source missing" 1 "^vaec: error: .*AggregatePosterior: the AggregatePosterior's source run $work/runs/fashion_gaussian does not exist \(recorded in this run's run.json\); this run's prior was built from it: restore that run folder" "" -- eval r-agg --data tiny.csv --iw 10
+expect "eval: AggregatePosterior source missing" 1 "^vaec: error: .*model\.vae: the AggregatePosterior's source run $work/runs/fashion_gaussian does not exist \(recorded in this run's run.json\); this run's prior was built from it: restore that run folder" "" -- eval r-agg --data tiny.csv --iw 10
 mv runs/moved runs/fashion_gaussian
 expect "sample: AggregatePosterior source restored" 0 "" "4 means of x" -- sample r-agg -n 4 --out agg-restored.npy
 # Elsewhere, runs/fashion_gaussian does not exist: check warns and says so; training refuses.
