@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
   std::printf("\n%s\nproducts (%s inputs), FMA peak %.0f GFLOP/s at %d thread%s (measured here):\n",
               vaec::rt::kernels_info().c_str(), vaec::rt::to_string(options.inputs).c_str(), peak, threads,
               threads == 1 ? "" : "s");
-  std::printf("%-5s %-24.24s %-11s %-18s %-9s %9s %9s %6s %12s\n", "node", "label", "form", "M x K . K x N", "path", "ms",
+  std::printf("%-5s %-24.24s %-5s %-18s %-9s %9s %9s %6s %12s\n", "node", "label", "form", "M x K . K x N", "path", "ms",
               "GFLOP/s", "%peak", "other ms");
   vaec::rt::product_options other = options;
   double sum = 0, other_sum = 0;
@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
       const float* bias;
     };
     const float* b = params.value(nodes[i].params[1]).data;
-    const one all[] = {{&lp.forward, lp.forward.has_relu() ? "relu(W.x+b)" : "W.x+b", w, x, y, b},
+    const one all[] = {{&lp.forward, "W.x+b", w, x, y, b},
                        {&lp.weight_grad, "dy.xT", dy, x, dw, nullptr},
                        {&lp.input_grad, "WT.dy", w, dy, dx, nullptr}};
     for (const one& o : all) {
@@ -223,8 +223,7 @@ int main(int argc, char** argv) {
       double t_other = -1;
       if (options.inputs == vaec::rt::precision::fp32 && vaec::rt::onednn_built()) {
         vaec::rt::product_set<float> set(other);
-        auto alt = set.make(prod.trans_a(), prod.trans_b(), prod.m(), prod.n(), prod.k(), false, prod.has_bias(),
-                            prod.has_relu());
+        auto alt = set.make(prod.trans_a(), prod.trans_b(), prod.m(), prod.n(), prod.k(), false, prod.has_bias());
         t_other = seconds_per_call([&] { alt.run(o.a, o.b, o.c, o.bias); }, reps);
         other_sum += t_other;
       }
@@ -234,7 +233,7 @@ int main(int argc, char** argv) {
       std::snprintf(shape, sizeof shape, "%dx%d.%dx%d", prod.m(), prod.k(), prod.k(), prod.n());
       char other_text[32] = "-";
       if (t_other >= 0) std::snprintf(other_text, sizeof other_text, "%.4f", t_other * 1e3);
-      std::printf("%-5zu %-24.24s %-11s %-18s %-9s %9.4f %9.1f %5.1f%% %12s\n", i, nodes[i].label.c_str(), o.form, shape,
+      std::printf("%-5zu %-24.24s %-5s %-18s %-9s %9.4f %9.1f %5.1f%% %12s\n", i, nodes[i].label.c_str(), o.form, shape,
                   vaec::rt::to_string(prod.path()), t * 1e3, flops / t * 1e-9, 100 * flops / t * 1e-9 / peak, other_text);
     }
   }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -291,6 +292,11 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
   if (c.epochs && *c.epochs < 1) throw usage_error(fmt::format("--epochs {}: train for at least 1 epoch", *c.epochs));
   if (c.batch && *c.batch < 1) throw usage_error(fmt::format("--batch {}: a batch holds at least 1 example", *c.batch));
   if (c.samples && *c.samples < 1) throw usage_error(fmt::format("--samples {}: draw at least 1 sample", *c.samples));
+  // A step holds batch × samples columns of every value; their count must fit an int.
+  if (static_cast<long long>(o.batch) * o.samples > std::numeric_limits<int>::max())
+    throw usage_error(fmt::format("batch {} × samples {} = {} columns a step, more than a step can hold "
+                                  "(2,147,483,647); use a smaller --batch or fewer --samples",
+                                  o.batch, o.samples, static_cast<long long>(o.batch) * o.samples));
   if (c.lr && !(std::isfinite(*c.lr) && *c.lr > 0))
     throw usage_error(fmt::format("--lr {}: the learning rate must be a finite number above 0 (e.g. 1e-3)",
                                   std::isinf(*c.lr) ? "beyond ±1.8e308 (read as infinite)" : format_double(*c.lr)));
@@ -996,7 +1002,9 @@ std::pair<int, std::string> startup_agreement::describe(std::exception_ptr e) {
     return {exit_error, fmt::format("{}{}: {}", x.path1().string(), x.path2().empty() ? "" : " → " + x.path2().string(),
                                     x.code().message())};
   } catch (const std::bad_alloc&) {
-    return {exit_error, "out of memory; try a smaller --batch, or fewer --samples or --iw"};
+    return {exit_error,
+            "out of memory; try a smaller --batch or fewer --samples (training), a smaller --iw (eval, compare), or a "
+            "smaller -n (sample)"};
   } catch (const std::exception& x) {
     return {exit_error, x.what()};
   } catch (...) {

@@ -162,7 +162,7 @@ struct product_shared {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   struct primitive {
-    std::tuple<bool, bool, int, int, int, bool, bool, bool, bool> key;
+    std::tuple<bool, bool, int, int, int, bool, bool, bool> key;
     dnnl::matmul matmul;
     dnnl::memory::desc src, weights, dst, bias;
     std::size_t scratchpad_bytes = 0;
@@ -204,9 +204,8 @@ dnnl::memory::desc weights_desc(bool ta, int m, int k, dt type) {
 }  // namespace
 
 template <class T>
-product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias, bool relu) {
-  if (relu && accumulate) throw std::invalid_argument("a product cannot both accumulate and apply a ReLU");
-  product<T> p(ta, tb, m, n, k, accumulate, bias, relu);
+product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias) {
+  product<T> p(ta, tb, m, n, k, accumulate, bias);
   p.inputs_ = std::is_same_v<T, float> ? options_.inputs : precision::fp32;
   p.path_ = std::is_same_v<T, float> ? choose_path(m, n, k, p.inputs_, options_.path) : product_path::blas;
   p.shared_ = shared_.get();
@@ -214,7 +213,7 @@ product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accu
 
   product_shared& s = *shared_;
   const bool bf16 = p.inputs_ == precision::bf16;
-  const auto key = std::make_tuple(ta, tb, m, n, k, accumulate, bf16, bias, relu);
+  const auto key = std::make_tuple(ta, tb, m, n, k, accumulate, bf16, bias);
   std::size_t index = 0;
   while (index < s.primitives.size() && s.primitives[index].key != key) ++index;
   if (index == s.primitives.size()) {
@@ -228,10 +227,9 @@ product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accu
     if (bias) prim.bias = dnnl::memory::desc({1, m}, dt::f32, tag::ab);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (accumulate || relu) {
+    if (accumulate) {
       dnnl::post_ops ops;
-      if (accumulate) ops.append_sum(1.0f);
-      if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      ops.append_sum(1.0f);
       attr.set_post_ops(ops);
     }
     try {
@@ -286,7 +284,7 @@ void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c,
                                       : "a product made without a bias was run with one");
   if (path_ == product_path::blas) {
     gemm(ta_, tb_, T(1), a, b, accumulate_ ? T(1) : T(0), c);
-    epilogue(c, bias);
+    if (bias_) add_bias(c, bias);
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
@@ -323,11 +321,10 @@ std::string kernels_info() {
 }
 
 template <class T>
-product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias, bool relu) {
+product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias) {
   if (options_.inputs == precision::bf16)
     throw std::runtime_error("precision = bf16 needs oneDNN, and this vaec was built without it (VAEC_ONEDNN=OFF)");
-  if (relu && accumulate) throw std::invalid_argument("a product cannot both accumulate and apply a ReLU");
-  product<T> p(ta, tb, m, n, k, accumulate, bias, relu);
+  product<T> p(ta, tb, m, n, k, accumulate, bias);
   return p;
 }
 
@@ -337,15 +334,14 @@ void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c,
     throw std::invalid_argument(bias_ ? "a product made with a bias was run without one"
                                       : "a product made without a bias was run with one");
   gemm(ta_, tb_, T(1), a, b, accumulate_ ? T(1) : T(0), c);
-  epilogue(c, bias);
+  if (bias_) add_bias(c, bias);
 }
 
 #endif
 
 template <class T>
-void product<T>::epilogue(const tensor<T>& c, const T* bias) const {
-  if (bias_) c.m().colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias, c.rows);
-  if (relu_) c.a() = c.a().max(T(0));
+void product<T>::add_bias(const tensor<T>& c, const T* bias) const {
+  c.m().colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias, c.rows);
 }
 
 // Both builds: product_shared is complete here (oneDNN's engine and stream, or nothing).

@@ -72,9 +72,8 @@ class product_set;
 
 // One product C = op(A)·op(B) + β·C (+ b) on column-major views, C [m × n], op(A) [m × k],
 // op(B) [k × n], β = 0 (overwrite) or 1 (accumulate), and for a product made with a bias,
-// b [m] added to every column (a linear layer's W·x + b), then, for one made with `relu`,
-// max(·, 0) (a linear layer whose only reader is a ReLU): oneDNN applies both in the
-// product's epilogue, the other paths after the product. Made by product_set::make, run with the
+// b [m] added to every column (a linear layer's W·x + b: oneDNN adds it in the product's
+// epilogue, the other paths after the product). Made by product_set::make, run with the
 // buffers it was made for or others of the same shapes. For T = double, or a BLAS path,
 // run() is runtime/tensor's gemm; for a oneDNN path it executes the plan-time primitive,
 // allocating nothing (oneDNN's own per-call bookkeeping: runtime/call_arena.hpp).
@@ -86,7 +85,6 @@ class product {
   // it is null then, or not null otherwise).
   void run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c, const T* bias = nullptr) const;
   bool has_bias() const { return bias_; }
-  bool has_relu() const { return relu_; }
   product_path path() const { return path_; }
   precision inputs() const { return inputs_; }
   bool defined() const { return m_ > 0; }
@@ -98,11 +96,10 @@ class product {
 
  private:
   friend class product_set<T>;
-  product(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias, bool relu)
-      : ta_(ta), tb_(tb), accumulate_(accumulate), bias_(bias), relu_(relu), m_(m), n_(n), k_(k) {}
-  // c.col(j) += b for every j, then max(c, 0) when relu_ (the paths without oneDNN).
-  void epilogue(const tensor<T>& c, const T* bias) const;
-  bool ta_ = false, tb_ = false, accumulate_ = false, bias_ = false, relu_ = false;
+  product(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias)
+      : ta_(ta), tb_(tb), accumulate_(accumulate), bias_(bias), m_(m), n_(n), k_(k) {}
+  void add_bias(const tensor<T>& c, const T* bias) const;  // c.col(j) += b for every j (non-oneDNN paths)
+  bool ta_ = false, tb_ = false, accumulate_ = false, bias_ = false;
   int m_ = 0, n_ = 0, k_ = 0;
   product_path path_ = product_path::blas;
   precision inputs_ = precision::fp32;
@@ -119,11 +116,9 @@ class product_set {
   product_set(const product_set&) = delete;
   product_set& operator=(const product_set&) = delete;
   // A product C [m × n] = op(A)·op(B) (+ C when `accumulate`) (+ a bias [m] on every
-  // column when `bias`), then max(·, 0) when `relu`; k is op(A)'s columns. Throws
-  // std::runtime_error when oneDNN refuses the shape (it does not for dense column-major
-  // views), std::invalid_argument for relu with accumulate.
-  product<T> make(bool trans_a, bool trans_b, int m, int n, int k, bool accumulate, bool bias = false,
-                  bool relu = false);
+  // column when `bias`); k is op(A)'s columns. Throws std::runtime_error when oneDNN refuses
+  // the shape (it does not for dense column-major views).
+  product<T> make(bool trans_a, bool trans_b, int m, int n, int k, bool accumulate, bool bias = false);
   const product_options& options() const { return options_; }
 
  private:

@@ -29,7 +29,8 @@ class adam {
 };
 
 // Whether all n values x[0 … n−1] are finite (no NaN, no ±∞): one pass over the exponent
-// bits, vectorized and split over the OpenMP threads (the same answer at any thread count).
+// bits, vectorized, and split over the OpenMP threads from 2^15 values on (the same answer
+// at any thread count).
 // Used on the gradient before every update; a scalar loop over isfinite took 0.3–0.5 ms a
 // step for the benchmark model's 1.08 M parameters.
 bool all_finite(const float* x, std::size_t n);

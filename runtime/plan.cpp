@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
+
+#include <fmt/format.h>
 
 #include <boost/random/normal_distribution.hpp>
 
@@ -123,6 +126,9 @@ template <class T>
 plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, bool gradients, product_options products)
     : g_(&g), params_(&params), product_set_(products) {
   if (batch < 1 || samples < 1) throw std::invalid_argument("plan: batch and samples must be positive");
+  if (static_cast<long long>(batch) * samples > std::numeric_limits<int>::max())
+    throw std::invalid_argument(fmt::format("batch {} × samples {} is more columns than a step can hold (2,147,483,647)",
+                                            batch, samples));
   if (&params.source() != &g) throw std::invalid_argument("plan: parameters of another graph");
   const auto& nodes = g.nodes();
   const std::size_t N = nodes.size();
@@ -155,10 +161,11 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
   for (std::size_t i = 0; i < N; ++i)
     has_grad[i] = gradients && depends[i] && reaches[i] && nodes[i].op != op_kind::objective;
 
-  // A linear layer whose value only a ReLU reads (and the objective does not name) computes
-  // the ReLU in its product's epilogue, in its own buffer, which the ReLU's value shares:
-  // the ReLU's forward is skipped, and its backward's mask [x > 0] reads the same signs
-  // from relu(x) as from x. One pass over the layer's output fewer, and one buffer.
+  // A ReLU whose input is a linear layer that nothing else reads (and the objective does
+  // not name) runs in place, in the layer's buffer, while it is still in cache: one buffer
+  // fewer. Its backward's mask [x > 0] reads the same signs from relu(x) as from x, and a
+  // NaN stays a NaN (max(NaN, 0) is NaN here, as in the ReLU on its own buffer; oneDNN's
+  // ReLU post-op would make it 0 and hide it from the finiteness checks).
   std::vector<int> readers(N, 0);
   for (const node& n : nodes)
     for (int in : n.inputs) ++readers[static_cast<std::size_t>(in)];
@@ -171,14 +178,11 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
     for (const latent_term& t : o.latents)
       for (int node : {t.kl, t.entropy, t.logp, t.logq, t.heavy_tail_df, t.sample}) named(node);
   }
-  fused_.assign(N, 0);
-  std::vector<char> relu_in_product(N, 0);
+  in_place_.assign(N, 0);
   for (std::size_t i = 0; i < N; ++i) {
     if (nodes[i].op != op_kind::relu) continue;
     const auto in = static_cast<std::size_t>(nodes[i].inputs[0]);
-    if (nodes[in].op != op_kind::linear || readers[in] != 1) continue;
-    fused_[i] = 1;
-    relu_in_product[in] = 1;
+    if (nodes[in].op == op_kind::linear && readers[in] == 1) in_place_[i] = 1;
   }
 
   // Sizes, then one arena.
@@ -201,7 +205,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
     l.cols = cols_of(n);
     const std::size_t size = static_cast<std::size_t>(l.rows) * static_cast<std::size_t>(l.cols);
     if (n.op != op_kind::param) {
-      l.value = fused_[i] ? lay[static_cast<std::size_t>(n.inputs[0])].value : take(size);
+      l.value = in_place_[i] ? lay[static_cast<std::size_t>(n.inputs[0])].value : take(size);
       if (has_grad[i]) l.grad = take(size);
     }
     int wide_rows = n.rows, wide_cols = l.cols;
@@ -325,7 +329,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
     if (n.op != op_kind::linear) continue;
     const int out = n.rows, in = lay[static_cast<std::size_t>(n.inputs[0])].rows, cols = lay[i].cols;
     auto& lp = ex_.linear[i];
-    lp.forward = product_set_.make(false, false, out, cols, in, false, true, relu_in_product[i] != 0);
+    lp.forward = product_set_.make(false, false, out, cols, in, false, true);
     if (!has_grad[i]) continue;
     lp.weight_grad = product_set_.make(false, true, out, in, cols, !ex_.pfirst[i][0]);
     if (has_grad[static_cast<std::size_t>(n.inputs[0])])
@@ -349,12 +353,10 @@ void plan<T>::forward(rng& noise) {
   ex_.noise = &noise;
   const int N = static_cast<int>(g_->nodes().size());
   if (!profiling_) {
-    for (int i = 0; i < N; ++i)
-      if (!fused_[static_cast<std::size_t>(i)]) run_forward(ex_, i);
+    for (int i = 0; i < N; ++i) run_forward(ex_, i);
     return;
   }
   for (int i = 0; i < N; ++i) {
-    if (fused_[static_cast<std::size_t>(i)]) continue;
     auto t0 = std::chrono::steady_clock::now();
     run_forward(ex_, i);
     forward_seconds_[static_cast<std::size_t>(i)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

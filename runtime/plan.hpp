@@ -70,10 +70,10 @@ class plan {
   // Per example: the ELBO (or, for an IWAE objective, the bound) of the last forward pass.
   const std::vector<double>& per_example() const { return ex_.per_example; }
   // A node's value after forward(). A linear node whose only reader is a ReLU holds the
-  // ReLU's value: its product applies the ReLU, and the two share one buffer (fused_relu).
+  // ReLU's value after forward(): the ReLU runs in place, in its buffer (in_place_relu).
   tensor<T> value(int node) const { return ex_.val[static_cast<std::size_t>(node)]; }
-  // Whether node `node` is a ReLU computed by its input's product (its forward is skipped).
-  bool fused_relu(int node) const { return fused_[static_cast<std::size_t>(node)] != 0; }
+  // Whether node `node` is a ReLU that runs in its input's buffer.
+  bool in_place_relu(int node) const { return in_place_[static_cast<std::size_t>(node)] != 0; }
   tensor<T> grad(int node) const { return ex_.grad[static_cast<std::size_t>(node)]; }
   bool needs_grad(int node) const { return ex_.grad[static_cast<std::size_t>(node)].data != nullptr; }
   // After a forward pass: why a term or a gradient may not be finite because a latent's
@@ -97,7 +97,7 @@ class plan {
   exec<T> ex_;
   bool profiling_ = false;
   std::vector<double> forward_seconds_, backward_seconds_;
-  std::vector<char> fused_;  // [node]: a ReLU whose input's product computes it
+  std::vector<char> in_place_;  // [node]: a ReLU that runs in its input's buffer
 };
 
 extern template class parameters<float>;

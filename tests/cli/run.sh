@@ -157,6 +157,8 @@ for f in model.vae metrics.csv summary.json checkpoint.safetensors timing.csv; d
   if [ -s "$work/r-tiny/$f" ]; then passed=$((passed + 1)); echo "ok   run folder holds $f"; else fail "run folder lacks $f"; fi
 done
 if cmp -s "$model" "$work/r-tiny/model.vae"; then passed=$((passed + 1)); echo "ok   model.vae is the exact source"; else fail "model.vae differs from the source"; fi
+expect "train: batch × samples beyond what a step holds is refused before anything is written" 2 "batch 3 × samples 1000000000 = 3000000000 columns a step, more than a step can hold" "" -- "$model" --data "$work/tiny.csv" --epochs 1 --samples 1000000000 --batch 3 --out "$work/r-huge"
+[ ! -e "$work/r-huge" ] && { passed=$((passed + 1)); echo "ok   train: no run folder left by the refused --samples"; } || fail "train: the refused --samples left $work/r-huge"
 expect "train: refuses to overwrite a run" 1 "already holds a run" "" -- "$model" --data "$work/tiny.csv" --epochs 1 --out "$work/r-tiny"
 expect "eval: ELBO and IW log-likelihood" 0 "" "log p\(x\), IW K=20 +-[0-9.]+ ± [0-9.]+" -- eval "$work/r-tiny" --data "$work/tiny.csv" --iw 20
 expect "eval: not a run folder" 1 "not a run folder" "" -- eval "$work" --data "$work/tiny.csv"

@@ -1,11 +1,12 @@
-// A linear layer whose only reader is a ReLU applies the ReLU in its product (runtime/plan.cpp):
-// where the plan fuses and where it must not (a second reader of the pre-activation), and
-// that the fused values, and the gradients through them, are those of the unfused
-// definition, computed here in long double from the parameters.
+// A ReLU whose input is a linear layer that nothing else reads runs in place, in the layer's
+// buffer (runtime/plan.cpp): where the plan does so and where it must not (a second reader
+// of the pre-activation), that the values are those of the definition, computed here in long
+// double from the parameters, and that a NaN stays a NaN (an in-product ReLU would make it 0).
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "runtime/plan.hpp"
@@ -14,7 +15,7 @@ namespace rt = vaec::rt;
 
 BOOST_AUTO_TEST_SUITE(fusion)
 
-BOOST_AUTO_TEST_CASE(relu_after_a_linear_layer_is_fused_only_when_it_is_the_only_reader) {
+BOOST_AUTO_TEST_CASE(relu_after_a_linear_layer_runs_in_place_only_when_it_is_the_only_reader) {
   // x [6] → a = linear(x, 40) → r = relu(a) → b = linear(r, 30) → s = relu(b), t = b·b
   // (b has two readers: s is computed on its own). Objective-free: values only, then a
   // plan with gradients for the backward pass through the fused pair.
@@ -31,8 +32,8 @@ BOOST_AUTO_TEST_CASE(relu_after_a_linear_layer_is_fused_only_when_it_is_the_only
     params.initialize(3);
     const int B = 300;  // 40·300·6 multiply-adds: above the fixed rule's 2^14 for oneDNN
     rt::plan<float> p(g, params, B, 1, false, {rt::precision::fp32, path});
-    BOOST_TEST(p.fused_relu(r));
-    BOOST_TEST(!p.fused_relu(s));
+    BOOST_TEST(p.in_place_relu(r));
+    BOOST_TEST(!p.in_place_relu(s));
     BOOST_TEST(p.value(a).data == p.value(r).data);  // one buffer
     BOOST_TEST(p.value(b).data != p.value(s).data);
     auto in = p.input(x);
@@ -68,6 +69,14 @@ BOOST_AUTO_TEST_CASE(relu_after_a_linear_layer_is_fused_only_when_it_is_the_only
     BOOST_TEST(bad == 0);
     BOOST_TEST(zero_r > 0);      // the ReLU did cut something
     BOOST_TEST(negative_b > 0);  // b, read twice, keeps its pre-activation
+    // A NaN in the input makes its column of a NaN, and the in-place ReLU keeps it so.
+    in.data[6 * 5 + 2] = std::numeric_limits<float>::quiet_NaN();
+    p.forward(noise);
+    int nan_r = 0, nan_s = 0;
+    for (int i = 0; i < 40; ++i) nan_r += std::isnan(p.value(r).data[i + 40 * 5]);
+    for (int i = 0; i < 30; ++i) nan_s += std::isnan(p.value(s).data[i + 30 * 5]);
+    BOOST_TEST(nan_r == 40);
+    BOOST_TEST(nan_s == 30);
   }
 }
 
