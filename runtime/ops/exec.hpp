@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -135,13 +136,7 @@ template <class T, class F>
 inline void split_cols(long R, long C, F&& f) {
   if (R < 1 || C < 1) return;
   constexpr long line = 64 / static_cast<long>(sizeof(T));
-  long a = R, b = line;  // gcd(R, line)
-  while (b != 0) {
-    const long r = a % b;
-    a = b;
-    b = r;
-  }
-  const long q = line / a;                   // columns per whole number of 64-byte lines
+  const long q = line / std::gcd(R, line);  // columns per whole number of 64-byte lines
   long w = std::max(1L, (8192 + R - 1) / R);
   w = (w + q - 1) / q * q;
   const long blocks = (C + w - 1) / w;
