@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <fcntl.h>
@@ -374,6 +375,10 @@ run_record parse_run_record(const std::string& text, const std::string& path) {
     if (o.epochs < 1) throw bad("epochs", std::to_string(o.epochs), "at least 1");
     if (o.batch < 1) throw bad("batch", std::to_string(o.batch), "at least 1");
     if (o.samples < 1) throw bad("samples", std::to_string(o.samples), "at least 1");
+    if (static_cast<long long>(o.batch) * o.samples > std::numeric_limits<int>::max())
+      throw bad("samples", std::to_string(o.samples),
+                fmt::format("at most {} at batch {} (a step holds batch × samples columns, at most 2,147,483,647)",
+                            std::numeric_limits<int>::max() / o.batch, o.batch).c_str());
     if (!(std::isfinite(o.adam.lr) && o.adam.lr > 0)) throw bad("optimizer.lr", fmt::format("{}", o.adam.lr), "finite and above 0");
     if (!(o.adam.beta1 >= 0 && o.adam.beta1 < 1)) throw bad("optimizer.beta1", fmt::format("{}", o.adam.beta1), "in [0, 1)");
     if (!(o.adam.beta2 >= 0 && o.adam.beta2 < 1)) throw bad("optimizer.beta2", fmt::format("{}", o.adam.beta2), "in [0, 1)");
