@@ -147,11 +147,12 @@ int main(int argc, char** argv) {
   vaec::rt::rng r(5, vaec::rt::stream::init, 99);
   auto x = p.input(low.data);
   for (std::size_t i = 0; i < x.size(); ++i) x.data[i] = static_cast<float>(r.uniform());
+  bool finite = true;  // every gradient (adam::step checks them)
   auto step = [&](std::uint64_t s) {
     vaec::rt::rng noise(1, vaec::rt::stream::noise, s);
     p.forward(noise);
     p.backward();
-    opt.step(params.values.data(), params.grads.data());
+    finite = opt.step(params.values.data(), params.grads.data()) && finite;
   };
   for (int s = 0; s < 20; ++s) step(static_cast<std::uint64_t>(s));
   p.set_profiling(true);
@@ -162,7 +163,7 @@ int main(int argc, char** argv) {
     p.forward(noise);
     p.backward();
     auto a0 = std::chrono::steady_clock::now();
-    opt.step(params.values.data(), params.grads.data());
+    finite = opt.step(params.values.data(), params.grads.data()) && finite;
     adam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
   }
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -2,11 +2,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace vaec::rt {
 
 template <class T>
-void adam<T>::step(T* p, const T* g) {
+bool adam<T>::step(T* p, const T* g) {
   ++t;
   const double bc1 = 1 - std::pow(settings.beta1, static_cast<double>(t));
   const double bc2 = 1 - std::pow(settings.beta2, static_cast<double>(t));
@@ -21,16 +22,20 @@ void adam<T>::step(T* p, const T* g) {
   // Backwards: the parameters at the front of the store (the first layers of the forward
   // pass) are updated last, so they are still in cache when the next step reads them.
   // (Counted upwards in j, so that every compiler can count the iterations and vectorize.)
-#pragma omp parallel for simd schedule(static)
+  // not_finite: 1 once a gradient is NaN or ±∞ (|g| ≤ max is false for both).
+  unsigned not_finite = 0;
+#pragma omp parallel for simd schedule(static) reduction(| : not_finite)
   for (std::ptrdiff_t j = 0; j < n; ++j) {
     const std::ptrdiff_t i = n - 1 - j;
     const T gi = g[i];
+    not_finite |= std::abs(gi) <= std::numeric_limits<T>::max() ? 0u : 1u;
     const T mi = b1 * m_[i] + a1 * gi;
     const T vi = b2 * v_[i] + a2 * gi * gi;
     m_[i] = mi;
     v_[i] = vi;
     p[i] -= step * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
   }
+  return not_finite == 0;
 }
 
 bool all_finite(const float* x, std::size_t n) {

@@ -55,6 +55,30 @@ void gather(const dataset& d, const std::vector<std::uint32_t>& indices, std::si
   }
 }
 
+// The parameter whose gradient went non-finite nearest the objective: the first, in the
+// backward pass's order (the graph's nodes from the last, each node's parameters and
+// parameter inputs), whose gradient in `grads` (the flat store) is not finite, quoted;
+// "a parameter" when none is.
+std::string first_nonfinite_gradient(const graph& g, const aligned_vector<float>& grads) {
+  auto bad = [&](int p) {
+    const param_info& info = g.params()[static_cast<std::size_t>(p)];
+    return !all_finite(grads.data() + info.offset, info.size());
+  };
+  const auto& nodes = g.nodes();
+  for (std::size_t i = nodes.size(); i-- > 0;) {
+    const node& n = nodes[i];
+    if (n.op != op_kind::param)
+      for (int p : n.params)
+        if (bad(p)) return "'" + g.params()[static_cast<std::size_t>(p)].name + "'";
+    for (int in : n.inputs) {
+      const node& from = nodes[static_cast<std::size_t>(in)];
+      if (from.op == op_kind::param && bad(from.params[0]))
+        return "'" + g.params()[static_cast<std::size_t>(from.params[0])].name + "'";
+    }
+  }
+  return "a parameter";
+}
+
 // A permutation of 0..n−1 from the stream (seed, shuffle, epoch): Fisher–Yates.
 std::vector<std::uint32_t> permutation(std::size_t n, std::uint64_t seed, stream s, std::uint64_t counter) {
   std::vector<std::uint32_t> p(n);
@@ -752,31 +776,30 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         if (m > 0 && m != n) for (float& v : params.grads) v *= weight;
         mpi::sum_in_place(params.grads.data(), params.grads.size());
       }
-      // A gradient that is not finite would turn the parameters into NaN at this update, and
-      // the next step would blame a divergence: stop here, before the update, naming the
-      // parameter and the cause (a Student-t draw too large for float32, when there is one).
-      if (!all_finite(params.grads.data(), params.grads.size())) {
-        std::string name = "a parameter";
-        for (const auto& pi : g.params()) {
-          const float* d = params.grads.data() + pi.offset;
-          if (!std::all_of(d, d + pi.size(), [](float v) { return std::isfinite(v); })) {
-            name = "'" + pi.name + "'";
-            break;
-          }
-        }
+      // A gradient that is not finite turns the parameters into NaN at this update, and the
+      // next step would blame a divergence: stop here, discarding the update (Adam checks
+      // every gradient on its way: runtime/optim.hpp), naming the parameter and the cause (a
+      // Student-t draw too large for float32, when there is one) — the one nearest the
+      // objective, where the overflow began. Nothing of this step is saved; the last
+      // checkpoint is what remains.
+      const bool before_any_update = result.steps == 0 && opt.t == 0;
+      if (!opt.step(params.values.data(), params.grads.data())) {
+        const std::string name = first_nonfinite_gradient(g, params.grads);
         const std::string overflow = m > 0 ? p.overflowed_draws() : std::string();
+        const std::string advice =
+            !overflow.empty() ? overflow + "; no learning rate helps: the model must change"
+            : before_any_update
+                ? "The gradient is not finite at the initial parameters, so the learning rate is not the cause: a "
+                  "function is evaluated where its derivative is infinite (sqrt or log at 0, a scale or "
+                  "concentration of 0); keep its input away from there (e.g. sqrt(x + 1e-8), softplus(...) + 1e-4)"
+                : "A value in the backward pass overflowed: try a smaller learning rate (--lr), or bound scales, "
+                  "concentrations and df away from 0 and infinity (e.g. softplus(...) + 1e-4)";
         throw on_every_rank(train_error(
             fmt::format("training stopped at epoch {}, step {} (step {} overall): the gradient of {} is not finite "
-                        "(the objective was finite: {:.6g}); the parameters were not updated; {}. {}",
-                        epoch + 1, step + 1, global + 1, name, r.loss, kept_text(),
-                        overflow.empty()
-                            ? std::string("A value in the backward pass overflowed: try a smaller learning rate "
-                                          "(--lr), or bound scales, concentrations and df away from 0 and infinity "
-                                          "(e.g. softplus(...) + 1e-4)")
-                            : overflow + "; no learning rate helps: the model must change"),
+                        "(the objective was finite: {:.6g}); this step's update is discarded; {}. {}",
+                        epoch + 1, step + 1, global + 1, name, r.loss, kept_text(), advice),
             true));
       }
-      opt.step(params.values.data(), params.grads.data());
       if (m > 0) {
         acc.elbo += r.elbo * m;
         acc.recon += r.recon * m;

@@ -239,6 +239,12 @@ sed 's/scale = softplus(linear(h, 2)) + 1e-4/scale = exp(1000 * linear(h, 2))/' 
 "$vaec" overflow.vae --data slice --epochs 1 --threads 1 --out nan1 >/dev/null 2>m.err; s=$?
 check "a NaN at the first step says no checkpoint exists and does not blame the learning rate" \
   sh -c "[ $s -eq 1 ] && grep -q 'no checkpoint was written' m.err && ! grep -q -- '--lr' m.err && ! grep -q 'last good checkpoint' m.err"
+# sqrt at 0: the objective is finite, its gradient is not (∞ · 0); the stop names the layer
+# nearest the objective (the one inside sqrt), not the first in storage, and not the lr
+sed 's/x ~ Bernoulli(logits = linear(h, 784))/x ~ Bernoulli(logits = linear(h, 784) + sqrt(0 * linear(h, 784)))/' tiny.vae >nangrad.vae
+"$vaec" nangrad.vae --data slice --epochs 1 --threads 1 --out nan2 >/dev/null 2>m2.err; s=$?
+check "a gradient not finite at step 1 names the layer inside sqrt, discards the update, does not blame the lr" \
+  sh -c "[ $s -eq 1 ] && grep -q \"the gradient of 'p(x | z).linear3.weight' is not finite (the objective was finite\" m2.err && grep -q 'update is discarded' m2.err && grep -q 'so the learning rate is not the cause' m2.err && ! grep -q -- '--lr' m2.err && ! test -e nan2/checkpoint.safetensors"
 for f in *.err; do no_crash "$f" || fail "$f holds an internal error or a crash"; done
 
 # ---- 9. evaluation says what it computes ------------------------------------------------------

@@ -46,6 +46,7 @@ namespace {
 struct step_count {
   long allocations = 0;
   double loss = 0;
+  bool finite_gradients = true;  // every step's (adam::step's check)
 };
 step_count count_step_allocations(const rt::graph& g, rt::parameters<float>& params, int data, int B, int S,
                                   int counted, rt::product_options products = {}) {
@@ -53,18 +54,19 @@ step_count count_step_allocations(const rt::graph& g, rt::parameters<float>& par
   rt::plan<float> p(g, params, B, S, true, products);
   auto x = p.input(data);
   for (std::size_t i = 0; i < x.size(); ++i) x.data[i] = static_cast<float>(i % 7) / 7.0f;
+  bool finite = true;  // every gradient (adam::step's check)
   auto step = [&](std::uint64_t s) {
     rt::rng noise(1, rt::stream::noise, s);
     p.forward(noise);
     p.backward();
-    opt.step(params.values.data(), params.grads.data());
+    finite = opt.step(params.values.data(), params.grads.data()) && finite;
   };
   for (std::uint64_t s = 0; s < 3; ++s) step(s);
   allocations = 0;
   counting = true;
   for (std::uint64_t s = 3; s < 3 + static_cast<std::uint64_t>(counted); ++s) step(s);
   counting = false;
-  return {allocations.load(), p.result().loss};
+  return {allocations.load(), p.result().loss, finite};
 }
 }  // namespace
 
@@ -105,6 +107,7 @@ train { kl = best }
       const step_count c = count_step_allocations(low.graph, params, low.data, 64, 2, 20, {precision});
       BOOST_TEST(c.allocations == 0, c.allocations << " allocations in 20 steps");
       BOOST_TEST(std::isfinite(c.loss));
+      BOOST_TEST(c.finite_gradients);
     }
   }
   // The counter does count: a vector's growth is seen.
