@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     vaec::rt::rng noise(1, vaec::rt::stream::noise, s);
     p.forward(noise);
     p.backward();
-    finite = opt.step(params.values.data(), params.grads.data()) && finite;
+    finite = opt.step(params.values.data(), params.grads.data()) == vaec::rt::adam<float>::status::ok && finite;
   };
   for (int s = 0; s < 20; ++s) step(static_cast<std::uint64_t>(s));
   p.set_profiling(true);
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     p.forward(noise);
     p.backward();
     auto a0 = std::chrono::steady_clock::now();
-    finite = opt.step(params.values.data(), params.grads.data()) && finite;
+    finite = opt.step(params.values.data(), params.grads.data()) == vaec::rt::adam<float>::status::ok && finite;
     adam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
   }
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
   std::printf("forward %.3f ms, backward %.3f ms, adam %.3f ms, step %.3f ms (%d steps, batch %d, %d threads)\n", fsum,
               bsum, adam_seconds / steps * 1e3, total / steps * 1e3, steps, batch, threads);
   std::printf("an epoch of 60,000 examples: %.2f s\n", total / steps * (60000.0 / batch));
+  if (!finite) std::printf("note: a gradient or an update was not finite in these steps (random data, untrained model)\n");
 
   // Each product on its own, on the plan's buffers (as the last step left them).
   const double peak = fma_peak(threads);

@@ -299,7 +299,9 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
                                   o.batch, o.samples, static_cast<long long>(o.batch) * o.samples));
   if (c.lr && !(std::isfinite(*c.lr) && *c.lr > 0))
     throw usage_error(fmt::format("--lr {}: the learning rate must be a finite number above 0 (e.g. 1e-3)",
-                                  std::isinf(*c.lr) ? "beyond ±1.8e308 (read as infinite)" : format_double(*c.lr)));
+                                  std::isinf(*c.lr) ? "beyond ±1.8e308 (read as infinite)"
+                                  : *c.lr == 0      ? "0 (or a value too small for a double, read as 0)"
+                                                    : format_double(*c.lr)));
   require_threads(o.threads, "training");
   // An option and a --set of the same key would say two things.
   for (const auto& set : c.sets) {

@@ -7,7 +7,7 @@
 namespace vaec::rt {
 
 template <class T>
-bool adam<T>::step(T* p, const T* g) {
+typename adam<T>::status adam<T>::step(T* p, const T* g) {
   ++t;
   const double bc1 = 1 - std::pow(settings.beta1, static_cast<double>(t));
   const double bc2 = 1 - std::pow(settings.beta2, static_cast<double>(t));
@@ -22,20 +22,25 @@ bool adam<T>::step(T* p, const T* g) {
   // Backwards: the parameters at the front of the store (the first layers of the forward
   // pass) are updated last, so they are still in cache when the next step reads them.
   // (Counted upwards in j, so that every compiler can count the iterations and vectorize.)
-  // not_finite: 1 once a gradient is NaN or ±∞ (|g| ≤ max is false for both).
+  // not_finite: bit 0 once a gradient is NaN or ±∞ (|g| ≤ max is false for both), bit 1
+  // once a value written is.
+  constexpr T max = std::numeric_limits<T>::max();
   unsigned not_finite = 0;
 #pragma omp parallel for simd schedule(static) reduction(| : not_finite)
   for (std::ptrdiff_t j = 0; j < n; ++j) {
     const std::ptrdiff_t i = n - 1 - j;
     const T gi = g[i];
-    not_finite |= std::abs(gi) <= std::numeric_limits<T>::max() ? 0u : 1u;
     const T mi = b1 * m_[i] + a1 * gi;
     const T vi = b2 * v_[i] + a2 * gi * gi;
+    const T pi = p[i] - step * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
     m_[i] = mi;
     v_[i] = vi;
-    p[i] -= step * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+    p[i] = pi;
+    not_finite |= (std::abs(gi) <= max ? 0u : 1u) | (std::abs(mi) <= max && vi <= max && std::abs(pi) <= max ? 0u : 2u);
   }
-  return not_finite == 0;
+  return (not_finite & 1u) ? status::gradient_not_finite
+         : not_finite      ? status::update_not_finite
+                           : status::ok;
 }
 
 bool all_finite(const float* x, std::size_t n) {

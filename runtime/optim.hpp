@@ -23,12 +23,16 @@ class adam {
   // p ← p − lr · m̂ / (√v̂ + eps), with m̂, v̂ the bias-corrected moments; same arithmetic
   // as torch.optim.Adam (denominator √v / √(1 − β2ᵗ) + eps). params and grads: the
   // m.size() values of the flat store.
-  // Returns whether every gradient was finite (no NaN, no ±∞), checked on the loads the
-  // update makes anyway: a separate pass over the gradient, cold by then, cost 2% of the
-  // benchmark model's step. When it returns false the step has already been applied and
-  // has made parameters and moments non-finite: the caller must discard them (vaec train
-  // stops and keeps its last checkpoint), never go on from them.
-  [[nodiscard]] bool step(T* params, const T* grads);
+  // Returns ok when every gradient and every value written (m, v, p) is finite, checked
+  // on the loads and stores the update makes anyway (a separate pass over the gradient,
+  // cold by then, cost 2% of the benchmark model's step); gradient_not_finite when a
+  // gradient is NaN or ±∞; otherwise update_not_finite when the update itself overflowed
+  // float's range (a gradient above about 5.8e20, whose (1 − β2)·g² in v is +∞ and would
+  // freeze the parameter silently, or a step that took a parameter beyond 3.4e38). Unless ok, the
+  // step has already been applied: the caller must discard parameters and moments (vaec
+  // train stops and keeps its last checkpoint), never go on from them.
+  enum class status { ok, gradient_not_finite, update_not_finite };
+  [[nodiscard]] status step(T* params, const T* grads);
   adam_settings settings;
   aligned_vector<T> m, v;  // first and second moments, 64-byte aligned
   std::int64_t t = 0;  // steps taken

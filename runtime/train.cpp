@@ -55,28 +55,27 @@ void gather(const dataset& d, const std::vector<std::uint32_t>& indices, std::si
   }
 }
 
-// The parameter whose gradient went non-finite nearest the objective: the first, in the
-// backward pass's order (the graph's nodes from the last, each node's parameters and
-// parameter inputs), whose gradient in `grads` (the flat store) is not finite, quoted;
-// "a parameter" when none is.
-std::string first_nonfinite_gradient(const graph& g, const aligned_vector<float>& grads) {
-  auto bad = [&](int p) {
-    const param_info& info = g.params()[static_cast<std::size_t>(p)];
-    return !all_finite(grads.data() + info.offset, info.size());
-  };
+// The parameter nearest the objective for which bad(p) holds (p an index of g.params()):
+// the first in the backward pass's order (the graph's nodes from the last, each node's
+// parameters and parameter inputs); −1 when bad holds for none.
+int nearest_the_objective(const graph& g, const std::function<bool(int)>& bad) {
   const auto& nodes = g.nodes();
   for (std::size_t i = nodes.size(); i-- > 0;) {
     const node& n = nodes[i];
     if (n.op != op_kind::param)
       for (int p : n.params)
-        if (bad(p)) return "'" + g.params()[static_cast<std::size_t>(p)].name + "'";
+        if (bad(p)) return p;
     for (int in : n.inputs) {
       const node& from = nodes[static_cast<std::size_t>(in)];
-      if (from.op == op_kind::param && bad(from.params[0]))
-        return "'" + g.params()[static_cast<std::size_t>(from.params[0])].name + "'";
+      if (from.op == op_kind::param && bad(from.params[0])) return from.params[0];
     }
   }
-  return "a parameter";
+  return -1;
+}
+
+// Parameter p's name, quoted; "a parameter" for −1.
+std::string quoted_name(const graph& g, int p) {
+  return p < 0 ? std::string("a parameter") : "'" + g.params()[static_cast<std::size_t>(p)].name + "'";
 }
 
 // A permutation of 0..n−1 from the stream (seed, shuffle, epoch): Fisher–Yates.
@@ -667,7 +666,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   // What a stop keeps, for its message.
   auto kept_text = [&] {
     return last_checkpoint.empty()
-               ? fmt::format("no checkpoint was written (the run stopped before the end of its first epoch), so {} "
+               ? fmt::format("no checkpoint was written (the run stopped before its first one), so {} "
                              "holds no parameters to resume from",
                              files.dir)
                : fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path);
@@ -777,28 +776,63 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         mpi::sum_in_place(params.grads.data(), params.grads.size());
       }
       // A gradient that is not finite turns the parameters into NaN at this update, and the
-      // next step would blame a divergence: stop here, discarding the update (Adam checks
-      // every gradient on its way: runtime/optim.hpp), naming the parameter and the cause (a
-      // Student-t draw too large for float32, when there is one) — the one nearest the
-      // objective, where the overflow began. Nothing of this step is saved; the last
+      // next step would blame a divergence; an update that overflows float (a gradient
+      // above about 5.8e20, whose (1 − β2)·g² makes Adam's v +∞ and freezes the parameter,
+      // or a step beyond 3.4e38) leaves a run that looks finished but is broken. Adam checks both on
+      // its way (runtime/optim.hpp): stop here, discarding the update, naming the parameter
+      // nearest the objective, where the overflow began, and the cause (a Student-t draw
+      // too large for float32, when there is one). Nothing of this step is saved; the last
       // checkpoint is what remains.
       const bool before_any_update = result.steps == 0 && opt.t == 0;
-      if (!opt.step(params.values.data(), params.grads.data())) {
-        const std::string name = first_nonfinite_gradient(g, params.grads);
+      const auto status = opt.step(params.values.data(), params.grads.data());
+      if (status != adam<float>::status::ok) {
+        const auto slice = [&](const aligned_vector<float>& v, int pi) {
+          const param_info& info = g.params()[static_cast<std::size_t>(pi)];
+          return std::span<const float>(v.data() + info.offset, info.size());
+        };
+        const auto finite = [](std::span<const float> v) { return all_finite(v.data(), v.size()); };
         const std::string overflow = m > 0 ? p.overflowed_draws() : std::string();
-        const std::string advice =
-            !overflow.empty() ? overflow + "; no learning rate helps: the model must change"
-            : before_any_update
-                ? "The gradient is not finite at the initial parameters, so the learning rate is not the cause: a "
-                  "function is evaluated where its derivative is infinite (sqrt or log at 0, a scale or "
-                  "concentration of 0); keep its input away from there (e.g. sqrt(x + 1e-8), softplus(...) + 1e-4)"
-                : "A value in the backward pass overflowed: try a smaller learning rate (--lr), or bound scales, "
-                  "concentrations and df away from 0 and infinity (e.g. softplus(...) + 1e-4)";
-        throw on_every_rank(train_error(
-            fmt::format("training stopped at epoch {}, step {} (step {} overall): the gradient of {} is not finite "
-                        "(the objective was finite: {:.6g}); this step's update is discarded; {}. {}",
-                        epoch + 1, step + 1, global + 1, name, r.loss, kept_text(), advice),
-            true));
+        std::string what, advice;
+        if (status == adam<float>::status::gradient_not_finite) {
+          const std::string name =
+              quoted_name(g, nearest_the_objective(g, [&](int pi) { return !finite(slice(params.grads, pi)); }));
+          what = fmt::format("the gradient of {} is not finite (the objective was finite: {:.6g})", name, r.loss);
+          advice = !overflow.empty() ? overflow + "; no learning rate helps: the model must change"
+                   : before_any_update
+                       ? "The gradient is not finite at the initial parameters, so the learning rate is not the cause: "
+                         "a function is evaluated where its derivative is infinite (sqrt or log at 0, a scale or "
+                         "concentration of 0); keep its input away from there (e.g. sqrt(x + 1e-8), "
+                         "softplus(...) + 1e-4)"
+                       : "Either a function is evaluated where its derivative is infinite (sqrt or log at 0, a scale "
+                         "or concentration of 0: keep its input away from there, e.g. sqrt(x + 1e-8), "
+                         "softplus(...) + 1e-4), or a value in the backward pass overflowed (try a smaller learning "
+                         "rate, --lr)";
+        } else {
+          // Which value left float's range: Adam's moments (from the gradient's size) or
+          // the parameter itself (from the step's).
+          const auto moments_bad = [&](int pi) { return !finite(slice(opt.m, pi)) || !finite(slice(opt.v, pi)); };
+          const int moments = nearest_the_objective(g, moments_bad);
+          if (moments >= 0) {
+            float largest = 0;
+            for (float v : slice(params.grads, moments)) largest = std::max(largest, std::abs(v));
+            what = fmt::format("the gradient of {} is finite but as large as {:.3g}, and Adam's second moment "
+                               "of it, (1 − β2)·g², exceeds float32's largest value (3.4e38), which would stop that "
+                               "parameter from moving",
+                               quoted_name(g, moments), largest);
+            advice = !overflow.empty() ? overflow + "; no learning rate helps: the model must change"
+                                       : "A value in the backward pass is far too large: bound scales, concentrations "
+                                         "and df away from 0 and infinity (e.g. softplus(...) + 1e-4), or try a "
+                                         "smaller learning rate (--lr)";
+          } else {
+            const int name = nearest_the_objective(g, [&](int pi) { return !finite(slice(params.values, pi)); });
+            what = fmt::format("this step took {} beyond float32's range (3.4e38)", quoted_name(g, name));
+            advice = fmt::format("The learning rate ({:g}) is far too large: try a smaller one (--lr)", o.adam.lr);
+          }
+        }
+        throw on_every_rank(train_error(fmt::format("training stopped at epoch {}, step {} (step {} overall): {}; "
+                                                    "this step's update is discarded; {}. {}",
+                                                    epoch + 1, step + 1, global + 1, what, kept_text(), advice),
+                                        true));
       }
       if (m > 0) {
         acc.elbo += r.elbo * m;
@@ -861,6 +895,18 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       m.valid_elbo =
           evaluate_elbo(valid_plans.get(), b.data, *valid_set, o.seed, (1ULL << 32) + static_cast<std::uint64_t>(epoch), dp)
               .elbo;
+    // Parameters whose test or validation ELBO is not finite have diverged (on examples
+    // the steps did not see): no row and no checkpoint for them; the last good one stays.
+    for (const auto& [split, value] : {std::pair{"test", m.test_elbo}, std::pair{"validation", m.valid_elbo}}) {
+      if (!value || std::isfinite(*value)) continue;
+      throw on_every_rank(train_error(
+          fmt::format("training stopped after epoch {}: the {} ELBO is {} at the parameters this epoch reached (the "
+                      "training ELBO was {:.6g}), so they are not kept; {}. The parameters diverged: try a smaller "
+                      "learning rate (--lr), or bound scales, concentrations and df away from 0 and infinity (e.g. "
+                      "softplus(...) + 1e-4)",
+                      epoch + 1, split, std::isnan(*value) ? "NaN" : "infinite", m.train_elbo, kept_text()),
+          true));
+    }
     result.epochs.push_back(m);
     // The rows first, then the checkpoint: a run killed between the two resumes from the
     // previous checkpoint and drops the extra row.

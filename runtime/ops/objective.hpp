@@ -222,13 +222,14 @@ struct op_objective {
       };
       const char* precision = sizeof(T) == 4 ? "float32" : "float64";
       return fmt::format(
-          "{} of the {} draws of '{}' from q (a Student-t, df as low as {}) exceed {} in magnitude, where {} "
+          "{} of the {} draws of '{}' from q (a Student-t, df as low as {}) {} {} in magnitude, where {} "
           "overflows when squaring them{}: a Student-t's tail falls only as |t|^-df, so these are exact draws, and "
           "the arithmetic on them overflows; keep df at 0.5 or above (e.g. df = 0.5 + softplus(...)), where "
           "fewer than 2 draws in 10^10 exceed 1.8e19",
-          large, total, l.name, fmt_number(lowest), sci(root), precision,
+          large, total, l.name, fmt_number(lowest), large == 1 ? "exceeds" : "exceed", sci(root), precision,
           infinite == 0 ? std::string()
-                        : fmt::format(", and {} exceed its largest value ({}) and are ±infinity", infinite, sci(largest)));
+                        : fmt::format(", and {} {} its largest value ({}) and {} ±infinity", infinite,
+                                      infinite == 1 ? "exceeds" : "exceed", sci(largest), infinite == 1 ? "is" : "are"));
     }
     return {};
   }

@@ -245,6 +245,19 @@ sed 's/x ~ Bernoulli(logits = linear(h, 784))/x ~ Bernoulli(logits = linear(h, 7
 "$vaec" nangrad.vae --data slice --epochs 1 --threads 1 --out nan2 >/dev/null 2>m2.err; s=$?
 check "a gradient not finite at step 1 names the layer inside sqrt, discards the update, does not blame the lr" \
   sh -c "[ $s -eq 1 ] && grep -q \"the gradient of 'p(x | z).linear3.weight' is not finite (the objective was finite\" m2.err && grep -q 'update is discarded' m2.err && grep -q 'so the learning rate is not the cause' m2.err && ! grep -q -- '--lr' m2.err && ! test -e nan2/checkpoint.safetensors"
+# Updates that leave float's range: a step beyond 3.4e38 (lr 1e38), and a finite gradient
+# whose (1 − β2)·g² makes Adam's v +∞ (lr 1e6; it used to freeze the parameter and finish
+# with exit 0); then finite parameters whose test ELBO is NaN (one step of lr 1e6 on the
+# Gaussian model; it used to write a NaN row and keep that epoch's checkpoint as "good")
+"$vaec" tiny.vae --data slice --epochs 2 --threads 1 --lr 1e38 --out big1 >/dev/null 2>m3.err; s=$?
+check "a step beyond float32's range stops at once, naming the parameter and the learning rate, saving nothing" \
+  sh -c "[ $s -eq 1 ] && grep -q \"this step took 'p(x | z).linear2.weight' beyond float32's range\" m3.err && grep -q 'learning rate (1e+38) is far too large' m3.err && ! test -e big1/checkpoint.safetensors"
+"$vaec" tiny.vae --data slice --epochs 2 --threads 1 --lr 1e6 --out big2 >/dev/null 2>m4.err; s=$?
+check "a gradient whose square overflows Adam's second moment stops the run, naming it" \
+  sh -c "[ $s -eq 1 ] && grep -q \"the gradient of 'p(x | z).linear2.weight' is finite but as large as\" m4.err && grep -q 'exceeds float32.s largest value' m4.err"
+"$vaec" "$src/models/fashion_gaussian.vae" --data slice --epochs 2 --threads 1 --batch 2000 --lr 1e6 --out big3 >/dev/null 2>m5.err; s=$?
+check "a NaN test ELBO after an epoch stops the run before that epoch's row and checkpoint" \
+  sh -c "[ $s -eq 1 ] && grep -q 'stopped after epoch 1: the test ELBO is NaN' m5.err && ! test -e big3/checkpoint.safetensors && [ \$(wc -l <big3/metrics.csv) -eq 1 ]"
 for f in *.err; do no_crash "$f" || fail "$f holds an internal error or a crash"; done
 
 # ---- 9. evaluation says what it computes ------------------------------------------------------

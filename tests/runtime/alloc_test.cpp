@@ -59,7 +59,7 @@ step_count count_step_allocations(const rt::graph& g, rt::parameters<float>& par
     rt::rng noise(1, rt::stream::noise, s);
     p.forward(noise);
     p.backward();
-    finite = opt.step(params.values.data(), params.grads.data()) && finite;
+    finite = opt.step(params.values.data(), params.grads.data()) == rt::adam<float>::status::ok && finite;
   };
   for (std::uint64_t s = 0; s < 3; ++s) step(s);
   allocations = 0;

@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(adam_follows_kingma_and_ba_in_long_double) {
       rt::adam<float> opt(n, s);
       for (int t = 1; t <= 5; ++t) {
         for (std::size_t i = 0; i < n; ++i) g[i] = static_cast<float>(unit(gen) * std::pow(10.0, -6 + static_cast<double>(i % 9)));
-        BOOST_TEST(opt.step(p.data(), g.data()));
+        BOOST_TEST((opt.step(p.data(), g.data()) == rt::adam<float>::status::ok));
         const long double bc1 = 1 - std::pow(0.9L, t), bc2 = 1 - std::pow(0.999L, t);
         double worst = 0;
         for (std::size_t i = 0; i < n; ++i) {
@@ -111,17 +111,55 @@ BOOST_AUTO_TEST_CASE(adam_reports_every_non_finite_gradient_at_any_position_and_
       for (std::size_t i = 0; i < n; ++i) g[i] = finite_values[i % finite_values.size()];
       std::vector<float> p(n, 0.5f);
       rt::adam<float> ok(n, {});
-      BOOST_TEST(ok.step(p.data(), g.data()), "n = " << n << ", threads " << threads);
+      BOOST_TEST((ok.step(p.data(), g.data()) == rt::adam<float>::status::ok), "n = " << n << ", threads " << threads);
       for (std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
         for (float bad : non_finite_values) {
           const float kept = g[at];
           g[at] = bad;
           rt::adam<float> opt(n, {});
-          BOOST_TEST(!opt.step(p.data(), g.data()), "missed bits " << std::hex << std::bit_cast<std::uint32_t>(bad)
+          BOOST_TEST((opt.step(p.data(), g.data()) == rt::adam<float>::status::gradient_not_finite), "missed bits " << std::hex << std::bit_cast<std::uint32_t>(bad)
                                                                     << std::dec << " at " << at << " of " << n
                                                                     << ", threads " << threads);
           g[at] = kept;
         }
+      }
+    }
+  }
+  rt::set_threads(1);
+}
+
+BOOST_AUTO_TEST_CASE(adam_reports_an_update_that_leaves_floats_range) {
+  // A finite gradient above √(3.4e38 / 0.001) ≈ 5.8e20 makes v = (1 − β2)·g² +∞ (and the
+  // parameter would never move again); a step of lr/(1 − β1) = 10·lr·sign(g) from near the largest
+  // float takes the parameter beyond it. Either is update_not_finite, at any position and
+  // thread count; a non-finite gradient takes precedence.
+  using status = rt::adam<float>::status;
+  for (int threads : {1, 2}) {
+    rt::set_threads(threads);
+    for (std::size_t n : {std::size_t{1}, std::size_t{17}, std::size_t{100003}}) {
+      for (std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
+        std::vector<float> p(n, 0.5f), g(n, 1e-3f);
+        g[at] = 1e21f;  // 0.001 · 1e42 is +∞ in float
+        rt::adam<float> opt(n, {});
+        BOOST_TEST((opt.step(p.data(), g.data()) == status::update_not_finite), "g = 1e21 at " << at << " of " << n);
+        BOOST_TEST(std::isinf(opt.v[at]));
+        // Just below: 0.001 · (5e20)² = 2.5e38 is finite.
+        g[at] = 5e20f;
+        rt::adam<float> fine(n, {});
+        std::fill(p.begin(), p.end(), 0.5f);
+        BOOST_TEST((fine.step(p.data(), g.data()) == status::ok), "g = 5e20 at " << at << " of " << n);
+        // The parameter: lr 1e38 from p = 3e38 towards +: 3e38 + 1e38·… overflows.
+        std::fill(g.begin(), g.end(), 1e-3f);
+        std::fill(p.begin(), p.end(), 0.5f);
+        p[at] = -3e38f;  // the step is −lr·sign(g): away from 0 for this one
+        rt::adam<float> far(n, {1e38, 0.9, 0.999, 1e-8});
+        BOOST_TEST((far.step(p.data(), g.data()) == status::update_not_finite), "p beyond 3.4e38 at " << at);
+        // Both: the gradient's NaN is what is reported.
+        g[at == 0 ? n - 1 : 0] = std::numeric_limits<float>::quiet_NaN();
+        std::fill(p.begin(), p.end(), 0.5f);
+        p[at] = -3e38f;
+        rt::adam<float> both(n, {1e38, 0.9, 0.999, 1e-8});
+        BOOST_TEST((both.step(p.data(), g.data()) == status::gradient_not_finite));
       }
     }
   }
@@ -140,7 +178,7 @@ BOOST_AUTO_TEST_CASE(adam_gives_the_same_bytes_at_1_and_2_threads) {
     rt::adam<float> opt(n, {});
     for (int t = 0; t < 3; ++t) {
       for (float& x : g) x = normal(gen);
-      BOOST_TEST(opt.step(p.data(), g.data()));
+      BOOST_TEST((opt.step(p.data(), g.data()) == rt::adam<float>::status::ok));
     }
     p.insert(p.end(), opt.m.begin(), opt.m.end());
     p.insert(p.end(), opt.v.begin(), opt.v.end());
