@@ -28,9 +28,9 @@ class adam {
   // cold by then, cost 2% of the benchmark model's step); gradient_not_finite when a
   // gradient is NaN or ±∞; otherwise update_not_finite when the update itself overflowed
   // float's range (a gradient above about 5.8e20, whose (1 − β2)·g² in v is +∞ and would
-  // freeze the parameter silently, or a step that took a parameter beyond 3.4e38). Unless ok, the
-  // step has already been applied: the caller must discard parameters and moments (vaec
-  // train stops and keeps its last checkpoint), never go on from them.
+  // freeze the parameter silently, or a step that took a parameter beyond 3.4e38). Unless
+  // ok, the step has already been applied: the caller must discard parameters and moments
+  // (vaec train stops and keeps its last checkpoint), never go on from them.
   enum class status { ok, gradient_not_finite, update_not_finite };
   [[nodiscard]] status step(T* params, const T* grads);
   adam_settings settings;

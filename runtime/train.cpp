@@ -778,11 +778,11 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       // A gradient that is not finite turns the parameters into NaN at this update, and the
       // next step would blame a divergence; an update that overflows float (a gradient
       // above about 5.8e20, whose (1 − β2)·g² makes Adam's v +∞ and freezes the parameter,
-      // or a step beyond 3.4e38) leaves a run that looks finished but is broken. Adam checks both on
-      // its way (runtime/optim.hpp): stop here, discarding the update, naming the parameter
-      // nearest the objective, where the overflow began, and the cause (a Student-t draw
-      // too large for float32, when there is one). Nothing of this step is saved; the last
-      // checkpoint is what remains.
+      // or a step beyond 3.4e38) leaves a run that looks finished but is broken. Adam
+      // checks both on its way (runtime/optim.hpp): stop here, discarding the update,
+      // naming the parameter nearest the objective, where the overflow began, and the cause
+      // (a Student-t draw too large for float32, when there is one). Nothing of this step
+      // is saved; the last checkpoint is what remains.
       const bool before_any_update = result.steps == 0 && opt.t == 0;
       const auto status = opt.step(params.values.data(), params.grads.data());
       if (status != adam<float>::status::ok) {
