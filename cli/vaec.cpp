@@ -504,7 +504,7 @@ int run_train(const train_cli& c) {
   // exactly where the uninterrupted run started: its first state follows from the seed.
   const bool from_checkpoint = c.resume && folder->has("checkpoint.safetensors");
   if (c.resume && !from_checkpoint)
-    fmt::print("{} holds no checkpoint yet (the run stopped before the end of its first epoch): starting from the "
+    fmt::print("{} holds no checkpoint yet (the run stopped before its first one): starting from the "
                "beginning\n",
                c.out);
   const std::string dir = folder->path().string();
@@ -679,8 +679,8 @@ std::optional<opened_run> open_run(const std::string& run_dir, std::string which
                                   run_dir));
   const fs::path ckpt = dir / (which == "best" ? "best.safetensors" : "checkpoint.safetensors");
   if (!fs::exists(ckpt, ec))
-    throw vaec::rt::run_folder_error(fmt::format("{}: no checkpoint yet (the run stopped before the end of its first "
-                                                 "epoch)",
+    throw vaec::rt::run_folder_error(fmt::format("{}: no checkpoint yet (the run stopped before its first "
+                                                 "one)",
                                                  ckpt.string()));
   return opened_run{std::move(record), std::move(*m), ckpt, which};
 }

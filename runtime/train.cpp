@@ -402,6 +402,7 @@ void check_data(const model_binding& b, const data_splits& d) {
 }
 
 void install_interrupt_handler() {
+  interrupted.store(false);
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
@@ -661,7 +662,12 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     write_file_atomically(timing_path, timing_header + timing_rows);
   }
 
-  interrupted.store(false);
+  // A Ctrl-C that came while the run was being set up (after install_interrupt_handler)
+  // stops it after its first step; the flag is cleared when train returns, for the next
+  // run in the same process (tests).
+  struct clear_interrupt_on_return {
+    ~clear_interrupt_on_return() { interrupted.store(false); }
+  } clear_interrupt;
   const bool tty = o.progress;
   // What a stop keeps, for its message.
   auto kept_text = [&] {
@@ -669,7 +675,11 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                ? fmt::format("no checkpoint was written (the run stopped before its first one), so {} "
                              "holds no parameters to resume from",
                              files.dir)
-               : fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path);
+               : last_checkpoint.starts_with("end of epoch")
+                   ? fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path)
+                   : fmt::format("the last checkpoint ({}, written at an interruption, before its parameters' "
+                                 "objective was computed) is kept in {}",
+                                 last_checkpoint, ckpt_path);
   };
   // Data-parallel: a Ctrl-C (mpirun passes SIGTERM to every rank, each at its own moment)
   // stops every rank after the same step.
@@ -801,8 +811,9 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                    : before_any_update
                        ? "The gradient is not finite at the initial parameters, so the learning rate is not the cause: "
                          "a function is evaluated where its derivative is infinite (sqrt or log at 0, a scale or "
-                         "concentration of 0); keep its input away from there (e.g. sqrt(x + 1e-8), "
-                         "softplus(...) + 1e-4)"
+                         "concentration of 0: keep its input away from there, e.g. sqrt(x + 1e-8), "
+                         "softplus(...) + 1e-4), or a value overflows float32 at these data (data far from unit "
+                         "scale: standardize them)"
                        : "Either a function is evaluated where its derivative is infinite (sqrt or log at 0, a scale "
                          "or concentration of 0: keep its input away from there, e.g. sqrt(x + 1e-8), "
                          "softplus(...) + 1e-4), or a value in the backward pass overflowed (try a smaller learning "
@@ -820,12 +831,19 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                                "parameter from moving",
                                quoted_name(g, moments), largest);
             advice = !overflow.empty() ? overflow + "; no learning rate helps: the model must change"
-                                       : "A value in the backward pass is far too large: bound scales, concentrations "
-                                         "and df away from 0 and infinity (e.g. softplus(...) + 1e-4), or try a "
-                                         "smaller learning rate (--lr)";
+                     : before_any_update
+                         ? "This is the gradient at the initial parameters, so the learning rate is not the cause: "
+                           "the data or the model make it this large (data far from unit scale: standardize them; "
+                           "bound scales, concentrations and df away from 0 and infinity, e.g. softplus(...) + 1e-4)"
+                         : "A value in the backward pass is far too large: bound scales, concentrations and df away "
+                           "from 0 and infinity (e.g. softplus(...) + 1e-4), or try a smaller learning rate (--lr)";
           } else {
             const int name = nearest_the_objective(g, [&](int pi) { return !finite(slice(params.values, pi)); });
-            what = fmt::format("this step took {} beyond float32's range (3.4e38)", quoted_name(g, name));
+            bool nan = false;
+            if (name >= 0)
+              for (float v : slice(params.values, name)) nan = nan || std::isnan(v);
+            what = nan ? fmt::format("this step made {} NaN", quoted_name(g, name))
+                       : fmt::format("this step took {} beyond float32's range (3.4e38)", quoted_name(g, name));
             advice = fmt::format("The learning rate ({:g}) is far too large: try a smaller one (--lr)", o.adam.lr);
           }
         }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -191,6 +192,24 @@ BOOST_AUTO_TEST_CASE(resume_equals_uninterrupted) {
   auto pa = rt::load_parameters(c.low.graph, (a.path / "checkpoint.safetensors").string());
   auto pb = rt::load_parameters(c.low.graph, (b.path / "checkpoint.safetensors").string());
   BOOST_TEST(pa == pb);
+}
+
+BOOST_AUTO_TEST_CASE(a_ctrl_c_while_the_run_is_set_up_stops_it_after_its_first_step) {
+  // The handler is installed before the data are read and the plans made; a Ctrl-C in that
+  // window was cleared when train() started, and the run went on to the end.
+  if (!have_fashion_mnist()) return;
+  auto cp = compile_ptr(small_model);
+  temp_dir d("ctrl-c-setup"), e("after-ctrl-c");
+  rt::install_interrupt_handler();
+  std::raise(SIGINT);
+  const auto r = run(*cp, options(2), d.path);
+  BOOST_TEST(r.interrupted);
+  BOOST_TEST(r.steps == 1);
+  // The flag does not outlive the run it stopped.
+  const auto next = run(*cp, options(1), e.path);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  BOOST_TEST(!next.interrupted);
 }
 
 BOOST_AUTO_TEST_CASE(binarization_and_early_stopping) {
