@@ -677,8 +677,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                              files.dir)
                : last_checkpoint.starts_with("end of epoch")
                    ? fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path)
-                   : fmt::format("the last checkpoint ({}, written at an interruption, before its parameters' "
-                                 "objective was computed) is kept in {}",
+                   : fmt::format("the last checkpoint ({}, written at an interruption) is kept in {}",
                                  last_checkpoint, ckpt_path);
   };
   // Data-parallel: a Ctrl-C (mpirun passes SIGTERM to every rank, each at its own moment)
