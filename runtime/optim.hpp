@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "runtime/aligned.hpp"
@@ -15,6 +16,16 @@ struct adam_settings {
   double beta2 = 0.999; // decay of the second moment
   double eps = 1e-8;    // added to √v̂, as torch.optim.Adam does
 };
+
+// Adam's settings that its float32 arithmetic (under flush-to-zero) can honour, for the
+// checker and for a run.json read at --resume: a β in [0, 1) that stays below 1 when
+// rounded to float (one that rounds to 1 makes 1 − β zero, and the moment never moves),
+// and an eps at least float's smallest normal number, 1.18e-38 (below it eps is 0, and a
+// zero gradient's update 0/0).
+constexpr bool adam_beta_usable(double beta) { return beta >= 0 && static_cast<float>(beta) < 1.0f; }
+constexpr bool adam_eps_usable(double eps) {
+  return eps >= static_cast<double>(std::numeric_limits<float>::min()) && eps <= std::numeric_limits<double>::max();
+}
 
 template <class T>
 class adam {

@@ -1,5 +1,6 @@
 #include "runtime/run_folder.hpp"
 #include "runtime/mpi.hpp"
+#include "runtime/optim.hpp"
 #include "runtime/os_reason.hpp"
 
 #include <algorithm>
@@ -380,9 +381,12 @@ run_record parse_run_record(const std::string& text, const std::string& path) {
                 fmt::format("at most {} at batch {} (a step holds batch × samples columns, at most 2,147,483,647)",
                             std::numeric_limits<int>::max() / o.batch, o.batch).c_str());
     if (!(std::isfinite(o.adam.lr) && o.adam.lr > 0)) throw bad("optimizer.lr", fmt::format("{}", o.adam.lr), "finite and above 0");
-    if (!(o.adam.beta1 >= 0 && o.adam.beta1 < 1)) throw bad("optimizer.beta1", fmt::format("{}", o.adam.beta1), "in [0, 1)");
-    if (!(o.adam.beta2 >= 0 && o.adam.beta2 < 1)) throw bad("optimizer.beta2", fmt::format("{}", o.adam.beta2), "in [0, 1)");
-    if (!(std::isfinite(o.adam.eps) && o.adam.eps > 0)) throw bad("optimizer.eps", fmt::format("{}", o.adam.eps), "finite and above 0");
+    if (!adam_beta_usable(o.adam.beta1))
+      throw bad("optimizer.beta1", fmt::format("{}", o.adam.beta1), "in [0, 1) and below 1 in float32");
+    if (!adam_beta_usable(o.adam.beta2))
+      throw bad("optimizer.beta2", fmt::format("{}", o.adam.beta2), "in [0, 1) and below 1 in float32");
+    if (!adam_eps_usable(o.adam.eps))
+      throw bad("optimizer.eps", fmt::format("{}", o.adam.eps), "finite and at least 1.2e-38 (float32's smallest normal)");
     if (r.objective != "elbo" && r.objective != "iwae") throw bad("objective", "'" + r.objective + "'", "elbo or iwae");
     if (r.kl != "best" && r.kl != "mc") throw bad("kl", "'" + r.kl + "'", "best or mc");
     if (!(std::isfinite(o.beta) && o.beta >= 0)) throw bad("beta", fmt::format("{}", o.beta), "finite and at least 0");

@@ -516,6 +516,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   std::string metrics_rows, timing_rows;  // metrics.csv and timing.csv after their headers
   // Which checkpoint exists, for the message of a stop: "" while there is none.
   std::string last_checkpoint;
+  bool last_checkpoint_at_epoch_end = false;  // else written at an interruption
 
   train_result result;
   int start_epoch = 0;
@@ -643,6 +644,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     result.epochs.resize(static_cast<std::size_t>(start_epoch));
     metrics_rows = first_rows(metrics_path, static_cast<std::size_t>(start_epoch));
     timing_rows = first_rows(timing_path, static_cast<std::size_t>(start_epoch));
+    last_checkpoint_at_epoch_end = start_step == 0;
     last_checkpoint = start_step == 0 ? fmt::format("end of epoch {}", start_epoch)
                                       : fmt::format("epoch {}, step {}", start_epoch + 1, start_step);
     if (start_epoch > o.epochs || (start_epoch == o.epochs && start_step > 0))
@@ -675,7 +677,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                ? fmt::format("no checkpoint was written (the run stopped before its first one), so {} "
                              "holds no parameters to resume from",
                              files.dir)
-               : last_checkpoint.starts_with("end of epoch")
+               : last_checkpoint_at_epoch_end
                    ? fmt::format("the last good checkpoint ({}) is kept in {}", last_checkpoint, ckpt_path)
                    : fmt::format("the last checkpoint ({}, written at an interruption) is kept in {}",
                                  last_checkpoint, ckpt_path);
@@ -958,6 +960,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     if (valid_set && since_best == 0) write_ckpt(epoch + 1, 0, best_path);
     write_ckpt(epoch + 1, 0, ckpt_path);
     last_checkpoint = fmt::format("end of epoch {}", epoch + 1);
+    last_checkpoint_at_epoch_end = true;
     if (files.on_epoch && writer) files.on_epoch(result, params.values);
     if (o.early_stopping > 0 && since_best >= o.early_stopping) {
       log << fmt::format("early stopping: no better validation ELBO for {} epoch{} (best: epoch {})\n", since_best,

@@ -3,9 +3,9 @@
 // plan (kl_plan.cpp) reads. Runs last in declare() (names.cpp), also when the model
 // lacks its data or latents; independent of the factors.
 #include "lang/check/checker.hpp"
+#include "runtime/optim.hpp"
 
 #include <algorithm>
-#include <limits>
 
 #include <fmt/format.h>
 
@@ -142,17 +142,15 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
                           : fmt::format("{} of adam must be a positive number", adam[i].name));
             continue;
           }
-          // Adam computes in float32 under flush-to-zero: a β that rounds to 1 there makes
-          // 1 − β zero (the moment never moves), and an eps below the smallest normal float
-          // is 0 (then a zero gradient's update is 0/0).
-          if (is_beta && static_cast<float>(*v) >= 1.0f) {
+          // What Adam's float32 arithmetic can honour (runtime/optim.hpp).
+          if (is_beta && !vaec::rt::adam_beta_usable(*v)) {
             error(diagnostic_kind::bad_train_value, span_of(b.slot[i]->value),
                   fmt::format("{} = {} rounds to 1 in float32, where Adam computes, so 1 − {} would be 0; use at "
                               "most 0.99999994",
                               adam[i].name, *v, adam[i].name));
             continue;
           }
-          if (i == 3 && *v < static_cast<double>(std::numeric_limits<float>::min())) {
+          if (i == 3 && !vaec::rt::adam_eps_usable(*v)) {
             error(diagnostic_kind::bad_train_value, span_of(b.slot[i]->value),
                   fmt::format("eps = {:g} is below float32's smallest normal number (1.2e-38), which Adam's "
                               "flush-to-zero arithmetic makes 0; use at least 1.2e-38 (the default is 1e-8)",

@@ -221,7 +221,7 @@ check "--seed 2^64 − 1 is accepted and recorded" grep -q '"seed": 184467440737
 check "--threads 0 is refused for training" sh -c "[ $s -eq 2 ] && grep -q 'needs at least 1 thread' m.err"
 "$vaec" tiny.vae --data slice --epochs 1 --threads 100000 --out th1e5 >/dev/null 2>m.err; s=$?
 check "--threads 100000 is refused before a folder is made" sh -c "[ $s -eq 2 ] && grep -q 'at most 256' m.err && [ ! -e th1e5 ]"
-for edit in '"batch": 32/"batch": -5' '"samples": 1,/"samples": 1000000000,' '"objective": "elbo"/"objective": "bogus"' '"threads": 1/"threads": 0' '"lr": 0.001/"lr": -1'; do
+for edit in '"batch": 32/"batch": -5' '"samples": 1,/"samples": 1000000000,' '"objective": "elbo"/"objective": "bogus"' '"threads": 1/"threads": 0' '"lr": 0.001/"lr": -1' '"eps": 1e-08/"eps": 1e-39' '"beta2": 0.999,/"beta2": 0.9999999999,'; do
   rm -rf rj && cp -r k1 rj && sed -i "s/$edit/" rj/run.json
   "$vaec" --resume --out rj >/dev/null 2>m.err; s=$?
   check "a hand-edited run.json ($edit) is refused, naming the field" \
