@@ -315,7 +315,7 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
     clash("--batch", key == "batch" && c.batch);
     clash("--samples", key == "samples" && c.samples);
     clash("--seed", key == "seed" && c.seed);
-    clash("--lr", key == "optimizer" && c.lr);
+    clash("--lr", (key == "optimizer" || key == "lr") && c.lr);
   }
   r.sets = c.sets;
   r.model_name = m.model.name;
@@ -544,6 +544,22 @@ int run_train(const train_cli& c) {
                                         ? fmt::format("binarized once (seed {})", o.seed)
                                         : "as given";
 
+  const nlohmann::json summary_base = {
+      {"model", model.name},
+      {"model_file", record.model_file},
+      {"data", record.data},
+      {"train_examples", data.train.count},
+      {"test_examples", data.test ? data.test->count : 0},
+      {"test_set", test_set_note},
+      {"elbo_is_log_probability", !grey_bernoulli},
+      {"sets", record.sets},
+      {"constants", constants},
+      {"settings", settings},
+      {"parameters", {{"theta", model.theta_count()}, {"phi", model.phi_count()}}},
+      {"latents", latents},
+      {"versions", {{"vaec", VAEC_VERSION}, {"kernels", vaec::rt::kernels_info()}, {"compiler", __VERSION__}}},
+  };
+
   vaec::rt::run_files files;
   files.dir = dir;
   files.metadata_json = settings.dump();
@@ -560,25 +576,28 @@ int run_train(const train_cli& c) {
     }
     double seconds = 0;
     for (const auto& e : r.epochs) seconds += e.seconds;
-    nlohmann::json summary = {
-        {"model", model.name},
-        {"model_file", record.model_file},
-        {"data", record.data},
-        {"train_examples", data.train.count},
-        {"test_examples", data.test ? data.test->count : 0},
-        {"test_set", test_set_note},
-        {"elbo_is_log_probability", !grey_bernoulli},
-        {"sets", record.sets},
-        {"constants", constants},
-        {"settings", settings},
-        {"parameters", {{"theta", model.theta_count()}, {"phi", model.phi_count()}}},
-        {"latents", latents},
-        {"final", final_figures},
-        {"best_epoch", r.best_epoch},
-        {"epochs_completed", r.epochs.size()},
-        {"training_seconds", seconds},
-        {"versions", {{"vaec", VAEC_VERSION}, {"kernels", vaec::rt::kernels_info()}, {"compiler", __VERSION__}}},
-    };
+    nlohmann::json summary = summary_base;
+    summary["final"] = final_figures;
+    summary["best_epoch"] = r.best_epoch;
+    summary["epochs_completed"] = r.epochs.size();
+    summary["training_seconds"] = seconds;
+    summary["status"] = "in_progress";
+    folder->write("summary.json", summary.dump(2) + "\n");
+  };
+  // After training: summary.json says how the run ended — completed, early_stopped,
+  // interrupted (resumable) or stopped (a non-finite loss, gradient, update or ELBO), with
+  // the reason — on top of the last epoch's figures (or, before the first epoch's end, of
+  // the run's description alone).
+  auto write_status = [&](const char* status, const std::string& reason) {
+    nlohmann::json summary = summary_base;
+    summary["epochs_completed"] = 0;
+    if (auto text = folder->read("summary.json")) {
+      auto parsed = nlohmann::json::parse(*text, nullptr, false);
+      if (parsed.is_object()) summary = std::move(parsed);
+    }
+    summary["status"] = status;
+    if (reason.empty()) summary.erase("stop_reason");
+    else summary["stop_reason"] = reason;
     folder->write("summary.json", summary.dump(2) + "\n");
   };
 
@@ -611,6 +630,7 @@ int run_train(const train_cli& c) {
     throw;
   } catch (const vaec::rt::train_error& e) {
     if (!e.stopped_run || !rank0) throw;
+    write_status("stopped", e.what());
     // A stopped run (NaN) still gets the pictures of its last good checkpoint, if any.
     std::vector<vaec::rt::epoch_metrics> done;
     if (auto text = folder->read("metrics.csv")) done = vaec::rt::parse_metrics(*text, binding.latent_names.size());
@@ -621,6 +641,7 @@ int run_train(const train_cli& c) {
     }
     throw;
   }
+  if (rank0) write_status(r.interrupted ? "interrupted" : r.early_stopped ? "early_stopped" : "completed", "");
   if ((r.steps > 0 || !from_checkpoint) && rank0) write_pictures(*folder, model, record, data, r.epochs);
   if (r.interrupted) {
     // Data-parallel: every rank agreed on the step to stop at, so all exit alike (no MPI_Abort).
@@ -1215,8 +1236,9 @@ int vaec_main(int argc, char** argv) {
   app.add_option("--seed", tc.seed, "the seed every random draw follows from (0 to 2^64 − 1)");
   app.add_option("--threads", tc.threads, "threads for the matrix products and Adam (default: the machine's cores)");
   auto* out_opt = app.add_option("--out", tc.out, "the run folder (default runs/MODEL-YYYYmmdd-HHMMSS, with -2, -3, … when taken)");
-  app.add_option("--set", tc.sets, "NAME=VALUE: override a const of the model or a train key (repeatable), checked "
-                                   "like the file itself")
+  app.add_option("--set", tc.sets,
+                 "NAME=VALUE: override a const of the model, a train key or one of adam's lr, beta1, beta2, eps "
+                 "(repeatable), checked like the file itself")
       ->allow_extra_args(false);
   app.add_flag("--resume", tc.resume, "continue the run in --out from its checkpoint, with its own model, data and settings");
 
@@ -1224,7 +1246,8 @@ int vaec_main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "parse and check model files; print θ, φ and the objective");
   check->add_option("MODEL", check_files, "a .vae model file")->required();
   std::vector<std::string> check_sets;
-  check->add_option("--set", check_sets, "NAME=VALUE: override a const or a train key (repeatable)")
+  check->add_option("--set", check_sets,
+                  "NAME=VALUE: override a const, a train key, or adam's lr, beta1, beta2 or eps (repeatable)")
       ->allow_extra_args(false);
 
   std::string graph_file;
@@ -1233,7 +1256,8 @@ int vaec_main(int argc, char** argv) {
   graph->add_option("MODEL", graph_file, "a .vae model file")->required();
   graph->add_flag("--dot", dot, "Graphviz output");
   std::vector<std::string> graph_sets;
-  graph->add_option("--set", graph_sets, "NAME=VALUE: override a const or a train key (repeatable)")
+  graph->add_option("--set", graph_sets,
+                  "NAME=VALUE: override a const, a train key, or adam's lr, beta1, beta2 or eps (repeatable)")
       ->allow_extra_args(false);
 
   eval_cli ec;
@@ -1276,8 +1300,8 @@ int vaec_main(int argc, char** argv) {
                                                 "folder in DIR/runs; resumable (experiments/README.md)");
   compare->add_option("MODEL", cr.models, "the .vae models to compare");
   compare->add_option("--data", cr.data, "the data every cell trains and is evaluated on");
-  compare->add_option("--grid", cr.grid, "NAME=v1,v2,…: an axis of the grid, a constant or train key (repeatable; "
-                                         "cells: its product)");
+  compare->add_option("--grid", cr.grid, "NAME=v1,v2,…: an axis of the grid: a constant, a train key, or one of "
+                                         "adam's lr, beta1, beta2, eps (repeatable; cells: its product)");
   compare->add_option("--seeds", cr.seeds, "N: seeds 1 … N for every grid point (default 1)");
   compare->add_option("--seed-list", cr.seed_list, "1,5,9: these seeds");
   compare->add_option("--set", cr.sets, "NAME=VALUE for every cell (repeatable)");

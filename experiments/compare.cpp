@@ -1066,7 +1066,8 @@ int run_compare(const compare_request& r, const compare_environment& env) {
           for (const auto& [k, v] : given->sets) sets.push_back(k + "=" + v);
           for (const auto& [k, v] : c.grid) point.push_back(k + "=" + v);
           if (!checked.insert(point).second) continue;
-          sets.insert(sets.end(), point.begin(), point.end());
+          // A grid point's settings are shown as --grid NAME=VALUE in a diagnostic.
+          for (const auto& setting : point) sets.push_back("--grid " + setting);
           if (env.check_model(m.path, sets)) continue;
           fmt::print(stderr, "vaec: error: {} does not check{}\n", m.path,
                      point.empty() ? std::string() : fmt::format(" at the grid point {}", fmt::join(point, ", ")));

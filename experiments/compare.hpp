@@ -101,7 +101,8 @@ struct compare_environment {
   std::string version;                      // vaec's version, for compare.json
   int cores = 1;                            // the machine's cores (the default J × T)
   bool terminal = false;                    // stderr is a terminal: a progress bar
-  // Checks one model with these --set values ("NAME=VALUE") as each cell's vaec will,
+  // Checks one model with these --set values ("NAME=VALUE"; a grid point's as "--grid
+  // NAME=VALUE", so that a diagnostic shows the option the user typed) as each cell's vaec will,
   // printing its diagnostics; false when it does not check. run_compare calls it for every
   // model at every grid point before DIR is touched, so that a model or a value that
   // cannot train is reported once rather than as every cell failing. Unset: no such check.

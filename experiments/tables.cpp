@@ -1,6 +1,7 @@
 #include "experiments/tables.hpp"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -281,7 +282,19 @@ namespace {
 // What the caption says about the evaluation: K, epochs, data, seeds.
 struct eval_facts {
   std::string k, epochs, examples, split;
-  bool binarized = false;  // some cell's evaluation binarized the test set (once, with its seed)
+  // The models whose cells' evaluations binarized the test set (once, with each seed), and
+  // those that evaluated it as given.
+  std::set<std::string> binarized, as_given;
+  // The caption's words on binarization: nothing when no model binarizes; that every model
+  // of a seed saw the same binary images when all do; which did which otherwise.
+  std::string binarization() const {
+    if (binarized.empty()) return "";
+    if (as_given.empty())
+      return ", binarized once with each seed (x ~ Bernoulli(pixel)): every model of a seed sees the same binary images";
+    return fmt::format(", binarized once with each seed (x ~ Bernoulli(pixel)) for {} and as given for {}: figures of "
+                       "the two groups are on different data and not comparable",
+                       fmt::join(binarized, ", "), fmt::join(as_given, ", "));
+  }
 };
 
 eval_facts facts_of(const study& s) {
@@ -294,7 +307,7 @@ eval_facts facts_of(const study& s) {
       if (c.eval->epochs) epochs.insert(*c.eval->epochs);
       examples.insert(c.eval->examples);
       if (!c.eval->data_split.empty()) splits.insert(c.eval->data_split);
-      f.binarized = f.binarized || c.eval->binarized;
+      (c.eval->binarized ? f.binarized : f.as_given).insert(c.model);
     }
   f.k = s.iw_samples ? std::to_string(*s.iw_samples) : span_of(ks);
   if (f.k.empty()) f.k = "each model's eval_samples";
@@ -340,8 +353,7 @@ text_table results_table(const study& s, const std::vector<table_row>& rows) {
       f.k,
       f.split == "all" ? fmt::format("all of {}", data_name(s)) : fmt::format("the {} split of {}", f.split, data_name(s)),
       f.examples.empty() ? "?" : f.examples,
-      f.binarized ? ", binarized once with each seed (x ~ Bernoulli(pixel)): every model of a seed sees the same binary images"
-                  : "",
+      f.binarization(),
       f.split == "all" ? "; it has no test split, so these are the data the models were trained on" : "",
       f.epochs.empty() ? "" : ", after " + f.epochs + (f.epochs == "1" ? " epoch" : " epochs"), seeds,
       s.models.size() >= 2 ? (s.grid.empty() ? "; bold: the best LL and L[q]" : "; bold: the best LL and L[q] at each grid point")

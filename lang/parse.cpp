@@ -275,7 +275,7 @@ std::optional<ast::model> parse(const source& src, diagnostics& diags) {
 
 source command_line_source(const std::vector<std::string>& settings) {
   std::string text;
-  for (const auto& s : settings) text += "--set " + s + "\n";
+  for (const auto& s : settings) text += (s.rfind("--grid ", 0) == 0 ? "" : "--set ") + s + "\n";
   return source("command line", std::move(text));
 }
 
@@ -288,9 +288,10 @@ std::optional<std::vector<ast::train_entry>> parse_settings(const source& cl, st
   while (line_start < text.size()) {
     std::size_t line_end = text.find('\n', line_start);
     if (line_end == std::string::npos) line_end = text.size();
-    constexpr std::string_view prefix = "--set ";
-    // Every line starts with the prefix unless a setting itself held a line break.
-    const std::size_t skip = text.compare(line_start, prefix.size(), prefix) == 0 ? prefix.size() : 0;
+    // Every line starts with one of the prefixes unless a setting itself held a line break.
+    std::size_t skip = 0;
+    for (std::string_view prefix : {std::string_view("--set "), std::string_view("--grid ")})
+      if (text.compare(line_start, prefix.size(), prefix) == 0) skip = prefix.size();
     iterator_type begin = text.data() + line_start + skip;
     iterator_type end = text.data() + line_end;
     iterator_type it = begin;

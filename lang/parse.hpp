@@ -26,7 +26,9 @@ std::optional<ast::model> parse(const source& src, diagnostics& diags);
 
 // The command line's settings, `--set NAME=VALUE` each, as a source named "command
 // line" holding one line "--set NAME=VALUE" per setting (so that a diagnostic shows the
-// setting as typed, with a caret under the fault).
+// setting as typed, with a caret under the fault). A setting that already starts with
+// "--grid " (a point of `vaec compare --grid NAME=v1,v2,…`: "--grid NAME=v1") keeps that
+// option in its line, since that is what the user typed.
 source command_line_source(const std::vector<std::string>& settings);
 
 // Parses each line of `cl` (made by command_line_source) as `NAME = VALUE`, the value an

@@ -158,7 +158,30 @@ using dt = dnnl::memory::data_type;
 
 }  // namespace
 
+namespace {
+
+// oneDNN's GEMM (the gemm:jit matmul it runs where brgemm is not available: AVX2 CPUs)
+// generates its kernels on first use and keeps them for the process. Made inside a
+// product's call_arena_scope, they would hold arena blocks for good, the arena would never
+// reset, and every later product's bookkeeping would come from the heap (100 allocations a
+// step on an AVX2 machine: tests/runtime/alloc_test.cpp). So the first plan runs one small
+// product of each transposition through oneDNN's GEMM outside any arena, and the kernels
+// are made on the heap.
+void make_onednn_gemm_kernels() {
+  static const bool made = [] {
+    constexpr dnnl_dim_t n = 64;
+    std::vector<float> a(n * n, 1.0f), b(n * n, 1.0f), c(n * n, 0.0f);
+    for (char ta : {'N', 'T'})
+      for (char tb : {'N', 'T'}) dnnl_sgemm(ta, tb, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    return true;
+  }();
+  (void)made;
+}
+
+}  // namespace
+
 struct product_shared {
+  product_shared() { make_onednn_gemm_kernels(); }
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   struct primitive {

@@ -16,6 +16,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <omp.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "runtime/checkpoint.hpp"
@@ -191,6 +193,8 @@ struct eval_figures {
   double elbo = 0, recon = 0, kl = 0;
   std::vector<double> kl_latent;  // per latent, in the objective's order
   double iw = 0;  // the importance-weighted bound with the plan's S samples (iwae graphs)
+  std::int64_t nonfinite = 0;         // examples whose own ELBO is NaN or ±∞
+  std::int64_t first_nonfinite = -1;  // the first of them: its position in the data set, or -1
 };
 
 // Data-parallel (dp.on): this rank evaluates its part of `d` (data_parallel::of(d.count)),
@@ -213,6 +217,13 @@ eval_figures evaluate_elbo(plans* ps, int data_node, const dataset& d, std::uint
     p.settings().example_noise = {true, seed, counter, stream::eval, from};
     p.forward(noise);
     const objective_result& r = p.result();
+    if (!std::isfinite(r.elbo)) {
+      const std::vector<double>& each = p.per_example();
+      for (int j = 0; j < n; ++j)
+        if (!std::isfinite(each[static_cast<std::size_t>(j)])) {
+          if (f.nonfinite++ == 0) f.first_nonfinite = static_cast<std::int64_t>(from) + j;
+        }
+    }
     f.elbo += r.elbo * n;
     f.recon += r.recon * n;
     f.iw += r.iwae * n;
@@ -223,14 +234,19 @@ eval_figures evaluate_elbo(plans* ps, int data_node, const dataset& d, std::uint
     for (std::size_t l = 0; l < r.kl.size(); ++l) f.kl_latent[l] += r.kl[l] * n;
   }
   if (dp.on) {
-    std::vector<double> sums = {f.elbo, f.recon, f.kl, f.iw};
+    // The first non-finite example of all ranks: the smallest position (−1 for none).
+    const std::int64_t none = std::numeric_limits<std::int64_t>::min();
+    const std::int64_t first = mpi::max_over_ranks(f.first_nonfinite < 0 ? none : -f.first_nonfinite);
+    f.first_nonfinite = first == none ? -1 : -first;
+    std::vector<double> sums = {f.elbo, f.recon, f.kl, f.iw, static_cast<double>(f.nonfinite)};
     f.kl_latent.resize(ps ? ps->full->result().kl.size() : 0, 0.0);
     const std::size_t latents = static_cast<std::size_t>(mpi::max_over_ranks(static_cast<std::int64_t>(f.kl_latent.size())));
     f.kl_latent.resize(latents, 0.0);
     sums.insert(sums.end(), f.kl_latent.begin(), f.kl_latent.end());
     mpi::sum_in_place(sums.data(), sums.size());
     f.elbo = sums[0], f.recon = sums[1], f.kl = sums[2], f.iw = sums[3];
-    std::copy(sums.begin() + 4, sums.end(), f.kl_latent.begin());
+    f.nonfinite = static_cast<std::int64_t>(sums[4]);
+    std::copy(sums.begin() + 5, sums.end(), f.kl_latent.begin());
   }
   for (double& k : f.kl_latent) k /= static_cast<double>(d.count);
   f.elbo /= static_cast<double>(d.count);
@@ -401,14 +417,42 @@ void check_data(const model_binding& b, const data_splits& d) {
   if (d.test) check_fits(b, *d.test);
 }
 
+// The stack the handler runs on (SA_ONSTACK), registered for the thread that installs it.
+// oneDNN's AVX2 GEMM kernels (gemm:jit) point the stack pointer into a buffer they take
+// from the heap while they run; a handler run on that "stack" has the kernel write its
+// signal frame below the buffer, over the heap's bookkeeping — glibc then aborted at the
+// next free ("corrupted size vs. prev_size") in about half of Ctrl-Cs on an AVX2 machine.
+alignas(64) unsigned char signal_stack[1 << 16];
+
 void install_interrupt_handler() {
   interrupted.store(false);
+  stack_t ss{};
+  ss.ss_sp = signal_stack;
+  ss.ss_size = sizeof signal_stack;
+  ss.ss_flags = 0;
+  sigaltstack(&ss, nullptr);
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;
+  sa.sa_flags = SA_ONSTACK;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+}
+
+void block_interrupts_in_workers() {
+  // Thread 0 of the team is the calling thread, which keeps SIGINT and SIGTERM (and the
+  // alternate stack of install_interrupt_handler); the others block them, so the process's
+  // Ctrl-C is delivered to the caller, never to a thread inside a GEMM kernel.
+#pragma omp parallel
+  {
+    if (omp_get_thread_num() != 0) {
+      sigset_t blocked;
+      sigemptyset(&blocked);
+      sigaddset(&blocked, SIGINT);
+      sigaddset(&blocked, SIGTERM);
+      pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+    }
+  }
 }
 
 std::vector<float> load_parameters(const graph& g, const std::string& path) {
@@ -427,6 +471,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     throw train_error(bf16_unsupported_message());
   set_threads(o.threads);
   set_flush_denormals();
+  block_interrupts_in_workers();
 
   // The splits: the caller's data as they are, or copies where they must change (a
   // validation tenth of the training data when early stopping is on; static binarization).
@@ -434,12 +479,14 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   std::optional<dataset> own_train, own_valid, own_test;
   const dataset* train_set = &data.train;
   const dataset* valid_set = nullptr;
+  std::vector<std::uint32_t> valid_rows;  // the validation split's rows in the training data
   const dataset* test_set = data.test ? &*data.test : nullptr;
   if (o.early_stopping > 0) {
     if (data.train.count < 2) throw train_error("early stopping needs at least 2 training examples");
     auto perm = permutation(data.train.count, o.seed, stream::split, 0);
     const std::size_t n_valid = std::max<std::size_t>(1, data.train.count / 10);
     own_valid = subset(data.train, perm, data.train.count - n_valid, data.train.count);
+    valid_rows.assign(perm.end() - static_cast<std::ptrdiff_t>(n_valid), perm.end());
     own_train = subset(data.train, perm, 0, data.train.count - n_valid);
     train_set = &*own_train;
     valid_set = &*own_valid;
@@ -903,27 +950,52 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     m.examples_per_second = acc.examples / std::max(1e-9, acc.seconds);
     m.beta = kl_weight(o, epoch + 1, true);
     if (iwae) m.train_iw = acc.iw / acc.examples;
+    std::optional<eval_figures> test_figures, valid_figures;
     if (test_set) {
-      auto f = evaluate_elbo(test_plans.get(), b.data, *test_set, o.seed, static_cast<std::uint64_t>(epoch), dp);
-      m.test_elbo = f.elbo;
-      m.test_recon = f.recon;
-      m.test_kl = f.kl;
-      if (iwae) m.test_iw = f.iw;
+      test_figures = evaluate_elbo(test_plans.get(), b.data, *test_set, o.seed, static_cast<std::uint64_t>(epoch), dp);
+      m.test_elbo = test_figures->elbo;
+      m.test_recon = test_figures->recon;
+      m.test_kl = test_figures->kl;
+      if (iwae) m.test_iw = test_figures->iw;
     }
-    if (valid_set)
-      m.valid_elbo =
-          evaluate_elbo(valid_plans.get(), b.data, *valid_set, o.seed, (1ULL << 32) + static_cast<std::uint64_t>(epoch), dp)
-              .elbo;
+    if (valid_set) {
+      valid_figures = evaluate_elbo(valid_plans.get(), b.data, *valid_set, o.seed,
+                                    (1ULL << 32) + static_cast<std::uint64_t>(epoch), dp);
+      m.valid_elbo = valid_figures->elbo;
+    }
     // Parameters whose test or validation ELBO is not finite have diverged (on examples
-    // the steps did not see): no row and no checkpoint for them; the last good one stays.
-    for (const auto& [split, value] : {std::pair{"test", m.test_elbo}, std::pair{"validation", m.valid_elbo}}) {
-      if (!value || std::isfinite(*value)) continue;
+    // the steps did not see), or met an example unlike the training data: no row and no
+    // checkpoint for them; the last good one stays. The message names the examples.
+    for (const auto& [split, figures] : {std::pair{"test", &test_figures}, std::pair{"validation", &valid_figures}}) {
+      if (!*figures || std::isfinite((*figures)->elbo)) continue;
+      const eval_figures& f = **figures;
+      const bool validation = std::string_view(split) == "validation";
+      const std::size_t total = validation ? valid_set->count : test_set->count;
+      std::string examples, advice;
+      if (f.nonfinite > 0) {
+        // A validation example's row in the training data: the split is a permutation's tail.
+        const std::int64_t row =
+            validation ? static_cast<std::int64_t>(valid_rows[static_cast<std::size_t>(f.first_nonfinite)])
+                       : f.first_nonfinite;
+        examples = fmt::format(" {} of the {} {} examples {} a non-finite ELBO{} {}'s example {} (counting from 0{}).",
+                               group_digits(static_cast<double>(f.nonfinite)), group_digits(static_cast<double>(total)),
+                               split, f.nonfinite == 1 ? "has" : "have", f.nonfinite == 1 ? ":" : ", the first being",
+                               validation ? "the training data" : "the test data", row,
+                               validation ? ", held out by early stopping for validation" : "");
+        advice = fmt::format(
+            " If {} unlike the training data (an outlier, a corrupt row), remove {} from the data; otherwise the "
+            "parameters diverged",
+            f.nonfinite == 1 ? "it is" : "they are", f.nonfinite == 1 ? "it" : "them");
+      } else {
+        advice = " The parameters diverged";
+      }
       throw on_every_rank(train_error(
           fmt::format("training stopped after epoch {}: the {} ELBO is {} at the parameters this epoch reached (the "
-                      "training ELBO was {:.6g}), so they are not kept; {}. The parameters diverged: try a smaller "
+                      "training ELBO was {:.6g}), so they are not kept; {}.{}{}: try a smaller "
                       "learning rate (--lr), or bound scales, concentrations and df away from 0 and infinity (e.g. "
                       "softplus(...) + 1e-4)",
-                      epoch + 1, split, std::isnan(*value) ? "NaN" : "infinite", m.train_elbo, kept_text()),
+                      epoch + 1, split, std::isnan(f.elbo) ? "NaN" : "infinite", m.train_elbo, kept_text(), examples,
+                      advice),
           true));
     }
     result.epochs.push_back(m);

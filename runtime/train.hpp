@@ -150,7 +150,12 @@ eval_result evaluate(const model_binding& elbo_graph, const model_binding& iwae_
 // Reads the parameters of a run's checkpoint into the graph's layout. Throws checkpoint_error.
 std::vector<float> load_parameters(const graph& g, const std::string& checkpoint_path);
 
-// Sets SIGINT to stop training after the current step (once); a second Ctrl-C kills.
+// Sets SIGINT (and SIGTERM) to stop training after the current step (once); a second one
+// kills. The handler runs on an alternate signal stack of the calling thread, which must be
+// the one that calls train(); train() blocks both signals in its other OpenMP threads.
 void install_interrupt_handler();
+// Blocks SIGINT and SIGTERM in the current OpenMP team's threads other than the caller (so
+// the process's signals reach the caller, whose handler runs on its alternate stack).
+void block_interrupts_in_workers();
 
 }  // namespace vaec::rt

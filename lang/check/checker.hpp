@@ -184,6 +184,9 @@ class checker {
 
 // The keys of `train { }`, in the order DESIGN lists them.  // constants.cpp
 const std::vector<std::string>& train_keys();
+// adam's arguments, which `--set` (and so `compare --grid`) also takes on their own: lr,
+// beta1, beta2, eps — each overrides that argument of the model's optimizer.
+const std::vector<std::string>& adam_argument_keys();
 // A number as a message shows it: the shortest text that reads back to the same double.  // constants.cpp
 std::string format_number(double v);
 

@@ -1,8 +1,9 @@
 // Constants and the command line's settings, the pass before the declarations: each
 // `const NAME = NUMBER` (a name of its own: not a builtin, a train key or another
-// constant), then each `--set NAME=VALUE`, which overrides a constant or a train key
-// (train_settings.cpp applies those) and is refused, with a suggestion, when it names
-// neither. Also the integer arithmetic of sizes (`sphere[d + 1]`), which types.cpp calls.
+// constant), then each `--set NAME=VALUE`, which overrides a constant, a train key or one
+// of adam's arguments (lr, beta1, beta2, eps; train_settings.cpp applies those) and is
+// refused, with a suggestion, when it names none of them. Also the integer arithmetic of
+// sizes (`sphere[d + 1]`), which types.cpp calls.
 #include "lang/check/checker.hpp"
 
 #include <algorithm>
@@ -16,6 +17,11 @@ const std::vector<std::string>& train_keys() {
   static const std::vector<std::string> keys = {"epochs", "batch", "optimizer", "samples", "objective",
                                                 "kl", "beta", "kl_warmup", "kl_cycle", "free_bits", "binarize",
                                                 "eval_samples", "seed", "early_stopping", "precision"};
+  return keys;
+}
+
+const std::vector<std::string>& adam_argument_keys() {
+  static const std::vector<std::string> keys = {"lr", "beta1", "beta2", "eps"};
   return keys;
 }
 
@@ -104,11 +110,14 @@ void checker::declare_constants(const ast::model& m, const std::vector<ast::trai
       k.origin = "set on the command line";
       continue;
     }
-    if (std::find(keys.begin(), keys.end(), nm) != keys.end()) {
+    const auto& adam_keys = adam_argument_keys();
+    if (std::find(keys.begin(), keys.end(), nm) != keys.end() ||
+        std::find(adam_keys.begin(), adam_keys.end(), nm) != adam_keys.end()) {
       train_settings_.push_back(&s);
       continue;
     }
     std::vector<std::string> names = keys;
+    names.insert(names.end(), adam_keys.begin(), adam_keys.end());
     std::string constant_list;
     for (const auto& k : model_.constants) {
       names.push_back(k.name);
@@ -116,7 +125,7 @@ void checker::declare_constants(const ast::model& m, const std::vector<ast::trai
     }
     error(diagnostic_kind::unknown_setting, s.key.where,
           with_suggestion(fmt::format("'{}' is neither a constant of the model ({}) nor a training setting (those of "
-                                      "train {{ }}: epochs, batch, optimizer, …)",
+                                      "train {{ }}: epochs, batch, optimizer, …, or adam's lr, beta1, beta2, eps)",
                                       nm, constant_list.empty() ? "it has none" : "its constants: " + constant_list),
                           suggest(nm, names)));
   }

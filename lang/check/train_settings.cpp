@@ -64,6 +64,40 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
     return id->name;
   };
 
+  // adam's argument i (lr, beta1, beta2, eps) given as `value`: the number, or nothing after
+  // reporting why it cannot be used.
+  static const std::vector<param_spec> adam = {{"lr", arg_kind::number, false}, {"beta1", arg_kind::number, false},
+                                               {"beta2", arg_kind::number, false}, {"eps", arg_kind::number, false}};
+  auto adam_argument = [&](std::size_t i, const ast::expr& value) -> std::optional<double> {
+    auto v = number_of(value);
+    if (!v && is_number_literal(value)) return std::nullopt;  // too large: reported
+    const bool is_beta = i == 1 || i == 2;
+    if (!v || (is_beta ? (*v < 0 || *v >= 1) : *v <= 0)) {
+      error(diagnostic_kind::bad_train_value, span_of(value),
+            is_beta ? fmt::format("{} of adam must be a number in [0, 1)", adam[i].name)
+                    : fmt::format("{} of adam must be a positive number", adam[i].name));
+      return std::nullopt;
+    }
+    // What Adam's float32 arithmetic can honour (runtime/optim.hpp).
+    if (is_beta && !vaec::rt::adam_beta_usable(*v)) {
+      error(diagnostic_kind::bad_train_value, span_of(value),
+            fmt::format("{} = {} rounds to 1 in float32, where Adam computes, so 1 − {} would be 0; use at "
+                        "most 0.99999994",
+                        adam[i].name, *v, adam[i].name));
+      return std::nullopt;
+    }
+    if (i == 3 && !vaec::rt::adam_eps_usable(*v)) {
+      error(diagnostic_kind::bad_train_value, span_of(value),
+            fmt::format("eps = {:g} is below float32's smallest normal number (1.2e-38), which Adam's "
+                        "flush-to-zero arithmetic makes 0; use at least 1.2e-38 (the default is 1e-8)",
+                        *v));
+      return std::nullopt;
+    }
+    return v;
+  };
+  std::vector<const ast::train_entry*> adam_overrides;  // --set lr=… and the like
+  const ast::argument* optimizer_arguments_set[4] = {};  // those a --set optimizer=adam(…) gave
+
   // The file's entries, each checked, then the command line's (--set), which override
   // them: applied last, and not "set twice".
   std::vector<const ast::train_entry*> entries;
@@ -76,6 +110,18 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
       const ast::train_entry& e = *entries[i];
       const bool command_line = i >= file_entries;
       const std::string& k = e.key.name;
+      const auto& adam_keys = adam_argument_keys();
+      if (command_line && std::find(adam_keys.begin(), adam_keys.end(), k) != adam_keys.end()) {
+        adam_overrides.push_back(&e);
+        continue;
+      }
+      if (std::find(adam_keys.begin(), adam_keys.end(), k) != adam_keys.end()) {
+        error(diagnostic_kind::unknown_train_key, e.key.where,
+              fmt::format("'{}' is an argument of the optimizer: write optimizer = adam({} = …) (on the command line, "
+                          "--set {}=… or, for lr, --lr also works)",
+                          k, k, k));
+        continue;
+      }
       if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
         error(diagnostic_kind::unknown_train_key, e.key.where,
               with_suggestion(fmt::format("unknown training setting '{}'", k), suggest(k, keys)));
@@ -119,8 +165,6 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
                                 suggest(c.callee.name, std::vector<std::string>{"adam"})));
           continue;
         }
-        static const std::vector<param_spec> adam = {{"lr", arg_kind::number, false}, {"beta1", arg_kind::number, false},
-                                                     {"beta2", arg_kind::number, false}, {"eps", arg_kind::number, false}};
         bound_args b = bind("adam", adam, false, c);
         if (!b.ok) continue;
         // A new optimizer starts from adam's defaults (a --set optimizer=adam(lr = 1e-4)
@@ -133,34 +177,25 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
         double* fields[] = {&t.lr, &t.beta1, &t.beta2, &t.eps};
         for (std::size_t i = 0; i < adam.size(); ++i) {
           if (!b.slot[i]) continue;
-          auto v = number_of(b.slot[i]->value);
-          if (!v && is_number_literal(b.slot[i]->value)) continue;  // too large: reported
-          bool is_beta = i == 1 || i == 2;
-          if (!v || (is_beta ? (*v < 0 || *v >= 1) : *v <= 0)) {
-            error(diagnostic_kind::bad_train_value, span_of(b.slot[i]->value),
-                  is_beta ? fmt::format("{} of adam must be a number in [0, 1)", adam[i].name)
-                          : fmt::format("{} of adam must be a positive number", adam[i].name));
-            continue;
-          }
-          // What Adam's float32 arithmetic can honour (runtime/optim.hpp).
-          if (is_beta && !vaec::rt::adam_beta_usable(*v)) {
-            error(diagnostic_kind::bad_train_value, span_of(b.slot[i]->value),
-                  fmt::format("{} = {} rounds to 1 in float32, where Adam computes, so 1 − {} would be 0; use at "
-                              "most 0.99999994",
-                              adam[i].name, *v, adam[i].name));
-            continue;
-          }
-          if (i == 3 && !vaec::rt::adam_eps_usable(*v)) {
-            error(diagnostic_kind::bad_train_value, span_of(b.slot[i]->value),
-                  fmt::format("eps = {:g} is below float32's smallest normal number (1.2e-38), which Adam's "
-                              "flush-to-zero arithmetic makes 0; use at least 1.2e-38 (the default is 1e-8)",
-                              *v));
-            continue;
-          }
-          *fields[i] = *v;
+          if (command_line) optimizer_arguments_set[i] = b.slot[i];
+          if (auto v = adam_argument(i, b.slot[i]->value)) *fields[i] = *v;
         }
       }
     }
+  }
+  // --set lr=…, beta1=…, beta2=…, eps=…: one argument of whatever optimizer the file and a
+  // --set optimizer=… left, applied after them whatever the order on the command line.
+  for (const ast::train_entry* e : adam_overrides) {
+    const auto& names = adam_argument_keys();
+    const auto i = static_cast<std::size_t>(std::find(names.begin(), names.end(), e->key.name) - names.begin());
+    if (const ast::argument* other = optimizer_arguments_set[i]) {
+      add_note(error(diagnostic_kind::duplicate_setting, e->key.where,
+                     fmt::format("{} is set twice on the command line: here and in --set optimizer=…", e->key.name)),
+               other->where, "first set here");
+      continue;
+    }
+    double* fields[] = {&t.lr, &t.beta1, &t.beta2, &t.eps};
+    if (auto v = adam_argument(i, e->value)) *fields[i] = *v;
   }
   // Cyclical annealing ramps β over the first kl_warmup epochs of every cycle.
   if (auto it = seen.find("kl_cycle"); it != seen.end() && t.kl_cycle > 0) {

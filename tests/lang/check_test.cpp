@@ -1070,4 +1070,54 @@ train { epochs = warm  kl_warmup = warm }
   BOOST_TEST((word.errors() == std::vector<std::string>{"bad_constant command line 1:9"}), word.rendered);
 }
 
+// --set lr=… (and beta1, beta2, eps): one argument of the optimizer, on top of the file's
+// adam(…) and of a --set optimizer=…, whatever the order; the same checks as inside adam(…).
+BOOST_AUTO_TEST_CASE(set_adam_arguments) {
+  const std::string file = gaussian(normal_q, "train { optimizer = adam(lr = 2e-4, beta1 = 0.5) }");
+  auto r = run(file, "test.vae", {"lr=3e-4", "beta2=0.99", "eps=1e-6"});
+  const auto& s = require_model(r).settings;
+  BOOST_TEST(s.lr == 3e-4);
+  BOOST_TEST(s.beta1 == 0.5);  // the file's, kept
+  BOOST_TEST(s.beta2 == 0.99);
+  BOOST_TEST(s.eps == 1e-6);
+
+  // A --set optimizer=… starts from adam's defaults; --set lr applies on top, before or after it.
+  for (const auto& sets : {std::vector<std::string>{"lr=5e-4", "optimizer=adam(beta1 = 0.8)"},
+                           std::vector<std::string>{"optimizer=adam(beta1 = 0.8)", "lr=5e-4"}}) {
+    auto o = run(file, "test.vae", sets);
+    const auto& so = require_model(o).settings;
+    BOOST_TEST(so.lr == 5e-4);
+    BOOST_TEST(so.beta1 == 0.8);
+    BOOST_TEST(so.beta2 == 0.999);
+  }
+
+  // Both saying lr: refused, pointing at both.
+  auto twice = run(file, "test.vae", {"optimizer=adam(lr = 1e-2)", "lr=1e-4"});
+  BOOST_TEST(!twice.model);
+  BOOST_TEST((twice.errors() == std::vector<std::string>{"duplicate_setting command line 2:7"}), twice.rendered);
+  BOOST_TEST(twice.rendered.find("lr is set twice on the command line") != std::string::npos, twice.rendered);
+
+  // The values are checked as adam's arguments are.
+  auto bad = run(file, "test.vae", {"lr=0", "beta1=1", "beta2=0.99999999", "eps=1e-40", "lr2=1"});
+  BOOST_TEST(!bad.model);
+  BOOST_TEST((bad.errors() == std::vector<std::string>{"unknown_setting command line 5:7", "bad_train_value command line 1:10",
+                                                      "bad_train_value command line 2:13", "bad_train_value command line 3:13",
+                                                      "bad_train_value command line 4:11"}),
+             bad.rendered);
+  BOOST_TEST(bad.rendered.find("(did you mean 'lr'?)") != std::string::npos, bad.rendered);
+
+  // In the file, lr = … is not a train key: the message shows where it goes.
+  auto in_file = run(gaussian(normal_q, "train { lr = 1e-3 }"));
+  BOOST_TEST(!in_file.model);
+  BOOST_TEST(in_file.rendered.find("'lr' is an argument of the optimizer: write optimizer = adam(lr = …)") !=
+                 std::string::npos,
+             in_file.rendered);
+
+  // A constant of the same name wins, as for any --set.
+  auto constant = run("const eps = 0.5\n" + file, "test.vae", {"eps=0.25"});
+  const auto& mc = require_model(constant);
+  BOOST_TEST(mc.constants[0].value == 0.25);
+  BOOST_TEST(mc.settings.eps == 1e-8);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
