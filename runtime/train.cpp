@@ -854,7 +854,15 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         if (status == adam<float>::status::gradient_not_finite) {
           const std::string name =
               quoted_name(g, nearest_the_objective(g, [&](int pi) { return !finite(slice(params.grads, pi)); }));
-          what = fmt::format("the gradient of {} is not finite (the objective was finite: {:.6g})", name, r.loss);
+          // The whole batch's objective: data-parallel, each rank's is the mean over its m
+          // examples (every rank is here: the summed gradient, and so Adam's status, is the
+          // same on all of them).
+          double loss = r.loss;
+          if (dp.on) {
+            loss = m > 0 ? r.loss * static_cast<double>(m) / static_cast<double>(n) : 0.0;
+            mpi::sum_in_place(&loss, 1);
+          }
+          what = fmt::format("the gradient of {} is not finite (the objective was finite: {:.6g})", name, loss);
           advice = !overflow.empty() ? overflow + "; no learning rate helps: the model must change"
                    : before_any_update
                        ? "The gradient is not finite at the initial parameters, so the learning rate is not the cause: "

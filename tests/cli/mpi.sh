@@ -182,6 +182,19 @@ for r, s in zip(a, b):
     for k in ('train_elbo', 'test_elbo', 'test_kl'):
         assert abs(float(r[k]) - float(s[k])) <= 1e-6 * abs(float(r[k])), (k, r[k], s[k])"
 
+# A gradient not finite at step 1 (sqrt at 0 in p): the stop's "objective was finite: X" is
+# the whole batch's objective, as one process computes it (it was rank 0's half-batch's).
+sed 's/x ~ Bernoulli(logits = linear(h, 784))/x ~ Bernoulli(logits = linear(h, 784) + sqrt(0 * linear(h, 784)))/' t.vae >nangrad.vae
+"$vaec" nangrad.vae --data slice --threads 1 --out ng1 >/dev/null 2>ng1.err
+"${mpirun[@]}" -np 2 "$vaec" nangrad.vae --data slice --threads 1 --out ng2 >ng2.log 2>&1
+check "data-parallel, a non-finite gradient: the objective it names is the whole batch's (within 1e-5 of one process's)" \
+  /usr/bin/python3 -c "
+import re
+pat = r'the objective was finite: ([-0-9.e+]+)'
+one = float(re.search(pat, open('ng1.err').read()).group(1))
+two = float(re.search(pat, open('ng2.log').read()).group(1))
+assert abs(one - two) <= 1e-5 * abs(one), (one, two)"
+
 # Ctrl-C (mpirun passes SIGTERM to every rank): every rank stops after the same step; the
 # resumed run (same N) ends with the uninterrupted run's bytes; another N is refused.
 # An epoch of this model takes about 4 ms, so it runs 1,500 (about 6 s): long enough for the
