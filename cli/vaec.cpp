@@ -302,6 +302,11 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
                                   std::isinf(*c.lr) ? "beyond ±1.8e308 (read as infinite)"
                                   : *c.lr == 0      ? "0 (or a value too small for a double, read as 0)"
                                                     : format_double(*c.lr)));
+  if (c.lr && !vaec::rt::adam_lr_usable(*c.lr))
+    throw usage_error(fmt::format("--lr {}: below float32's smallest normal number (1.2e-38), which Adam's "
+                                  "flush-to-zero arithmetic makes 0, so no parameter would move; use at least 1.2e-38 "
+                                  "(e.g. 1e-3)",
+                                  format_double(*c.lr)));
   require_threads(o.threads, "training");
   // An option and a --set of the same key would say two things.
   for (const auto& set : c.sets) {
@@ -315,7 +320,9 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
     clash("--batch", key == "batch" && c.batch);
     clash("--samples", key == "samples" && c.samples);
     clash("--seed", key == "seed" && c.seed);
-    clash("--lr", (key == "optimizer" || key == "lr") && c.lr);
+    const bool lr_is_constant = std::any_of(m.model.constants.begin(), m.model.constants.end(),
+                                            [](const vaec::constant& k) { return k.name == "lr"; });
+    clash("--lr", (key == "optimizer" || (key == "lr" && !lr_is_constant)) && c.lr);
   }
   r.sets = c.sets;
   r.model_name = m.model.name;
@@ -359,7 +366,16 @@ void require_agreement(const train_cli& c, const vaec::rt::run_record& r, const 
   for (const auto& set : c.sets) {
     const auto [name, value] = split(set);
     const auto it = recorded.find(name);
-    if (it != recorded.end() && it->second == value) continue;
+    // The same value written alike or as the same number (3e-4 and 0.0003).
+    const auto number = [](const std::string& text) -> std::optional<double> {
+      char* end = nullptr;
+      const double v = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size()) return std::nullopt;
+      return v;
+    };
+    if (it != recorded.end() &&
+        (it->second == value || (number(it->second) && number(value) && *number(it->second) == *number(value))))
+      continue;
     throw usage_error(fmt::format(
         "--set {} contradicts the run in {}, which {} ({}); resume with `vaec --resume --out {}` alone (it keeps "
         "the run's own --set), or start a new run",
@@ -405,6 +421,10 @@ void write_pictures(const vaec::rt::run_folder& folder, const vaec::checked_mode
 }
 
 int run_train(const train_cli& c) {
+  // Ctrl-C's handler from the start, so that a SIGINT is honoured alike while the data load
+  // (the run then stops after its first step) and while it trains — also in a background job
+  // of a script, which starts with SIGINT ignored.
+  vaec::rt::install_interrupt_handler();
   if (c.out_given && c.out.empty()) throw usage_error("--out \"\": give the run folder a name");
   if (c.resume && c.out.empty())
     throw usage_error("--resume needs --out RUN_DIR, the run folder to continue");
@@ -615,7 +635,9 @@ int run_train(const train_cli& c) {
                "for binarized data)\n");
   fmt::print("run folder: {}\n", dir);
   std::fflush(stdout);
-  vaec::rt::install_interrupt_handler();
+  // A new run's summary.json exists from the start (in_progress, no epoch yet); a resumed
+  // run's keeps what it said until this run's first epoch or end.
+  if (rank0 && !c.resume) write_status("in_progress", "");
   vaec::rt::train_result r;
   try {
     r = vaec::rt::train(binding, data, o, files, from_checkpoint, std::cout);
@@ -641,6 +663,8 @@ int run_train(const train_cli& c) {
     }
     throw;
   }
+  // The checkpoint is written: a further Ctrl-C (during the pictures) ends the process at once.
+  if (r.interrupted) vaec::rt::restore_default_interrupts();
   if (rank0) write_status(r.interrupted ? "interrupted" : r.early_stopped ? "early_stopped" : "completed", "");
   if ((r.steps > 0 || !from_checkpoint) && rank0) write_pictures(*folder, model, record, data, r.epochs);
   if (r.interrupted) {

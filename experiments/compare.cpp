@@ -2,6 +2,7 @@
 #include "experiments/tables.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -111,6 +112,19 @@ grid_axis parse_grid_axis(const std::string& arg) {
                                             arg, v));
     if (!seen.insert(v).second)
       throw compare_usage_error(fmt::format("--grid {}: the value '{}' is given twice", arg, v));
+    // The same number written twice (1e-3 and 0.001) would train the same cell twice.
+    char* end = nullptr;
+    const double number = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() + v.size()) {
+      for (const auto& earlier : a.values) {
+        if (&earlier == &v) break;
+        char* e2 = nullptr;
+        const double other = std::strtod(earlier.c_str(), &e2);
+        if (e2 == earlier.c_str() + earlier.size() && other == number)
+          throw compare_usage_error(fmt::format("--grid {}: '{}' and '{}' are the same number; give it once", arg,
+                                                earlier, v));
+      }
+    }
   }
   return a;
 }

@@ -26,6 +26,9 @@ constexpr bool adam_beta_usable(double beta) { return beta >= 0 && static_cast<f
 constexpr bool adam_eps_usable(double eps) {
   return eps >= static_cast<double>(std::numeric_limits<float>::min()) && eps <= std::numeric_limits<double>::max();
 }
+// A learning rate likewise: below float's smallest normal number it is 0 under flush-to-zero,
+// and no parameter moves.
+constexpr bool adam_lr_usable(double lr) { return adam_eps_usable(lr); }
 
 template <class T>
 class adam {

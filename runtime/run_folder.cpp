@@ -380,7 +380,8 @@ run_record parse_run_record(const std::string& text, const std::string& path) {
       throw bad("samples", std::to_string(o.samples),
                 fmt::format("at most {} at batch {} (a step holds batch × samples columns, at most 2,147,483,647)",
                             std::numeric_limits<int>::max() / o.batch, o.batch).c_str());
-    if (!(std::isfinite(o.adam.lr) && o.adam.lr > 0)) throw bad("optimizer.lr", fmt::format("{}", o.adam.lr), "finite and above 0");
+    if (!adam_lr_usable(o.adam.lr))
+      throw bad("optimizer.lr", fmt::format("{}", o.adam.lr), "finite and at least 1.2e-38 (float32's smallest normal)");
     if (!adam_beta_usable(o.adam.beta1))
       throw bad("optimizer.beta1", fmt::format("{}", o.adam.beta1), "in [0, 1) and below 1 in float32");
     if (!adam_beta_usable(o.adam.beta2))

@@ -439,6 +439,11 @@ void install_interrupt_handler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+void restore_default_interrupts() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
 void block_interrupts_in_workers() {
   // Thread 0 of the team is the calling thread, which keeps SIGINT and SIGTERM (and the
   // alternate stack of install_interrupt_handler); the others block them, so the process's

@@ -154,6 +154,9 @@ std::vector<float> load_parameters(const graph& g, const std::string& checkpoint
 // kills. The handler runs on an alternate signal stack of the calling thread, which must be
 // the one that calls train(); train() blocks both signals in its other OpenMP threads.
 void install_interrupt_handler();
+// SIGINT and SIGTERM back to their default action (end the process), e.g. once an
+// interrupted run's checkpoint is written.
+void restore_default_interrupts();
 // Blocks SIGINT and SIGTERM in the current OpenMP team's threads other than the caller (so
 // the process's signals reach the caller, whose handler runs on its alternate stack).
 void block_interrupts_in_workers();

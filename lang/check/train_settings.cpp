@@ -86,6 +86,13 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
                         adam[i].name, *v, adam[i].name));
       return std::nullopt;
     }
+    if (i == 0 && !vaec::rt::adam_lr_usable(*v)) {
+      error(diagnostic_kind::bad_train_value, span_of(value),
+            fmt::format("lr = {:g} is below float32's smallest normal number (1.2e-38), which Adam's flush-to-zero "
+                        "arithmetic makes 0, so no parameter would move; use at least 1.2e-38 (the default is 1e-3)",
+                        *v));
+      return std::nullopt;
+    }
     if (i == 3 && !vaec::rt::adam_eps_usable(*v)) {
       error(diagnostic_kind::bad_train_value, span_of(value),
             fmt::format("eps = {:g} is below float32's smallest normal number (1.2e-38), which Adam's "
@@ -189,9 +196,16 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
     const auto& names = adam_argument_keys();
     const auto i = static_cast<std::size_t>(std::find(names.begin(), names.end(), e->key.name) - names.begin());
     if (const ast::argument* other = optimizer_arguments_set[i]) {
-      add_note(error(diagnostic_kind::duplicate_setting, e->key.where,
-                     fmt::format("{} is set twice on the command line: here and in --set optimizer=…", e->key.name)),
-               other->where, "first set here");
+      // The error at the later of the two, the note at the first.
+      if (other->where.begin < e->key.where.begin)
+        add_note(error(diagnostic_kind::duplicate_setting, e->key.where,
+                       fmt::format("{} is set twice on the command line: here and in --set optimizer=…", e->key.name)),
+                 other->where, "first set here");
+      else
+        add_note(error(diagnostic_kind::duplicate_setting, other->where,
+                       fmt::format("{} is set twice on the command line: here and in --set {}=…", e->key.name,
+                                   e->key.name)),
+                 e->key.where, "first set here");
       continue;
     }
     double* fields[] = {&t.lr, &t.beta1, &t.beta2, &t.eps};

@@ -198,6 +198,7 @@ bad "--resume without --out" "--resume needs --out DIR" --resume
 bad "no model" "needs the model files" --data slice
 bad "--set without =" "--set lr: write NAME=VALUE" a.vae --data slice --set lr --out x8
 bad "--grid value twice" "the value '2' is given twice" a.vae --data slice --grid d=2,2 --out x9
+bad "--grid: one number written two ways" "'1e-3' and '0.001' are the same number; give it once" a.vae --data slice --grid lr=1e-3,0.001 --out x11
 bad "--baseline not a model" "--baseline c.vae: not one of the compared models" a.vae --data slice --baseline c.vae --out x10
 # Two files of one name: labelled a and a-2, and the run says which is which.
 mkdir -p other && cp b.vae other/a.vae

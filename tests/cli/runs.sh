@@ -200,6 +200,31 @@ kill -INT "$pid"; wait "$pid"
 "$vaec" --resume --out cc >/dev/null 2>&1
 if grep -qE '^interrupted (at|after) epoch' cc.out && same cc-ref cc; then ok "such a run, interrupted and resumed, equals the uninterrupted one"
 else fail "such a run, interrupted and resumed, differs from the uninterrupted one (or was not interrupted)"; fi
+# A SIGINT while the data load, to a run started with SIGINT ignored (as a script's
+# background job is): honoured as a later one is — the run stops after its first step, exit
+# 130. It used to be ignored until the run folder was made, and the run went on to the end.
+# The handler is seen installed (SigCgt in /proc) before "run folder:" is printed, while
+# Fashion-MNIST is still being read.
+python3 -c "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])" \
+  "$vaec" "$src/models/fashion_gaussian.vae" --data fashion-mnist --epochs 1 --threads 2 --out early >early.out 2>&1 &
+pid=$!
+caught=0
+for _ in $(seq 1 2000); do
+  mask=$(awk '/^SigCgt/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+  if [ -n "$mask" ] && [ $((0x$mask & 2)) -ne 0 ]; then caught=1; break; fi
+  sleep 0.002
+done
+printed=$(grep -c "^run folder:" early.out)
+kill -INT "$pid"; wait "$pid"; s=$?
+check "a SIGINT while the data load (SIGINT ignored at the start) stops the run after its first step, exit 130" \
+  sh -c "[ $caught -eq 1 ] && [ $printed -eq 0 ] && [ $s -eq 130 ] && grep -q '^interrupted at epoch 1, step 1 of' early.out"
+# kill -9 during the first epoch: summary.json exists already, saying in_progress.
+"$vaec" "$src/models/fashion_gaussian.vae" --data slice --epochs 50 --batch 500 --threads 2 --out early-k9 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do [ -e early-k9/summary.json ] && break; sleep 0.01; done
+kill -KILL "$pid"; wait "$pid" 2>/dev/null
+check "summary.json exists from a run's start (in_progress), also after kill -9" \
+  python3 -c "import json, sys; st = json.load(open('early-k9/summary.json'))['status']; print(st); sys.exit(st != 'in_progress')"
 status_is() { python3 -c "import json, sys; sys.exit(json.load(open('$1/summary.json'))['status'] != '$2')"; }
 check "summary.json of the interrupted run says interrupted" status_is r6 interrupted
 "$vaec" --resume --out r6 >r6b.out 2>&1
@@ -241,6 +266,20 @@ for lr in inf nan 0 -1e-3; do
   train --epochs 1 --lr "$lr" --out "lr$lr" >/dev/null 2>m.err; s=$?
   check "--lr $lr is refused (exit 2), no folder made" sh -c "[ $s -eq 2 ] && grep -q 'the learning rate must be a finite number above 0' m.err && [ ! -e lr$lr ]"
 done
+train --epochs 1 --lr 1e-40 --out lrtiny >/dev/null 2>m.err; s=$?
+check "--lr 1e-40 (0 in float32 under flush-to-zero: nothing would train) is refused (exit 2)" \
+  sh -c "[ $s -eq 2 ] && grep -q 'below float32.s smallest normal number' m.err && [ ! -e lrtiny ]"
+# lr a constant of the model: --set lr sets it, and --lr is the learning rate; no clash.
+sed 's/^latent z : real\[2\]/const lr = 2\nlatent z : real[lr]/; s/linear(h, 2)/linear(h, lr)/g' tiny.vae >clr.vae
+"$vaec" clr.vae --data slice --epochs 1 --threads 1 --lr 0.01 --set lr=3 --out clr >/dev/null 2>m.err; s=$?
+check "a model constant named lr: --set lr=3 sets it, --lr 0.01 the learning rate" \
+  sh -c "[ $s -eq 0 ] && grep -q '\"lr\": 0.01' clr/run.json && grep -q 'real\[lr\]' clr/model.vae && python3 -c \"import json, sys; sys.exit(json.load(open('clr/summary.json'))['constants']['lr']['value'] != 3)\""
+# --resume --set with the run's value written as another number (3e-4 and 0.0003) agrees.
+train --epochs 1 --set lr=3e-4 --out rset >/dev/null 2>&1
+"$vaec" --resume --out rset --set lr=0.0003 >/dev/null 2>m.err; s=$?
+check "--resume --set lr=0.0003 on a run made with --set lr=3e-4: the same number, accepted" test $s -eq 0
+"$vaec" --resume --out rset --set lr=0.0004 >/dev/null 2>m.err; s=$?
+check "--resume --set lr=0.0004 on that run: refused" sh -c "[ $s -eq 2 ] && grep -q 'contradicts the run in rset' m.err"
 for seed in -1 18446744073709551616 1.5 abc; do
   train --epochs 1 --seed "$seed" --out "s$seed" >/dev/null 2>m.err; s=$?
   check "--seed $seed is refused (exit 2)" sh -c "[ $s -eq 2 ] && grep -q 'a seed is a whole number from 0 to 18446744073709551615' m.err"

@@ -1096,6 +1096,10 @@ BOOST_AUTO_TEST_CASE(set_adam_arguments) {
   BOOST_TEST(!twice.model);
   BOOST_TEST((twice.errors() == std::vector<std::string>{"duplicate_setting command line 2:7"}), twice.rendered);
   BOOST_TEST(twice.rendered.find("lr is set twice on the command line") != std::string::npos, twice.rendered);
+  // In the other order the error is still at the later one, and the note at the first.
+  auto twice2 = run(file, "test.vae", {"lr=1e-4", "optimizer=adam(lr = 1e-2)"});
+  BOOST_TEST((twice2.errors() == std::vector<std::string>{"duplicate_setting command line 2:22"}), twice2.rendered);
+  BOOST_TEST(twice2.rendered.find("command line:1:7: note: first set here") != std::string::npos, twice2.rendered);
 
   // The values are checked as adam's arguments are.
   auto bad = run(file, "test.vae", {"lr=0", "beta1=1", "beta2=0.99999999", "eps=1e-40", "lr2=1"});
@@ -1104,6 +1108,12 @@ BOOST_AUTO_TEST_CASE(set_adam_arguments) {
                                                       "bad_train_value command line 2:13", "bad_train_value command line 3:13",
                                                       "bad_train_value command line 4:11"}),
              bad.rendered);
+  // A learning rate that float32 flushes to 0 would train nothing.
+  auto tiny = run(file, "test.vae", {"lr=1e-40"});
+  BOOST_TEST(!tiny.model);
+  BOOST_TEST(tiny.rendered.find("lr = 1e-40 is below float32's smallest normal number") != std::string::npos,
+             tiny.rendered);
+  BOOST_TEST(require_model(run(file, "test.vae", {"lr=1.2e-38"})).settings.lr == 1.2e-38);
   BOOST_TEST(bad.rendered.find("(did you mean 'lr'?)") != std::string::npos, bad.rendered);
 
   // In the file, lr = … is not a train key: the message shows where it goes.
