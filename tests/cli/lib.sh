@@ -43,3 +43,24 @@ q(z | x) {
 train { $2 }
 VAE
 }
+
+# A small model of real[4] data under a Normal likelihood of scale 0.5, one hidden layer of
+# 8 units on each side: a value far from the others (an outlier) overflows its likelihood.
+# usage: real4_model NAME TRAIN_SETTINGS >FILE.vae
+real4_model() {
+  cat <<VAE
+model $1
+data   x : real[4]
+latent z : real[2]
+p(z) = Normal(0, 1)
+p(x | z) {
+  h = mlp(z, [8], activation = relu)
+  x ~ Normal(loc = linear(h, 4), scale = 0.5)
+}
+q(z | x) {
+  h = mlp(x, [8], activation = relu)
+  z ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 1e-4)
+}
+train { $2 }
+VAE
+}

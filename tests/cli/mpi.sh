@@ -217,21 +217,7 @@ check "resume on 2 ranks: checkpoint and metrics.csv identical to the uninterrup
 
 # An error on one rank only (one example's value overflows the likelihood; it falls in one
 # rank's shard): every rank stops at that step, one message, no hang.
-cat >r.vae <<'VAE'
-model small
-data   x : real[4]
-latent z : real[2]
-p(z) = Normal(0, 1)
-p(x | z) {
-  h = mlp(z, [8], activation = relu)
-  x ~ Normal(loc = linear(h, 4), scale = 0.5)
-}
-q(z | x) {
-  h = mlp(x, [8], activation = relu)
-  z ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 1e-4)
-}
-train { batch = 16  epochs = 2 }
-VAE
+real4_model small "batch = 16  epochs = 2" >r.vae
 /usr/bin/python3 -c "
 import numpy as np
 x = np.random.RandomState(0).rand(64, 4).astype(np.float32); x[37, 2] = 3e38; np.save('big.npy', x)"

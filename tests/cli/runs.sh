@@ -351,21 +351,7 @@ train[123] = [1e20, 0, 0, 0]
 idx("outlier_train/train-images-idx3-ubyte", train)
 idx("outlier_train/t10k-images-idx3-ubyte", test)
 PY
-cat >outlier.vae <<'VAE'
-model outlier
-data   x : real[4]
-latent z : real[2]
-p(z) = Normal(0, 1)
-p(x | z) {
-  h = mlp(z, [8], activation = relu)
-  x ~ Normal(loc = linear(h, 4), scale = 0.5)
-}
-q(z | x) {
-  h = mlp(x, [8], activation = relu)
-  z ~ Normal(loc = linear(h, 2), scale = softplus(linear(h, 2)) + 1e-4)
-}
-train { batch = 50 }
-VAE
+real4_model outlier "batch = 50" >outlier.vae
 "$vaec" outlier.vae --data outlier_test --epochs 2 --threads 1 --out out1 >/dev/null 2>o1.err; s=$?
 check "one test example unlike the training data: the stop names it (example 7 of 100), not only divergence" \
   sh -c "[ $s -eq 1 ] && grep -q 'the test ELBO is .* at the parameters this epoch reached' o1.err && grep -q '1 of the 100 test examples has a non-finite ELBO: the test data.s example 7 (counting from 0)' o1.err && grep -q 'If it is unlike the training data (an outlier, a corrupt row), remove it' o1.err"
