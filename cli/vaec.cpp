@@ -422,8 +422,8 @@ void write_pictures(const vaec::rt::run_folder& folder, const vaec::checked_mode
 
 int run_train(const train_cli& c) {
   // Ctrl-C's handler from the start, so that a SIGINT is honoured alike while the data load
-  // (the run then stops after its first step) and while it trains — also in a background job
-  // of a script, which starts with SIGINT ignored.
+  // (the command then stops before writing anything) and while it trains — also in a
+  // background job of a script, which starts with SIGINT ignored.
   vaec::rt::install_interrupt_handler();
   if (c.out_given && c.out.empty()) throw usage_error("--out \"\": give the run folder a name");
   if (c.resume && c.out.empty())
@@ -507,6 +507,14 @@ int run_train(const train_cli& c) {
       }
   }
 
+  // A Ctrl-C while the model and data were read: stop before anything is written (one
+  // process; data-parallel ranks agree on a step to stop at once training runs, so there
+  // the run stops after its first step instead).
+  if (!startup.on && vaec::rt::interrupt_requested()) {
+    fmt::print("interrupted before training started: {}\n",
+               c.resume ? fmt::format("{} is as it was", c.out) : std::string("nothing was written"));
+    return exit_interrupted;
+  }
   if (!c.resume && rank0) {
     folder.emplace(!c.out.empty() ? vaec::rt::run_folder::create(c.out)
                                   : vaec::rt::run_folder::create_unique("runs", model.name + "-" + vaec::rt::timestamp()));

@@ -439,6 +439,8 @@ void install_interrupt_handler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+bool interrupt_requested() { return interrupted.load(); }
+
 void restore_default_interrupts() {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);

@@ -154,6 +154,9 @@ std::vector<float> load_parameters(const graph& g, const std::string& checkpoint
 // kills. The handler runs on an alternate signal stack of the calling thread, which must be
 // the one that calls train(); train() blocks both signals in its other OpenMP threads.
 void install_interrupt_handler();
+// Whether a SIGINT or SIGTERM came since install_interrupt_handler (train() stops after its
+// current step when it does, and clears it when it returns).
+bool interrupt_requested();
 // SIGINT and SIGTERM back to their default action (end the process), e.g. once an
 // interrupted run's checkpoint is written.
 void restore_default_interrupts();
