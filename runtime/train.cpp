@@ -107,10 +107,16 @@ dataset subset(const dataset& d, const std::vector<std::uint32_t>& idx, std::siz
 }
 
 void check_fits(const model_binding& b, const dataset& d) {
-  if (static_cast<int>(d.width) != b.data_width)
-    throw train_error(fmt::format("{}: each example has {} values, but the model's data is declared with {}; "
-                                  "declare the data as [{}] or use data of width {}",
-                                  d.origin, d.width, b.data_width, d.width, b.data_width));
+  if (static_cast<int>(d.width) != b.data_width) {
+    // One value per example, from a file named like labels, is most likely the labels.
+    const bool labels = d.width == 1 && d.origin.find("labels") != std::string::npos;
+    throw train_error(fmt::format("{}: each example has {} value{}, but the model's data is declared with {}; {}",
+                                  d.origin, d.width, d.width == 1 ? "" : "s", b.data_width,
+                                  labels ? "this looks like a labels file: give the images (…-images-idx3-ubyte) or "
+                                           "the folder that holds both"
+                                         : fmt::format("declare the data as [{}] or use data of width {}", d.width,
+                                                       b.data_width)));
+  }
   if (d.count == 0) throw train_error(fmt::format("{}: no examples", d.origin));
   if (b.data_binary) {
     auto [lo, hi] = std::minmax_element(d.values.begin(), d.values.end());

@@ -144,6 +144,9 @@ expect "graph as text" 0 "" "^%0 +=[ ]+input" -- graph "$model"
 expect "graph as Graphviz" 0 "" "^digraph vaec" -- graph --dot "$model"
 expect "train: missing --data" 2 "training needs --data" "" -- "$model"
 expect "train: data of the wrong width" 1 "narrow\.csv: each example has 100 values, but the model's data is declared with 784" "" -- "$model" --data "$work/narrow.csv" --out "$work/r-narrow"
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+  expect "train: a labels file given as the data is named as such" 1 "train-labels-idx1-ubyte.gz: each example has 1 value, but the model's data is declared with 784; this looks like a labels file" "" -- "$model" --data /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz --out "$work/r-labels"
+fi
 expect "train: text in a CSV" 1 "text\.csv: line 2, column 2: 'five' is not a number" "" -- "$model" --data "$work/text.csv" --out "$work/r-text"
 expect "train: no such data" 1 "nothing\.npy: no such file or directory" "" -- "$model" --data "$work/nothing.npy" --out "$work/r-none"
 expect "train: --epochs 1e400" 2 "^vaec: error: --epochs 1e400: not a whole number written in digits, at most 2147483647; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --epochs 1e400
