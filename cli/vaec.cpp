@@ -31,6 +31,7 @@
 
 #include "experiments/compare.hpp"
 #include "experiments/distributed.hpp"
+#include "experiments/plots.hpp"
 #include "lang/check.hpp"
 #include "lang/diagnostic.hpp"
 #include "lang/lower.hpp"
@@ -367,14 +368,9 @@ void require_agreement(const train_cli& c, const vaec::rt::run_record& r, const 
     const auto [name, value] = split(set);
     const auto it = recorded.find(name);
     // The same value written alike or as the same number (3e-4 and 0.0003).
-    const auto number = [](const std::string& text) -> std::optional<double> {
-      char* end = nullptr;
-      const double v = std::strtod(text.c_str(), &end);
-      if (text.empty() || end != text.c_str() + text.size()) return std::nullopt;
-      return v;
-    };
     if (it != recorded.end() &&
-        (it->second == value || (number(it->second) && number(value) && *number(it->second) == *number(value))))
+        (it->second == value || (vaec::experiments::numeric_value(value) &&
+                                 vaec::experiments::numeric_value(it->second) == vaec::experiments::numeric_value(value))))
       continue;
     throw usage_error(fmt::format(
         "--set {} contradicts the run in {}, which {} ({}); resume with `vaec --resume --out {}` alone (it keeps "

@@ -1,8 +1,8 @@
 #include "experiments/compare.hpp"
+#include "experiments/plots.hpp"
 #include "experiments/tables.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -113,18 +113,13 @@ grid_axis parse_grid_axis(const std::string& arg) {
     if (!seen.insert(v).second)
       throw compare_usage_error(fmt::format("--grid {}: the value '{}' is given twice", arg, v));
     // The same number written twice (1e-3 and 0.001) would train the same cell twice.
-    char* end = nullptr;
-    const double number = std::strtod(v.c_str(), &end);
-    if (end == v.c_str() + v.size()) {
+    if (const auto number = numeric_value(v))
       for (const auto& earlier : a.values) {
         if (&earlier == &v) break;
-        char* e2 = nullptr;
-        const double other = std::strtod(earlier.c_str(), &e2);
-        if (e2 == earlier.c_str() + earlier.size() && other == number)
+        if (numeric_value(earlier) == number)
           throw compare_usage_error(fmt::format("--grid {}: '{}' and '{}' are the same number; give it once", arg,
                                                 earlier, v));
       }
-    }
   }
   return a;
 }

@@ -14,13 +14,19 @@ namespace vaec::experiments {
 
 namespace fs = std::filesystem;
 
+std::optional<double> numeric_value(const std::string& value) {
+  char* end = nullptr;
+  const double d = std::strtod(value.c_str(), &end);
+  if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
 bool all_numeric(const std::vector<std::string>& values, std::vector<double>& numbers) {
   numbers.clear();
   for (const auto& v : values) {
-    char* end = nullptr;
-    const double d = std::strtod(v.c_str(), &end);
-    if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(d)) return false;
-    numbers.push_back(d);
+    const auto d = numeric_value(v);
+    if (!d) return false;
+    numbers.push_back(*d);
   }
   return true;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,10 @@ namespace vaec::experiments {
 // vaec::report::picture_error when a file cannot be written.
 std::vector<std::string> write_compare_plots(const study& s, const std::vector<table_row>& rows, std::ostream& log);
 
-// Whether every value parses whole as a finite number (strtod), and the numbers.
+// `value` as a number when the whole text parses as a finite one (strtod: "3e-4", "0.0003"),
+// else nothing.
+std::optional<double> numeric_value(const std::string& value);
+// Whether every value parses whole as a finite number (numeric_value), and the numbers.
 bool all_numeric(const std::vector<std::string>& values, std::vector<double>& numbers);
 
 }  // namespace vaec::experiments

@@ -118,11 +118,12 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
       const bool command_line = i >= file_entries;
       const std::string& k = e.key.name;
       const auto& adam_keys = adam_argument_keys();
-      if (command_line && std::find(adam_keys.begin(), adam_keys.end(), k) != adam_keys.end()) {
+      const bool adam_key = std::find(adam_keys.begin(), adam_keys.end(), k) != adam_keys.end();
+      if (adam_key && command_line) {
         adam_overrides.push_back(&e);
         continue;
       }
-      if (std::find(adam_keys.begin(), adam_keys.end(), k) != adam_keys.end()) {
+      if (adam_key) {
         error(diagnostic_kind::unknown_train_key, e.key.where,
               fmt::format("'{}' is an argument of the optimizer: write optimizer = adam({} = …) (on the command line, "
                           "--set {}=… or, for lr, --lr also works)",
