@@ -225,7 +225,8 @@ int main(int argc, char** argv) {
       double t_other = -1;
       if (options.inputs == vaec::rt::precision::fp32 && vaec::rt::onednn_built()) {
         vaec::rt::product_set<float> set(other);
-        auto alt = set.make(prod.trans_a(), prod.trans_b(), prod.m(), prod.n(), prod.k(), false, prod.has_bias());
+        auto alt = set.make(prod.trans_a(), prod.trans_b(), prod.m(), prod.n(), prod.k(), false, prod.has_bias(),
+                            prod.leads());
         t_other = seconds_per_call([&] { alt.run(o.a, o.b, o.c, o.bias); }, reps);
         other_sum += t_other;
       }

@@ -741,10 +741,10 @@ std::vector<float> checked_parameters(const opened_run& run, const vaec::rt::gra
   for (const auto& p : g.params()) {
     const float* v = params.data() + p.offset;
     for (std::size_t i = 0; i < p.size(); ++i)
-      if (!std::isfinite(v[i]))
+      if (!std::isfinite(v[p.at(i)]))
         throw vaec::rt::checkpoint_error(fmt::format("{}: tensor '{}' holds a non-finite value ({} at element {}); "
                                                      "these parameters cannot be used",
-                                                     run.checkpoint.string(), p.name, v[i], i));
+                                                     run.checkpoint.string(), p.name, v[p.at(i)], i));
   }
   return params;
 }

@@ -37,7 +37,10 @@ void fill_data(rt::plan<float>& p, int node, const rt::dataset& d, std::size_t f
 // The first n columns of a node's value, appended to `out` ([rows × n]).
 void take_node(const rt::plan<float>& p, int node, int n, std::vector<float>& out) {
   const rt::tensor<float> t = p.value(node);
-  out.insert(out.end(), t.data, t.data + static_cast<std::size_t>(t.rows) * static_cast<std::size_t>(n));
+  for (int j = 0; j < n; ++j) {
+    const float* column = t.data + static_cast<std::size_t>(j) * static_cast<std::size_t>(t.lead());
+    out.insert(out.end(), column, column + t.rows);
+  }
 }
 
 std::vector<float> decode_with(decoder& dec, std::size_t count, std::uint64_t seed, bool draw, const rt::dataset* d,
@@ -484,7 +487,7 @@ std::vector<picture> write_run_pictures(const run_inputs& in) {
               const auto& d = dec.low.dists[l];
               auto at = [&](int node, int row, int col) {
                 const rt::tensor<float> v = p.value(node);
-                return static_cast<double>(v.data[static_cast<std::size_t>(v.cols == 1 ? 0 : col) * static_cast<std::size_t>(v.rows) +
+                return static_cast<double>(v.data[static_cast<std::size_t>(v.cols == 1 ? 0 : col) * static_cast<std::size_t>(v.lead()) +
                                                   static_cast<std::size_t>(v.rows == 1 ? 0 : row)]);
               };
               const int rows = dec.low.graph.nodes()[static_cast<std::size_t>(dec.low.latent_nodes[l])].rows;

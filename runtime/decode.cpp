@@ -28,7 +28,7 @@ struct reader {
     const tensor<float> t = p.value(l.params[k]);
     const int r = t.rows == 1 ? 0 : row;
     const int c = t.cols == 1 ? 0 : col % t.cols;  // sample-major columns tile the per-example ones
-    return t.data[static_cast<std::size_t>(c) * static_cast<std::size_t>(t.rows) + static_cast<std::size_t>(r)];
+    return t.data[static_cast<std::size_t>(c) * static_cast<std::size_t>(t.lead()) + static_cast<std::size_t>(r)];
   }
 };
 

@@ -81,9 +81,11 @@ int graph::add(node n) {
   return static_cast<int>(nodes_.size() - 1);
 }
 
+int padded_lead(int rows) { return rows >= 128 && rows % 32 == 0 ? rows + 16 : rows; }
+
 int graph::add_param(param_info p) {
   p.offset = param_storage_;
-  param_storage_ += (p.size() + param_alignment - 1) / param_alignment * param_alignment;
+  param_storage_ += (p.storage() + param_alignment - 1) / param_alignment * param_alignment;
   params_.push_back(std::move(p));
   return static_cast<int>(params_.size() - 1);
 }
@@ -144,7 +146,7 @@ int graph::param_standard_normal(int rows, param_group group, std::string name) 
 
 int graph::linear(int x, int out, param_group group, std::string name) {
   const int in = at(x).rows;
-  param_info w{name + ".weight", group, out, in, param_info::init_kind::uniform_fan_in, 0, in, 0};
+  param_info w{name + ".weight", group, out, in, param_info::init_kind::uniform_fan_in, 0, in, 0, padded_lead(out)};
   param_info b{name + ".bias", group, out, 1, param_info::init_kind::uniform_fan_in, 0, in, 0};
   node n;
   n.op = op_kind::linear;

@@ -51,8 +51,27 @@ struct param_info {
   double init_value = 0;  // for constant
   int fan_in = 1;         // for uniform_fan_in: U(−1/√fan_in, 1/√fan_in), as torch.nn.Linear
   std::size_t offset = 0; // in the flat parameter vector, in elements (a multiple of 16)
+  // Elements from one column's start to the next's in the store: 0 for rows (dense). A
+  // linear weight's may be padded (padded_lead); the padding stays 0, in values, gradients
+  // and Adam's moments.
+  int ld = 0;
   std::size_t size() const { return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols); }
+  int lead() const { return ld > 0 ? ld : rows; }
+  // Elements the parameter takes in the store, padding included.
+  std::size_t storage() const { return static_cast<std::size_t>(lead()) * static_cast<std::size_t>(cols); }
+  // Where element i (column-major over rows × cols, i < size()) sits, from `offset`.
+  std::size_t at(std::size_t i) const {
+    const auto r = static_cast<std::size_t>(rows);
+    return i / r * static_cast<std::size_t>(lead()) + i % r;
+  }
 };
+
+// The column stride a linear layer's weight [rows × in] is stored with. oneDNN's AVX2 GEMM
+// (and its packing) runs up to 40% slower when a matrix's columns are a multiple of 128
+// bytes apart (cache-set conflicts: bench/README.md, "Padded weights"), so such a weight
+// of at least 128 rows gets 16 more (64 bytes: the stride an odd multiple of 64 bytes);
+// any other keeps `rows`.
+int padded_lead(int rows);
 
 // One latent's share of the objective: how its KL(q ‖ p) term is computed.
 struct latent_term {

@@ -27,6 +27,15 @@ const char* to_string(product_path p) { return p == product_path::onednn ? "oneD
 
 namespace {
 
+// A stored matrix's column stride is at least its rows.
+template <class P>
+void check_leads_of(const P& p) {
+  const int a_rows = p.trans_a() ? p.k() : p.m(), b_rows = p.trans_b() ? p.n() : p.k();
+  if (p.leads().a < a_rows || p.leads().b < b_rows || p.leads().c < p.m())
+    throw std::invalid_argument(fmt::format("a product's column strides {}, {}, {} are below its matrices' rows {}, {}, {}",
+                                            p.leads().a, p.leads().b, p.leads().c, a_rows, b_rows, p.m()));
+}
+
 // "OpenBLAS 0.3.21 (Haswell kernels)": the version from its build configuration and the
 // core whose kernels it runs (OPENBLAS_CORETYPE chooses it where set).
 std::string openblas_info() {
@@ -185,7 +194,7 @@ struct product_shared {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   struct primitive {
-    std::tuple<bool, bool, int, int, int, bool, bool, bool> key;
+    std::tuple<bool, bool, int, int, int, bool, bool, bool, int, int, int> key;
     dnnl::matmul matmul;
     dnnl::memory::desc src, weights, dst, bias;
     std::size_t scratchpad_bytes = 0;
@@ -217,18 +226,20 @@ dnnl::memory::desc strided(dnnl::memory::dim rows, dnnl::memory::dim cols, dt ty
   else if (rows == 1) row_stride = col_stride * cols;
   return {{rows, cols}, type, {row_stride, col_stride}};
 }
-dnnl::memory::desc src_desc(bool tb, int n, int k, dt type) {
-  return tb ? strided(n, k, type, 1, n) : strided(n, k, type, k, 1);
+dnnl::memory::desc src_desc(bool tb, int n, int k, dt type, int ldb) {
+  return tb ? strided(n, k, type, 1, ldb) : strided(n, k, type, ldb, 1);
 }
-dnnl::memory::desc weights_desc(bool ta, int m, int k, dt type) {
-  return ta ? strided(k, m, type, 1, k) : strided(k, m, type, m, 1);
+dnnl::memory::desc weights_desc(bool ta, int m, int k, dt type, int lda) {
+  return ta ? strided(k, m, type, 1, lda) : strided(k, m, type, lda, 1);
 }
 
 }  // namespace
 
 template <class T>
-product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias) {
-  product<T> p(ta, tb, m, n, k, accumulate, bias);
+product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias,
+                                 product_leads leads) {
+  product<T> p(ta, tb, m, n, k, accumulate, bias, leads);
+  check_leads_of(p);
   p.inputs_ = std::is_same_v<T, float> ? options_.inputs : precision::fp32;
   p.path_ = std::is_same_v<T, float> ? choose_path(m, n, k, p.inputs_, options_.path) : product_path::blas;
   p.shared_ = shared_.get();
@@ -236,16 +247,17 @@ product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accu
 
   product_shared& s = *shared_;
   const bool bf16 = p.inputs_ == precision::bf16;
-  const auto key = std::make_tuple(ta, tb, m, n, k, accumulate, bf16, bias);
+  const product_leads& ld = p.leads_;
+  const auto key = std::make_tuple(ta, tb, m, n, k, accumulate, bf16, bias, ld.a, ld.b, ld.c);
   std::size_t index = 0;
   while (index < s.primitives.size() && s.primitives[index].key != key) ++index;
   if (index == s.primitives.size()) {
     product_shared::primitive prim;
     prim.key = key;
     const dt in = bf16 ? dt::bf16 : dt::f32;
-    prim.src = src_desc(tb, n, k, in);
-    prim.weights = weights_desc(ta, m, k, in);
-    prim.dst = dnnl::memory::desc({n, m}, dt::f32, tag::ab);
+    prim.src = src_desc(tb, n, k, in, ld.b);
+    prim.weights = weights_desc(ta, m, k, in, ld.a);
+    prim.dst = strided(n, m, dt::f32, ld.c, 1);
     // Cᵀ's rows are C's columns: the bias [m] is one row, broadcast down Cᵀ's n rows.
     if (bias) prim.bias = dnnl::memory::desc({1, m}, dt::f32, tag::ab);
     dnnl::primitive_attr attr;
@@ -279,9 +291,9 @@ product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accu
   sl->scratch = dnnl::memory(dnnl::memory::desc({static_cast<dnnl::memory::dim>(std::max<std::size_t>(1, prim.scratchpad_bytes))},
                                                 dt::u8, tag::a),
                              s.engine, s.scratchpad.empty() ? DNNL_MEMORY_NONE : s.scratchpad.data());
-  if (bf16) {
-    sl->a16.assign(static_cast<std::size_t>(m) * static_cast<std::size_t>(k), 0);
-    sl->b16.assign(static_cast<std::size_t>(k) * static_cast<std::size_t>(n), 0);
+  if (bf16) {  // A and B as stored, padding included
+    sl->a16.assign(static_cast<std::size_t>(ld.a) * static_cast<std::size_t>(ta ? m : k), 0);
+    sl->b16.assign(static_cast<std::size_t>(ld.b) * static_cast<std::size_t>(tb ? k : n), 0);
     sl->src.set_data_handle(sl->b16.data());
     sl->weights.set_data_handle(sl->a16.data());
   }
@@ -305,6 +317,7 @@ void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c,
   if ((bias != nullptr) != bias_)
     throw std::invalid_argument(bias_ ? "a product made with a bias was run without one"
                                       : "a product made without a bias was run with one");
+  check_leads(a, b, c);
   if (path_ == product_path::blas) {
     gemm(ta_, tb_, T(1), a, b, accumulate_ ? T(1) : T(0), c);
     if (bias_) add_bias(c, bias);
@@ -344,10 +357,12 @@ std::string kernels_info() {
 }
 
 template <class T>
-product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias) {
+product<T> product_set<T>::make(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias,
+                                 product_leads leads) {
   if (options_.inputs == precision::bf16)
     throw std::runtime_error("precision = bf16 needs oneDNN, and this vaec was built without it (VAEC_ONEDNN=OFF)");
-  product<T> p(ta, tb, m, n, k, accumulate, bias);
+  product<T> p(ta, tb, m, n, k, accumulate, bias, leads);
+  check_leads_of(p);
   return p;
 }
 
@@ -356,6 +371,7 @@ void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c,
   if ((bias != nullptr) != bias_)
     throw std::invalid_argument(bias_ ? "a product made with a bias was run without one"
                                       : "a product made without a bias was run with one");
+  check_leads(a, b, c);
   gemm(ta_, tb_, T(1), a, b, accumulate_ ? T(1) : T(0), c);
   if (bias_) add_bias(c, bias);
 }
@@ -363,8 +379,17 @@ void product<T>::run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c,
 #endif
 
 template <class T>
+void product<T>::check_leads(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c) const {
+  if (a.lead() != leads_.a || b.lead() != leads_.b || c.lead() != leads_.c)
+    throw std::invalid_argument(fmt::format("a product made for column strides {}, {}, {} was run on {}, {}, {}",
+                                            leads_.a, leads_.b, leads_.c, a.lead(), b.lead(), c.lead()));
+}
+
+template <class T>
 void product<T>::add_bias(const tensor<T>& c, const T* bias) const {
-  c.m().colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias, c.rows);
+  Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>, 0, Eigen::OuterStride<>>(c.data, c.rows, c.cols,
+                                                                                       Eigen::OuterStride<>(c.lead()))
+      .colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias, c.rows);
 }
 
 // Both builds: product_shared is complete here (oneDNN's engine and stream, or nothing).

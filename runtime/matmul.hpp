@@ -66,6 +66,12 @@ product_path choose_path(int m, int n, int k, precision p, kernels forced);
 
 struct product_shared;  // oneDNN's engine and primitives of one plan (matmul.cpp)
 
+// The column strides (leading dimensions, in elements) of a product's A, B and C as they
+// are stored (before op()); 0 for the stored matrix's rows (dense).
+struct product_leads {
+  int a = 0, b = 0, c = 0;
+};
+
 // The products of one plan: primitives made once per distinct shape, one scratchpad.
 template <class T>
 class product_set;
@@ -82,7 +88,8 @@ class product {
  public:
   product() = default;
   // `bias` points at m values when the product was made with one (std::invalid_argument if
-  // it is null then, or not null otherwise).
+  // it is null then, or not null otherwise, or if a, b or c has another lead() than the
+  // product was made for).
   void run(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c, const T* bias = nullptr) const;
   bool has_bias() const { return bias_; }
   product_path path() const { return path_; }
@@ -93,14 +100,18 @@ class product {
   int k() const { return k_; }
   bool trans_a() const { return ta_; }
   bool trans_b() const { return tb_; }
+  const product_leads& leads() const { return leads_; }  // resolved: none is 0
 
  private:
   friend class product_set<T>;
-  product(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias)
-      : ta_(ta), tb_(tb), accumulate_(accumulate), bias_(bias), m_(m), n_(n), k_(k) {}
+  product(bool ta, bool tb, int m, int n, int k, bool accumulate, bool bias, product_leads ld)
+      : ta_(ta), tb_(tb), accumulate_(accumulate), bias_(bias), m_(m), n_(n), k_(k),
+        leads_{ld.a > 0 ? ld.a : (ta ? k : m), ld.b > 0 ? ld.b : (tb ? n : k), ld.c > 0 ? ld.c : m} {}
+  void check_leads(const tensor<T>& a, const tensor<T>& b, const tensor<T>& c) const;
   void add_bias(const tensor<T>& c, const T* bias) const;  // c.col(j) += b for every j (non-oneDNN paths)
   bool ta_ = false, tb_ = false, accumulate_ = false, bias_ = false;
   int m_ = 0, n_ = 0, k_ = 0;
+  product_leads leads_;
   product_path path_ = product_path::blas;
   precision inputs_ = precision::fp32;
   int primitive_ = -1;  // index into the set's primitives
@@ -116,9 +127,11 @@ class product_set {
   product_set(const product_set&) = delete;
   product_set& operator=(const product_set&) = delete;
   // A product C [m × n] = op(A)·op(B) (+ C when `accumulate`) (+ a bias [m] on every
-  // column when `bias`); k is op(A)'s columns. Throws std::runtime_error when oneDNN refuses
-  // the shape (it does not for dense column-major views).
-  product<T> make(bool trans_a, bool trans_b, int m, int n, int k, bool accumulate, bool bias = false);
+  // column when `bias`); k is op(A)'s columns; `leads` the column strides A, B and C are
+  // stored with (0: dense). Throws std::runtime_error when oneDNN refuses the shape (it does
+  // not for column-major views), std::invalid_argument when a stride is below its rows.
+  product<T> make(bool trans_a, bool trans_b, int m, int n, int k, bool accumulate, bool bias = false,
+                  product_leads leads = {});
   const product_options& options() const { return options_; }
 
  private:

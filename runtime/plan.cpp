@@ -61,20 +61,21 @@ void parameters<T>::initialize(std::uint64_t seed) {
   const auto& ps = g_->params();
   for (std::size_t p = 0; p < ps.size(); ++p) {
     const param_info& info = ps[p];
+    // Element by element in column-major order (padding, if any, stays 0).
     T* v = values.data() + info.offset;
     if (info.init == param_info::init_kind::constant || info.init == param_info::init_kind::training_examples ||
         info.init == param_info::init_kind::training_examples_logit) {
-      std::fill(v, v + info.size(), static_cast<T>(info.init_value));
+      for (std::size_t i = 0; i < info.size(); ++i) v[info.at(i)] = static_cast<T>(info.init_value);
       continue;
     }
     rng r(seed, stream::init, p);
     if (info.init == param_info::init_kind::standard_normal) {
       boost::random::normal_distribution<double> normal;
-      for (std::size_t i = 0; i < info.size(); ++i) v[i] = static_cast<T>(normal(r));
+      for (std::size_t i = 0; i < info.size(); ++i) v[info.at(i)] = static_cast<T>(normal(r));
       continue;
     }
     const double bound = 1.0 / std::sqrt(static_cast<double>(info.fan_in));
-    for (std::size_t i = 0; i < info.size(); ++i) v[i] = static_cast<T>((2 * r.uniform() - 1) * bound);
+    for (std::size_t i = 0; i < info.size(); ++i) v[info.at(i)] = static_cast<T>((2 * r.uniform() - 1) * bound);
   }
 }
 
@@ -102,7 +103,7 @@ void parameters<T>::initialize_from_examples(std::span<const float> examples, st
       const float* x = examples.data() + order[c % count] * width;
       for (std::size_t i = 0; i < width; ++i) {
         const double y = logit ? 0.02 + 0.96 * static_cast<double>(x[i]) : static_cast<double>(x[i]);
-        v[c * width + i] = static_cast<T>(logit ? std::log(y / (1 - y)) : y);
+        v[info.at(c * width + i)] = static_cast<T>(logit ? std::log(y / (1 - y)) : y);
       }
     }
   }
@@ -111,13 +112,13 @@ void parameters<T>::initialize_from_examples(std::span<const float> examples, st
 template <class T>
 tensor<T> parameters<T>::value(int p) const {
   const param_info& info = g_->params()[static_cast<std::size_t>(p)];
-  return {const_cast<T*>(values.data()) + info.offset, info.rows, info.cols};
+  return {const_cast<T*>(values.data()) + info.offset, info.rows, info.cols, info.lead()};
 }
 
 template <class T>
 tensor<T> parameters<T>::grad(int p) const {
   const param_info& info = g_->params()[static_cast<std::size_t>(p)];
-  return {const_cast<T*>(grads.data()) + info.offset, info.rows, info.cols};
+  return {const_cast<T*>(grads.data()) + info.offset, info.rows, info.cols, info.lead()};
 }
 
 // ---- plan -----------------------------------------------------------------------------
@@ -184,6 +185,21 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
     const auto in = static_cast<std::size_t>(nodes[i].inputs[0]);
     if (nodes[in].op == op_kind::linear && readers[in] == 1) in_place_[i] = 1;
   }
+  // Padded activations: a hidden layer — a linear layer whose in-place ReLU only linear
+  // layers read (as their input) — gets the column stride padded_lead(rows) (graph.hpp):
+  // its output and the ReLU's are one padded buffer, which only the products (with their
+  // strides) and op_relu (ops/elementwise.hpp) see. Its gradient stays dense.
+  std::vector<int> linear_readers(N, 0);
+  for (const node& n : nodes)
+    if (n.op == op_kind::linear) ++linear_readers[static_cast<std::size_t>(n.inputs[0])];
+  std::vector<int> lead(N, 0);
+  for (std::size_t i = 0; i < N; ++i) {
+    if (!in_place_[i]) continue;
+    const auto in = static_cast<std::size_t>(nodes[i].inputs[0]);
+    if (linear_readers[i] == 0 || linear_readers[i] != readers[i]) continue;
+    const int padded = padded_lead(nodes[i].rows);
+    if (padded != nodes[i].rows) lead[i] = lead[in] = padded;
+  }
 
   // Sizes, then one arena.
   struct layout {
@@ -205,7 +221,8 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
     l.cols = cols_of(n);
     const std::size_t size = static_cast<std::size_t>(l.rows) * static_cast<std::size_t>(l.cols);
     if (n.op != op_kind::param) {
-      l.value = in_place_[i] ? lay[static_cast<std::size_t>(n.inputs[0])].value : take(size);
+      const std::size_t stored = static_cast<std::size_t>(lead[i] > 0 ? lead[i] : l.rows) * static_cast<std::size_t>(l.cols);
+      l.value = in_place_[i] ? lay[static_cast<std::size_t>(n.inputs[0])].value : take(stored);
       if (has_grad[i]) l.grad = take(size);
     }
     int wide_rows = n.rows, wide_cols = l.cols;
@@ -279,7 +296,7 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
       ex_.val[i] = params.value(n.params[0]);
       ex_.grad[i] = has_grad[i] ? params.grad(n.params[0]) : tensor<T>{};
     } else {
-      ex_.val[i] = {at(l.value), l.rows, l.cols};
+      ex_.val[i] = {at(l.value), l.rows, l.cols, lead[i]};
       ex_.grad[i] = {at(l.grad), l.rows, l.cols};
     }
     ex_.aux[i] = {at(l.aux), l.aux_rows, l.aux_cols};
@@ -329,11 +346,14 @@ plan<T>::plan(const graph& g, parameters<T>& params, int batch, int samples, boo
     if (n.op != op_kind::linear) continue;
     const int out = n.rows, in = lay[static_cast<std::size_t>(n.inputs[0])].rows, cols = lay[i].cols;
     auto& lp = ex_.linear[i];
-    lp.forward = product_set_.make(false, false, out, cols, in, false, true);
+    // The weight's and the activations' column strides (padded_lead, graph.hpp; 0: dense).
+    const int w_lead = ps[static_cast<std::size_t>(n.params[0])].lead();
+    const int x_lead = lead[static_cast<std::size_t>(n.inputs[0])], y_lead = lead[i];
+    lp.forward = product_set_.make(false, false, out, cols, in, false, true, {w_lead, x_lead, y_lead});
     if (!has_grad[i]) continue;
-    lp.weight_grad = product_set_.make(false, true, out, in, cols, !ex_.pfirst[i][0]);
+    lp.weight_grad = product_set_.make(false, true, out, in, cols, !ex_.pfirst[i][0], false, {0, x_lead, w_lead});
     if (has_grad[static_cast<std::size_t>(n.inputs[0])])
-      lp.input_grad = product_set_.make(true, false, in, cols, out, !ex_.first[i][0]);
+      lp.input_grad = product_set_.make(true, false, in, cols, out, !ex_.first[i][0], false, {w_lead, 0, 0});
   }
   ex_.per_example.assign(static_cast<std::size_t>(batch), 0.0);
   if (gradients && g.objective_node() >= 0)

@@ -71,6 +71,8 @@ class plan {
   const std::vector<double>& per_example() const { return ex_.per_example; }
   // A node's value after forward(). A linear node whose only reader is a ReLU holds the
   // ReLU's value after forward(): the ReLU runs in place, in its buffer (in_place_relu).
+  // A hidden layer's value (such a linear and its ReLU, read only by linear layers) may have
+  // padded columns: read it with its lead().
   tensor<T> value(int node) const { return ex_.val[static_cast<std::size_t>(node)]; }
   // Whether node `node` is a ReLU that runs in its input's buffer.
   bool in_place_relu(int node) const { return in_place_[static_cast<std::size_t>(node)] != 0; }

@@ -44,7 +44,7 @@ constexpr int batch = 500;  // examples a forward pass takes at once
 double at(const tensor<float>& v, int row, int col) {
   const std::size_t c = v.cols == 1 ? 0 : static_cast<std::size_t>(col);
   const std::size_t r = v.rows == 1 ? 0 : static_cast<std::size_t>(row);
-  return v.data[c * static_cast<std::size_t>(v.rows) + r];
+  return v.data[c * static_cast<std::size_t>(v.lead()) + r];
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ void gemm_split(bool ta, bool tb, T alpha, const tensor<T>& a, const tensor<T>& 
   const int M = c.rows, N = c.cols, K = ta ? a.rows : a.cols;
   const int threads = omp_get_max_threads();
   if (omp_in_parallel() || static_cast<double>(M) * N * K <= serial_mnk) {
-    blas(ta, tb, M, N, K, alpha, a.data, a.rows, b.data, b.rows, beta, c.data, c.rows);
+    blas(ta, tb, M, N, K, alpha, a.data, a.lead(), b.data, b.lead(), beta, c.data, c.lead());
     return;
   }
   const bool split_m = M >= N;
@@ -55,12 +55,12 @@ void gemm_split(bool ta, bool tb, T alpha, const tensor<T>& a, const tensor<T>& 
     if (lo < hi) {
       const auto slo = static_cast<std::size_t>(lo);
       if (split_m) {
-        const T* ap = ta ? a.data + slo * static_cast<std::size_t>(a.rows) : a.data + slo;
-        blas(ta, tb, hi - lo, N, K, alpha, ap, a.rows, b.data, b.rows, beta, c.data + slo, c.rows);
+        const T* ap = ta ? a.data + slo * static_cast<std::size_t>(a.lead()) : a.data + slo;
+        blas(ta, tb, hi - lo, N, K, alpha, ap, a.lead(), b.data, b.lead(), beta, c.data + slo, c.lead());
       } else {
-        const T* bp = tb ? b.data + slo : b.data + slo * static_cast<std::size_t>(b.rows);
-        blas(ta, tb, M, hi - lo, K, alpha, a.data, a.rows, bp, b.rows, beta, c.data + slo * static_cast<std::size_t>(c.rows),
-             c.rows);
+        const T* bp = tb ? b.data + slo : b.data + slo * static_cast<std::size_t>(b.lead());
+        blas(ta, tb, M, hi - lo, K, alpha, a.data, a.lead(), bp, b.lead(), beta,
+             c.data + slo * static_cast<std::size_t>(c.lead()), c.lead());
       }
     }
   }

@@ -5,6 +5,9 @@
 // [n × B·S] by tiling.
 #pragma once
 
+#include <cassert>
+#include <cstddef>
+
 #include <Eigen/Core>
 
 namespace vaec::rt {
@@ -16,21 +19,36 @@ using view = Eigen::Map<matrix<T>, Eigen::Aligned16>;
 template <class T>
 using const_view = Eigen::Map<const matrix<T>, Eigen::Aligned16>;
 
-// A value of one node: `rows` features × `cols` columns at `data`.
+// A value of one node: `rows` features × `cols` columns at `data`, column j at
+// data + j·lead(). Nearly every tensor is dense (ld = 0: lead() = rows); a linear layer's
+// weight and its gradient may have padded columns (param_info::ld, graph.cpp), and only the
+// products (runtime/matmul.hpp, gemm) and code that reads lead() may see those: the Eigen
+// views m(), c() and a() are dense and assert it.
 template <class T>
 struct tensor {
   T* data = nullptr;
   int rows = 0;
   int cols = 0;
-  view<T> m() const { return view<T>(data, rows, cols); }
-  const_view<T> c() const { return const_view<T>(data, rows, cols); }
+  int ld = 0;  // elements from one column's start to the next's; 0: rows (dense)
+  int lead() const { return ld > 0 ? ld : rows; }
+  bool dense() const { return ld == 0 || ld == rows; }
+  view<T> m() const {
+    assert(dense());
+    return view<T>(data, rows, cols);
+  }
+  const_view<T> c() const {
+    assert(dense());
+    return const_view<T>(data, rows, cols);
+  }
   Eigen::Map<Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>, Eigen::Aligned16> a() const {
+    assert(dense());
     return {data, rows, cols};
   }
+  // Elements, rows × cols (not counting padding).
   std::size_t size() const { return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols); }
 };
 
-// C = alpha · op(A) · op(B) + beta · C on column-major views, through OpenBLAS.
+// C = alpha · op(A) · op(B) + beta · C on column-major views (each with its lead()), through OpenBLAS.
 // `beta = 0` overwrites C (the first gradient contribution), `beta = 1` accumulates.
 void gemm(bool trans_a, bool trans_b, float alpha, const tensor<float>& a, const tensor<float>& b, float beta,
           const tensor<float>& c);

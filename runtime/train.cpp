@@ -263,7 +263,8 @@ eval_figures evaluate_elbo(plans* ps, int data_node, const dataset& d, std::uint
 }
 
 // A checkpoint's tensors in PyTorch's layout: a linear weight [out, in] row-major (ours
-// is column-major [out × in], the same bytes as [in, out] row-major, so it is transposed).
+// is column-major [out × in], column c at c·lead(), so it is transposed and its padding,
+// if any, left out).
 struct param_io {
   std::vector<std::vector<float>> buffers;
   std::vector<tensor_view> views;
@@ -277,7 +278,7 @@ param_io export_params(const graph& g, std::span<const float> values) {
     for (int r = 0; r < p.rows; ++r)
       for (int c = 0; c < p.cols; ++c)
         b[static_cast<std::size_t>(r) * static_cast<std::size_t>(p.cols) + static_cast<std::size_t>(c)] =
-            src[static_cast<std::size_t>(c) * static_cast<std::size_t>(p.rows) + static_cast<std::size_t>(r)];
+            src[static_cast<std::size_t>(c) * static_cast<std::size_t>(p.lead()) + static_cast<std::size_t>(r)];
     io.buffers.push_back(std::move(b));
   }
   for (std::size_t i = 0; i < g.params().size(); ++i) {
@@ -302,7 +303,7 @@ void import_params(const graph& g, const checkpoint& ck, const std::string& path
     float* dst = values.data() + p.offset;
     for (int r = 0; r < p.rows; ++r)
       for (int c = 0; c < p.cols; ++c)
-        dst[static_cast<std::size_t>(c) * static_cast<std::size_t>(p.rows) + static_cast<std::size_t>(r)] =
+        dst[static_cast<std::size_t>(c) * static_cast<std::size_t>(p.lead()) + static_cast<std::size_t>(r)] =
             b[static_cast<std::size_t>(r) * static_cast<std::size_t>(p.cols) + static_cast<std::size_t>(c)];
   }
 }
@@ -859,7 +860,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       if (status != adam<float>::status::ok) {
         const auto slice = [&](const aligned_vector<float>& v, int pi) {
           const param_info& info = g.params()[static_cast<std::size_t>(pi)];
-          return std::span<const float>(v.data() + info.offset, info.size());
+          return std::span<const float>(v.data() + info.offset, info.storage());  // padding is 0
         };
         const auto finite = [](std::span<const float> v) { return all_finite(v.data(), v.size()); };
         const std::string overflow = m > 0 ? p.overflowed_draws() : std::string();

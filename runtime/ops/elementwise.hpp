@@ -26,7 +26,36 @@ namespace vaec::rt {
   };
 
 // relu(x) = max(x, 0);                      d/dx = [x > 0]
-VAEC_UNARY_OP(op_relu, x.max(T(0)), g * (x > T(0)).template cast<T>())
+// Written out rather than through VAEC_UNARY_OP: a ReLU that runs in place in a hidden
+// linear layer's buffer may find that buffer's columns padded (plan.cpp, padded
+// activations): it then maps the whole buffer, padding (zeros, which stay zeros) included,
+// forward, and reads x with its column stride backward.
+struct op_relu {
+  template <class T>
+  static void forward(exec<T>& ex, int self) {
+    const tensor<T>& y = ex.val[static_cast<std::size_t>(self)];
+    const tensor<T>& in = ex.in(self, 0);
+    if (y.dense()) {
+      acc_split(y.a(), in.a().max(T(0)), true);
+      return;
+    }
+    // In place (in.data == y.data): [lead × cols] as one dense array.
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>, Eigen::Aligned16> all(y.data, y.lead(), y.cols);
+    acc_split(all, all.max(T(0)), true);
+  }
+  template <class T>
+  static void backward(exec<T>& ex, int self) {
+    const tensor<T>& in = ex.in(self, 0);
+    auto g = ex.grad[static_cast<std::size_t>(self)].a();
+    if (in.dense()) {
+      give(ex, self, 0, g * (in.a() > T(0)).template cast<T>());
+      return;
+    }
+    const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>, Eigen::Aligned16, Eigen::OuterStride<>> x(
+        in.data, in.rows, in.cols, Eigen::OuterStride<>(in.lead()));
+    give(ex, self, 0, g * (x > T(0)).template cast<T>());
+  }
+};
 // elu(x) = x (x > 0), eˣ − 1 (x ≤ 0);        d/dx = 1 (x > 0), y + 1 (x ≤ 0)
 VAEC_UNARY_OP(op_elu, (x > T(0)).select(x, x.min(T(0)).exp() - T(1)), g * (x > T(0)).select(T(1), y + T(1)))
 // tanh;                                      d/dx = 1 − y²

@@ -618,7 +618,7 @@ BOOST_AUTO_TEST_CASE(objective_equals_that_of_separate_blocks_with_equal_trunks)
         for (const auto& name : it->second) {
           const rt::param_info* s = split_params.at(name + suffix);
           BOOST_REQUIRE_EQUAL(s->size(), info.size());
-          for (std::size_t k = 0; k < info.size(); ++k) ps.values[s->offset + k] = pj.values[info.offset + k];
+          for (std::size_t k = 0; k < info.size(); ++k) ps.values[s->offset + s->at(k)] = pj.values[info.offset + info.at(k)];
           copied += info.size();
         }
       }
@@ -647,8 +647,11 @@ BOOST_AUTO_TEST_CASE(objective_equals_that_of_separate_blocks_with_equal_trunks)
         const auto& copies = same.at(info.name.substr(0, info.name.rfind('.')));
         for (std::size_t k = 0; k < info.size(); ++k) {
           double sum = 0;
-          for (const auto& name : copies) sum += ps.grads[split_params.at(name + suffix)->offset + k];
-          const double gj = pj.grads[info.offset + k];
+          for (const auto& name : copies) {
+            const rt::param_info* s = split_params.at(name + suffix);
+            sum += ps.grads[s->offset + s->at(k)];
+          }
+          const double gj = pj.grads[info.offset + info.at(k)];
           largest = std::max(largest, std::fabs(gj));
           BOOST_TEST(std::fabs(gj - sum) <= 1e-10 * (1 + std::fabs(sum)), info.name << "[" << k << "]: joint " << gj
                                                                                       << ", separate " << sum);

@@ -80,7 +80,7 @@ sphere_run run_sphere(int n, double kq, double kp, const std::function<int(rt::g
     for (std::size_t i = 0; i < s.size(); ++i) r.sample.push_back(static_cast<double>(s.data[i]));
   }
   for (const auto& info : g.params())
-    for (std::size_t k = 0; k < info.size(); ++k) r.grads.push_back(static_cast<double>(params.grads[info.offset + k]));
+    for (std::size_t k = 0; k < info.size(); ++k) r.grads.push_back(static_cast<double>(params.grads[info.offset + info.at(k)]));
   r.loss = p.result().loss;
   return r;
 }

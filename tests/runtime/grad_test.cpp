@@ -84,9 +84,11 @@ check_result gradient_check(const std::function<int(rt::graph&, int)>& body, int
 
   check_result res;
   for (const auto& info : g.params()) {
+    // Up to 24 elements spread over the parameter (so every column's stride is exercised).
     const std::size_t count = std::min<std::size_t>(info.size(), 24);
-    for (std::size_t k = 0; k < count; ++k) {
-      double& theta = params.values[info.offset + k];
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::size_t k = j * info.size() / count + j % 7 % std::max<std::size_t>(1, info.size() / count);
+      double& theta = params.values[info.offset + info.at(k)];
       const double saved = theta;
       const double h = 1e-6 * std::max(1.0, std::fabs(saved));
       theta = saved + h;
@@ -95,7 +97,7 @@ check_result gradient_check(const std::function<int(rt::graph&, int)>& body, int
       const double down = loss();
       theta = saved;
       const double numeric = (up - down) / (2 * h);
-      const double a = analytic[info.offset + k];
+      const double a = analytic[info.offset + info.at(k)];
       const double err = std::fabs(a - numeric);
       res.max_abs_error = std::max(res.max_abs_error, err);
       res.max_rel_error = std::max(res.max_rel_error, err / std::max(1e-3, std::fabs(numeric)));
@@ -120,6 +122,40 @@ int pos(rt::graph& g, int x, int rows) {
 BOOST_AUTO_TEST_SUITE(gradients)
 
 BOOST_AUTO_TEST_CASE(linear_layer) { gradient_check([](rt::graph& g, int x) { return lin(g, x, 5); }); }
+
+// Hidden layers of 128 and 160 units: their weights and (ReLU'd, read only by linear
+// layers) activations are stored with padded column strides 144 and 176 (graph.hpp,
+// padded_lead; plan.cpp), which the products and the ReLU must honour; one ReLU is read by
+// two heads, one by a non-linear op (so it stays dense).
+BOOST_AUTO_TEST_CASE(hidden_layers_with_padded_columns) {
+  auto body = [](rt::graph& g, int x) {
+    const int h1 = g.unary(op_kind::relu, lin(g, x, 128, "h1"));
+    const int h2 = g.unary(op_kind::relu, lin(g, h1, 160, "h2"));
+    const int h3 = g.unary(op_kind::relu, lin(g, h2, 128, "h3"));
+    const int dense = g.unary(op_kind::softplus, g.unary(op_kind::relu, lin(g, h3, 128, "h4")));
+    const int heads = g.binary(op_kind::add, lin(g, h3, 3, "a"), lin(g, h3, 3, "b"));
+    return g.binary(op_kind::add, heads, lin(g, dense, 3, "c"));
+  };
+  gradient_check(body);
+  // The layout the check ran on.
+  rt::graph g;
+  body(g, g.input(data_rows, "x"));
+  auto lead_of = [&](const std::string& name) {
+    for (const auto& info : g.params())
+      if (info.name == name) return info.lead();
+    return -1;
+  };
+  BOOST_TEST(lead_of("h1.weight") == 144);
+  BOOST_TEST(lead_of("h2.weight") == 176);
+  BOOST_TEST(lead_of("a.weight") == 3);
+  BOOST_TEST(lead_of("h1.bias") == 128);
+  rt::parameters<double> params(g);
+  rt::plan<double> p(g, params, B, 1, false);
+  std::vector<int> leads;
+  for (std::size_t i = 0; i < g.nodes().size(); ++i)
+    if (g.nodes()[i].op == op_kind::relu) leads.push_back(p.value(static_cast<int>(i)).lead());
+  BOOST_TEST(leads == (std::vector<int>{144, 176, 144, 128}), boost::test_tools::per_element());
+}
 
 BOOST_AUTO_TEST_CASE(elementwise_functions) {
   for (op_kind op : {op_kind::relu, op_kind::elu, op_kind::tanh, op_kind::sigmoid, op_kind::softplus, op_kind::exp,
@@ -582,7 +618,7 @@ q(z | x) {
       for (const auto& info : low.graph.params())
         if (info.init == rt::param_info::init_kind::training_examples ||
             info.init == rt::param_info::init_kind::training_examples_logit)
-          for (std::size_t k = 0; k < info.size(); ++k) params.values[info.offset + k] = 2 * u.uniform() - 1;
+          for (std::size_t k = 0; k < info.size(); ++k) params.values[info.offset + info.at(k)] = 2 * u.uniform() - 1;
       rt::plan<double> p(low.graph, params, B, c.samples);
       p.settings().beta = m->settings.beta;
       p.settings().rejection_correction = false;
@@ -600,14 +636,14 @@ q(z | x) {
       std::size_t checked = 0;
       for (const auto& info : low.graph.params()) {
         for (std::size_t k = 0; k < std::min<std::size_t>(info.size(), 6); ++k) {
-          double& theta = params.values[info.offset + k];
+          double& theta = params.values[info.offset + info.at(k)];
           const double saved = theta, h = 1e-6 * std::max(1.0, std::fabs(saved));
           theta = saved + h;
           const double up = loss();
           theta = saved - h;
           const double down = loss();
           theta = saved;
-          const double numeric = (up - down) / (2 * h), a = analytic[info.offset + k];
+          const double numeric = (up - down) / (2 * h), a = analytic[info.offset + info.at(k)];
           BOOST_TEST(std::fabs(a - numeric) <= 1e-6 + 1e-5 * std::fabs(numeric),
                      info.name << "[" << k << "]: analytic " << a << ", finite differences " << numeric);
           ++checked;

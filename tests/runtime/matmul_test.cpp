@@ -45,27 +45,44 @@ struct result {
 // Runs C = op(A)·op(B) (+ C0) through a product made for `options` and compares it with the
 // long-double reference. `u` is the accumulation's unit roundoff, `input_rounding` the
 // relative rounding of each factor (0 for fp32 inputs).
+//
+// With `pad` > 0 every matrix is stored with `pad` more elements per column than its rows
+// (a padded column stride, as a hidden layer's weight and activations: graph.hpp,
+// padded_lead). The padding of A and B holds NaN, so a product that reads it shows NaN;
+// C's holds a sentinel that must survive (`pad_intact`).
 result check(const shape& s, bool ta, bool tb, bool accumulate, bool with_bias, rt::product_options options,
-             double input_rounding, std::uint64_t seed) {
+             double input_rounding, std::uint64_t seed, int pad = 0, bool* pad_intact = nullptr) {
   const int m = s.m, n = s.n, k = s.k;
   const int a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
-  rt::aligned_vector<float> a(static_cast<std::size_t>(a_rows) * a_cols), b(static_cast<std::size_t>(b_rows) * b_cols),
-      c(static_cast<std::size_t>(m) * n);
+  const int lda = a_rows + pad, ldb = b_rows + pad, ldc = m + pad;
+  rt::aligned_vector<float> a(static_cast<std::size_t>(lda) * a_cols), b(static_cast<std::size_t>(ldb) * b_cols),
+      c(static_cast<std::size_t>(ldc) * n);
   rt::rng r(seed, rt::stream::init, static_cast<std::uint64_t>(m * 131 + n * 17 + k));
-  for (auto& v : a) v = static_cast<float>(2 * r.uniform() - 1);
-  for (auto& v : b) v = static_cast<float>(2 * r.uniform() - 1);
-  for (auto& v : c) v = static_cast<float>(2 * r.uniform() - 1);
+  constexpr float sentinel = 12345.0f;
+  auto fill = [&](rt::aligned_vector<float>& x, int rows, int ld, float padding) {
+    for (std::size_t i = 0; i < x.size(); ++i)
+      x[i] = static_cast<int>(i % static_cast<std::size_t>(ld)) < rows ? static_cast<float>(2 * r.uniform() - 1) : padding;
+  };
+  fill(a, a_rows, lda, std::numeric_limits<float>::quiet_NaN());
+  fill(b, b_rows, ldb, std::numeric_limits<float>::quiet_NaN());
+  fill(c, m, ldc, sentinel);
   rt::aligned_vector<float> bias(static_cast<std::size_t>(m));
   for (auto& v : bias) v = static_cast<float>(4 * r.uniform() - 2);
   const std::vector<float> c0(c.begin(), c.end());
-  auto A = [&](int i, int l) { return ta ? a[static_cast<std::size_t>(l) + static_cast<std::size_t>(i) * a_rows]
-                                         : a[static_cast<std::size_t>(i) + static_cast<std::size_t>(l) * a_rows]; };
-  auto B = [&](int l, int j) { return tb ? b[static_cast<std::size_t>(j) + static_cast<std::size_t>(l) * b_rows]
-                                         : b[static_cast<std::size_t>(l) + static_cast<std::size_t>(j) * b_rows]; };
+  auto A = [&](int i, int l) { return ta ? a[static_cast<std::size_t>(l) + static_cast<std::size_t>(i) * lda]
+                                         : a[static_cast<std::size_t>(i) + static_cast<std::size_t>(l) * lda]; };
+  auto B = [&](int l, int j) { return tb ? b[static_cast<std::size_t>(j) + static_cast<std::size_t>(l) * ldb]
+                                         : b[static_cast<std::size_t>(l) + static_cast<std::size_t>(j) * ldb]; };
 
   rt::product_set<float> set(options);
-  rt::product<float> p = set.make(ta, tb, m, n, k, accumulate, with_bias);
-  p.run({a.data(), a_rows, a_cols}, {b.data(), b_rows, b_cols}, {c.data(), m, n}, with_bias ? bias.data() : nullptr);
+  rt::product<float> p = set.make(ta, tb, m, n, k, accumulate, with_bias, {lda, ldb, ldc});
+  p.run({a.data(), a_rows, a_cols, lda}, {b.data(), b_rows, b_cols, ldb}, {c.data(), m, n, ldc},
+        with_bias ? bias.data() : nullptr);
+  if (pad_intact) {
+    *pad_intact = true;
+    for (std::size_t i = 0; i < c.size(); ++i)
+      if (static_cast<int>(i % static_cast<std::size_t>(ldc)) >= m && c[i] != sentinel) *pad_intact = false;
+  }
 
   const double u = std::ldexp(1.0, -24);
   const double gamma = k * u / (1 - k * u);
@@ -85,7 +102,7 @@ result check(const shape& s, bool ta, bool tb, bool accumulate, bool with_bias, 
         ref += static_cast<long double>(A(i, l)) * B(l, j);
         mag += std::fabs(static_cast<long double>(A(i, l)) * B(l, j));
       }
-      const std::size_t at = static_cast<std::size_t>(i) + static_cast<std::size_t>(j) * m;
+      const std::size_t at = static_cast<std::size_t>(i) + static_cast<std::size_t>(j) * ldc;
       if (accumulate) {
         ref += c0[at];
         mag += std::fabs(c0[at]);
@@ -126,6 +143,48 @@ BOOST_AUTO_TEST_CASE(fp32_products_are_within_the_dot_product_bound) {
             }
           }
   }
+}
+
+// Padded column strides (a hidden layer's weight and activations): the same bound, NaN in
+// A's and B's padding never reaches C (it would make worst_ratio NaN, which fails), and C's
+// padding is left as it was. Strides of 16 more (padded_lead's) and of 3 more (unaligned).
+BOOST_AUTO_TEST_CASE(padded_columns_are_neither_read_nor_written) {
+  for (int threads : {1, 2}) {
+    rt::set_threads(threads);
+    for (auto path : {rt::kernels::automatic, rt::kernels::onednn, rt::kernels::blas})
+      for (int pad : {16, 3})
+        for (const shape& s : shapes)
+          for (int form = 0; form < 4; ++form)
+            for (int variant = 0; variant < 3; ++variant) {
+              const bool ta = form & 1, tb = form & 2, accumulate = variant == 1, bias = variant == 2;
+              BOOST_TEST_CONTEXT(threads << " threads, path " << static_cast<int>(path) << ", pad " << pad << ", ["
+                                         << s.m << " × " << s.k << "]·[" << s.k << " × " << s.n << "], "
+                                         << (ta ? "Aᵀ" : "A") << "·" << (tb ? "Bᵀ" : "B") << (accumulate ? " + C" : "")
+                                         << (bias ? " + b" : "")) {
+                bool intact = false;
+                result r = check(s, ta, tb, accumulate, bias, {rt::precision::fp32, path}, 0, 3, pad, &intact);
+                BOOST_TEST(r.worst_ratio <= 1.0);
+                BOOST_TEST(intact);
+              }
+            }
+  }
+}
+
+// A product runs only on buffers with the strides it was made for, and refuses strides
+// below a matrix's rows.
+BOOST_AUTO_TEST_CASE(products_check_their_strides) {
+  rt::product_set<float> set;
+  BOOST_CHECK_THROW(set.make(false, false, 8, 4, 6, false, false, {7, 0, 0}), std::invalid_argument);
+  BOOST_CHECK_THROW(set.make(false, false, 8, 4, 6, false, false, {0, 5, 0}), std::invalid_argument);
+  BOOST_CHECK_THROW(set.make(false, false, 8, 4, 6, false, false, {0, 0, 7}), std::invalid_argument);
+  rt::product<float> p = set.make(false, false, 8, 4, 6, false, false, {24, 0, 0});
+  BOOST_TEST(p.leads().a == 24);
+  BOOST_TEST(p.leads().b == 6);
+  BOOST_TEST(p.leads().c == 8);
+  rt::aligned_vector<float> a(24 * 6, 1.0f), b(6 * 4, 1.0f), c(8 * 4, 0.0f);
+  BOOST_CHECK_THROW(p.run({a.data(), 8, 6}, {b.data(), 6, 4}, {c.data(), 8, 4}), std::invalid_argument);
+  p.run({a.data(), 8, 6, 24}, {b.data(), 6, 4}, {c.data(), 8, 4});
+  BOOST_TEST(c[0] == 6.0f);
 }
 
 BOOST_AUTO_TEST_CASE(paths_follow_the_fixed_rule) {

@@ -1,6 +1,8 @@
 // End-to-end training: a small model on a slice of Fashion-MNIST learns; the same seed
 // gives the same bits; an interrupted and resumed run equals the uninterrupted one; bad
 // data and a diverging run stop with a message and keep the last good checkpoint.
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <omp.h>
@@ -169,9 +171,16 @@ BOOST_AUTO_TEST_CASE(same_seed_same_bits) {
   BOOST_TEST(read(a.path / "metrics.csv") != read(d.path / "metrics.csv"));
 }
 
-BOOST_AUTO_TEST_CASE(resume_equals_uninterrupted) {
+// The small model, and one whose hidden layers of 128 units have padded column strides
+// (graph.hpp, padded_lead): its checkpoint must hold each weight without the padding, and
+// the resumed run must put it back where it was (a checkpoint that copied the padded store
+// as if dense lost a weight's last columns, and the resumed run diverged).
+BOOST_DATA_TEST_CASE(resume_equals_uninterrupted, boost::unit_test::data::make({64, 128}), hidden) {
   if (!have_fashion_mnist()) return;
-  auto cp = compile_ptr(small_model);
+  std::string text = small_model;
+  for (std::size_t at = text.find("[64]"); hidden != 64 && at != std::string::npos; at = text.find("[64]"))
+    text.replace(at, 4, "[" + std::to_string(hidden) + "]");
+  auto cp = compile_ptr(text);
   const compiled& c = *cp;
   temp_dir a("whole"), b("pieces");
   run(c, options(3), a.path);
@@ -194,6 +203,55 @@ BOOST_AUTO_TEST_CASE(resume_equals_uninterrupted) {
   auto pa = rt::load_parameters(c.low.graph, (a.path / "checkpoint.safetensors").string());
   auto pb = rt::load_parameters(c.low.graph, (b.path / "checkpoint.safetensors").string());
   BOOST_TEST(pa == pb);
+}
+
+// A checkpoint's linear weight is torch.nn.Linear's [out, in], row-major, whatever the
+// column stride vaec stores it with: the first hidden layer (128 units: padded) computed
+// from the checkpoint's tensors, in double, equals the layer's value in a plan loaded from
+// the same checkpoint.
+BOOST_AUTO_TEST_CASE(a_checkpoint_holds_weights_in_pytorch_layout) {
+  if (!have_fashion_mnist()) return;
+  std::string text = small_model;
+  for (std::size_t at = text.find("[64]"); at != std::string::npos; at = text.find("[64]")) text.replace(at, 4, "[128]");
+  auto cp = compile_ptr(text);
+  const compiled& c = *cp;
+  temp_dir dir("layout");
+  run(c, options(1), dir.path);
+  const std::string path = (dir.path / "checkpoint.safetensors").string();
+  const rt::checkpoint ck = rt::read_checkpoint(path);
+  const rt::graph& g = c.low.graph;
+  int layer = -1;
+  for (std::size_t i = 0; i < g.nodes().size() && layer < 0; ++i)
+    if (g.nodes()[i].op == rt::op_kind::linear && g.nodes()[i].inputs[0] == c.low.data) layer = static_cast<int>(i);
+  BOOST_REQUIRE(layer >= 0);
+  const rt::param_info& wi = g.params()[static_cast<std::size_t>(g.nodes()[static_cast<std::size_t>(layer)].params[0])];
+  const rt::param_info& bi = g.params()[static_cast<std::size_t>(g.nodes()[static_cast<std::size_t>(layer)].params[1])];
+  BOOST_TEST(wi.rows == 128);
+  BOOST_TEST(wi.lead() == 144);
+  const std::vector<float> w = ck.tensors.at(wi.name).as_f32(), bias = ck.tensors.at(bi.name).as_f32();
+  BOOST_TEST(ck.tensors.at(wi.name).shape == (std::vector<std::int64_t>{128, 784}));
+
+  rt::parameters<float> params(g);
+  const std::vector<float> loaded = rt::load_parameters(g, path);
+  params.values.assign(loaded.begin(), loaded.end());
+  const int B = 4;
+  rt::plan<float> p(g, params, B, 1, false);
+  auto in = p.input(c.low.data);
+  std::copy_n(slice().test->values.data(), in.size(), in.data);
+  rt::rng noise(1, rt::stream::noise, 0);
+  p.forward(noise);
+  const rt::tensor<float> h = p.value(layer);  // the ReLU's value (in place)
+  double worst = 0;
+  for (int e = 0; e < B; ++e)
+    for (int o = 0; o < 128; ++o) {
+      double sum = bias[static_cast<std::size_t>(o)];
+      for (int i = 0; i < 784; ++i)
+        sum += static_cast<double>(w[static_cast<std::size_t>(o) * 784 + static_cast<std::size_t>(i)]) *
+               in.data[static_cast<std::size_t>(e) * 784 + static_cast<std::size_t>(i)];
+      const double got = h.data[static_cast<std::size_t>(e) * static_cast<std::size_t>(h.lead()) + static_cast<std::size_t>(o)];
+      worst = std::max(worst, std::fabs(got - std::max(sum, 0.0)));
+    }
+  BOOST_TEST(worst < 1e-4, "largest difference " << worst);
 }
 
 BOOST_AUTO_TEST_CASE(a_ctrl_c_while_the_run_is_set_up_stops_it_after_its_first_step) {
