@@ -599,6 +599,12 @@ std::string render_html(const text_table& t) {
 
 // ---- everything -------------------------------------------------------------------------------
 
+std::string one_model_note(const study& s) {
+  return fmt::format("One model ({}): no paired differences, which need a second model to pair against; give "
+                     "vaec compare two or more models.",
+                     s.models.empty() ? std::string("none") : s.models.front().label);
+}
+
 void write_compare_outputs(const fs::path& dir, std::ostream& log) {
   const study s = read_study(dir, log);
   const auto rows = table_rows(s);
@@ -608,13 +614,19 @@ void write_compare_outputs(const fs::path& dir, std::ostream& log) {
     rt::write_file_atomically(dir / name, content);
     log << "wrote " << (dir / name).string() << "\n";
   };
+  // With one model there is nothing to pair against: a sentence instead of an empty table
+  // (differences.csv keeps its header, so scripts read the same columns).
+  const bool paired = s.models.size() >= 2;
   write("results.csv", results_csv(s));
   write("differences.csv", differences_csv(s, diffs));
-  write("table.md", render_markdown(results) + "\n" + render_markdown(differences));
+  write("table.md", render_markdown(results) + "\n" +
+                        (paired ? render_markdown(differences) : "_" + markdown_text(one_model_note(s)) + "_\n"));
   write("table.tex",
         "% vaec compare: Table 1 (Davidson et al. 2018's form) and the paired differences; needs "
         "\\usepackage{booktabs}\n" +
-            render_latex(results) + "\n" + render_latex(differences));
+            render_latex(results) + "\n" +
+            (paired ? render_latex(differences)
+                    : std::string("% One model: no paired differences (they need a second model to pair against).\n")));
   const auto plots = write_compare_plots(s, rows, log);
   write("report.html", report_html(s, results, differences, plots));
 }

@@ -59,6 +59,27 @@ done
 check "report.html is self-contained (only data: URIs, no scripts, no external CSS) and holds every picture" \
   fixture html c
 
+# A study of one model: its table, and a sentence where the paired differences would be (no
+# empty table under "Is the difference real?").
+cp -r c one
+python3 - one <<'PY'
+import json, sys
+p = sys.argv[1] + "/compare.json"
+c = json.load(open(p))
+keep = c["baseline"]
+c["models"] = [m for m in c["models"] if m["label"] == keep]
+c["cells"] = [x for x in c["cells"] if x["model"] == keep]
+json.dump(c, open(p, "w"), indent=2)
+PY
+rm -f one/table.md one/table.tex one/report.html one/differences.csv
+"$tool" one >one.out 2>one.err
+status=$?
+check "one model: exit 0, its results table, and 'no paired differences' instead of an empty table" \
+  sh -c "[ $status -eq 0 ] && [ ! -s one.err ] && [ \$(grep -c '^| ' one/table.md) -ge 3 ] \
+         && grep -q 'no paired differences, which need a second model' one/table.md \
+         && ! grep -q 'model − ' one/table.md && grep -q 'no paired differences' one/report.html \
+         && grep -q '^% One model: no paired differences' one/table.tex && LC_ALL=C grep -qv '[^ -~]' one/table.tex"
+
 # Headless Chromium: the report renders (a screenshot that is not blank) with no console errors.
 if command -v chromium >/dev/null; then
   timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-extensions \
