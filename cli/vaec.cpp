@@ -58,7 +58,7 @@ namespace fs = std::filesystem;
 constexpr int exit_ok = 0;
 constexpr int exit_error = 1;        // a problem in the user's input or a failed run
 constexpr int exit_usage = 2;        // a malformed command line
-constexpr int exit_interrupted = 130;
+// (an interrupted command exits with vaec::rt::interrupted_exit_code(): 130 for SIGINT, 143 for SIGTERM)
 
 struct loaded {
   std::string text;  // the exact source
@@ -509,7 +509,7 @@ int run_train(const train_cli& c) {
   if (!startup.on && vaec::rt::interrupt_requested()) {
     fmt::print("interrupted before training started: {}\n",
                c.resume ? fmt::format("{} is as it was", c.out) : std::string("nothing was written"));
-    return exit_interrupted;
+    return vaec::rt::interrupted_exit_code();
   }
   if (!c.resume && rank0) {
     folder.emplace(!c.out.empty() ? vaec::rt::run_folder::create(c.out)
@@ -676,7 +676,7 @@ int run_train(const train_cli& c) {
     vaec::rt::mpi::note_others_informed();
     fmt::print("resume with: {}vaec --resume --out {}\n",
                vaec::rt::mpi::active() ? fmt::format("mpirun -np {} ", vaec::rt::mpi::size()) : std::string(), dir);
-    return exit_interrupted;
+    return vaec::rt::interrupted_exit_code();
   }
   fmt::print("done: {} of {} epoch{}{}; run folder: {}\n", r.epochs.size(), o.epochs, o.epochs == 1 ? "" : "s",
              r.early_stopped ? fmt::format(" (early stopping; the best, epoch {}, is in best.safetensors)", r.best_epoch)

@@ -561,8 +561,16 @@ void make_dir(const fs::path& dir) {
 // ---- signals ---------------------------------------------------------------------------
 
 volatile std::sig_atomic_t stop_requested = 0;
+volatile std::sig_atomic_t stop_signal = 0;  // the first one's number: compare exits with 128 + it
 
-extern "C" void on_stop_signal(int) { stop_requested = 1; }
+extern "C" void on_stop_signal(int sig) {
+  if (!stop_requested) stop_signal = sig;
+  stop_requested = 1;
+}
+
+// A cell's vaec stopped by its interrupt: exit 130 (SIGINT) or 143 (SIGTERM), as
+// interrupted_exit_code (runtime/train.hpp) gives.
+bool interrupted_status(int code) { return code == 128 + SIGINT || code == 128 + SIGTERM; }
 
 void install_stop_handler() {
   struct sigaction sa {};
@@ -790,7 +798,7 @@ class scheduler {
       fmt::print(stderr, "compare: stopped: {} of {} cells done, {} failed, {} to run; resume with: vaec compare "
                          "--resume --out {}\n",
                  done, p_.cells.size(), failed, pending, dir_.string());
-      return 130;
+      return 128 + (stop_signal > 0 ? static_cast<int>(stop_signal) : SIGINT);
     }
     if (failed > 0) {
       fmt::print(stderr, "compare: {} of {} cell{} failed (the reasons are in {} and {}/logs/); {} done\n", failed,
@@ -919,7 +927,7 @@ class scheduler {
       const double secs = seconds_since(r.started);
       c.seconds = c.seconds.value_or(0.0) + secs;
       const bool ok = got > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      const bool stopped = got > 0 && ((WIFEXITED(status) && WEXITSTATUS(status) == 130) ||
+      const bool stopped = got > 0 && ((WIFEXITED(status) && interrupted_status(WEXITSTATUS(status))) ||
                                        (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM)));
       if (ok && !r.eval) {
         if (stop_requested) {
@@ -1219,7 +1227,7 @@ int run_compare(const compare_request& r, const compare_environment& env) {
   make_dir(dir / "logs");
   scheduler s(p, dir, env);
   const int status = s.run();
-  if (status == 130) return status;  // interrupted: the tables wait for the remaining cells
+  if (interrupted_status(status)) return status;  // interrupted: the tables wait for the remaining cells
   // The tables, plots and report of every cell, done or failed (tables.hpp).
   try {
     std::ostringstream log;

@@ -30,12 +30,16 @@ namespace vaec::rt {
 namespace {
 
 std::atomic<bool> interrupted{false};
+std::atomic<int> interrupt_signal_number{0};  // the first SIGINT or SIGTERM's, for the exit code
 
-extern "C" void on_sigint(int) {
+extern "C" void on_sigint(int sig) {
   if (interrupted.exchange(true)) {
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
   }
+  int none = 0;
+  interrupt_signal_number.compare_exchange_strong(none, sig);
 }
 
 using clock_type = std::chrono::steady_clock;
@@ -433,6 +437,7 @@ alignas(64) unsigned char signal_stack[1 << 16];
 
 void install_interrupt_handler() {
   interrupted.store(false);
+  interrupt_signal_number.store(0);
   stack_t ss{};
   ss.ss_sp = signal_stack;
   ss.ss_size = sizeof signal_stack;
@@ -447,6 +452,11 @@ void install_interrupt_handler() {
 }
 
 bool interrupt_requested() { return interrupted.load(); }
+
+int interrupted_exit_code() {
+  const int sig = interrupt_signal_number.load();
+  return 128 + (sig > 0 ? sig : SIGINT);
+}
 
 void restore_default_interrupts() {
   std::signal(SIGINT, SIG_DFL);

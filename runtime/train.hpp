@@ -157,6 +157,10 @@ void install_interrupt_handler();
 // Whether a SIGINT or SIGTERM came since install_interrupt_handler (train() stops after its
 // current step when it does, and clears it when it returns).
 bool interrupt_requested();
+// The exit status of a command stopped by that interrupt, as a shell reports a process killed
+// by the signal: 128 + SIGINT = 130 for a Ctrl-C, 128 + SIGTERM = 143 for a `kill`; 130 when
+// no signal came (a test's interrupt_after).
+int interrupted_exit_code();
 // SIGINT and SIGTERM back to their default action (end the process), e.g. once an
 // interrupted run's checkpoint is written.
 void restore_default_interrupts();

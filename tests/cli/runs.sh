@@ -173,6 +173,14 @@ pid=$!
 for _ in $(seq 1 200); do grep -q "^epoch   1" r6.out 2>/dev/null && break; sleep 0.01; done
 kill -INT "$pid"; wait "$pid"; s=$?
 check "Ctrl-C: exit 130 and the hint 'resume with: vaec --resume --out r6'" sh -c "[ $s -eq 130 ] && grep -q '^resume with: vaec --resume --out r6\$' r6.out"
+# SIGTERM (kill, a batch system's stop) stops the same way, and exits as a shell reports a
+# process ended by it: 143 (it was 130, as if Ctrl-C).
+"${train[@]}" --epochs 3 --out r6t >r6t.out 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do grep -q "^epoch   1" r6t.out 2>/dev/null && break; sleep 0.01; done
+kill -TERM "$pid"; wait "$pid"; s=$?
+check "SIGTERM: exit 143, a checkpoint and the resume hint" \
+  sh -c "[ $s -eq 143 ] && grep -qE '^interrupted (at|after) epoch' r6t.out && grep -q '^resume with: vaec --resume --out r6t\$' r6t.out"
 # Ctrl-C at sixteen moments of a run whose steps are mostly oneDNN products (the Gaussian model at
 # 2 threads): each stops with exit 130 and a checkpoint, never a crash. oneDNN's AVX2 GEMM
 # points the stack pointer into a heap buffer; a handler run there wrote its signal frame
