@@ -274,6 +274,38 @@ struct param_io {
   std::vector<tensor_view> views;
 };
 
+// Adam's moments in a checkpoint ("vaec.adam.m", "vaec.adam.v") keep the order they had
+// before weights got padded column strides (commit 82f03e0): each parameter's elements,
+// column-major and dense, from an offset that is a multiple of 16 elements. So checkpoints
+// of earlier builds resume in this one and this one's in theirs; the store itself may pad a
+// weight's columns (param_info::ld), which these two functions leave out and put back.
+constexpr std::size_t moment_alignment = 16;
+
+std::size_t moment_length(const graph& g) {
+  std::size_t n = 0;
+  for (const auto& p : g.params()) n += (p.size() + moment_alignment - 1) / moment_alignment * moment_alignment;
+  return n;
+}
+
+std::vector<float> moments_for_checkpoint(const graph& g, std::span<const float> stored) {
+  std::vector<float> out(moment_length(g), 0.0f);
+  std::size_t at = 0;
+  for (const auto& p : g.params()) {
+    for (std::size_t i = 0; i < p.size(); ++i) out[at + i] = stored[p.offset + p.at(i)];
+    at += (p.size() + moment_alignment - 1) / moment_alignment * moment_alignment;
+  }
+  return out;
+}
+
+void moments_from_checkpoint(const graph& g, std::span<const float> dense, std::span<float> stored) {
+  std::fill(stored.begin(), stored.end(), 0.0f);
+  std::size_t at = 0;
+  for (const auto& p : g.params()) {
+    for (std::size_t i = 0; i < p.size(); ++i) stored[p.offset + p.at(i)] = dense[at + i];
+    at += (p.size() + moment_alignment - 1) / moment_alignment * moment_alignment;
+  }
+}
+
 param_io export_params(const graph& g, std::span<const float> values) {
   param_io io;
   for (const auto& p : g.params()) {
@@ -607,12 +639,14 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     if (!writer) return;
     param_io io = export_params(g, params.values);
     std::vector<tensor_view> views = io.views;
-    const std::int64_t n = static_cast<std::int64_t>(opt.m.size());
-    views.push_back({"vaec.adam.m", dtype::f32, {n}, opt.m.data()});
-    views.push_back({"vaec.adam.v", dtype::f32, {n}, opt.v.data()});
+    const std::vector<float> m1 = moments_for_checkpoint(g, opt.m), m2 = moments_for_checkpoint(g, opt.v);
+    const std::int64_t n = static_cast<std::int64_t>(m1.size());
+    views.push_back({"vaec.adam.m", dtype::f32, {n}, m1.data()});
+    views.push_back({"vaec.adam.v", dtype::f32, {n}, m2.data()});
     std::map<std::string, std::string> meta = {
         {"format", "pt"},
-        {"vaec.layout", "linear weights [out, in] row-major as torch.nn.Linear; vaec.adam.* in vaec's internal order"},
+        {"vaec.layout", "linear weights [out, in] row-major as torch.nn.Linear; vaec.adam.* in vaec's internal order "
+                        "(each parameter column-major, from offsets that are multiples of 16)"},
         {"vaec.epoch", std::to_string(epoch)},
         {"vaec.step_in_epoch", std::to_string(step_in_epoch)},
         {"vaec.adam_t", std::to_string(opt.t)},
@@ -644,12 +678,14 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       auto it = ck.tensors.find(name);
       if (it == ck.tensors.end()) throw checkpoint_error(fmt::format("{}: no tensor '{}'", ckpt_path, name));
       std::vector<float> v = it->second.as_f32();
-      if (v.size() != opt.m.size()) throw checkpoint_error(fmt::format("{}: '{}' has the wrong size", ckpt_path, name));
+      if (v.size() != moment_length(g))
+        throw checkpoint_error(fmt::format("{}: '{}' holds {} values where this model's Adam state has {}: the "
+                                           "checkpoint is of another model",
+                                           ckpt_path, name, v.size(), moment_length(g)));
       return v;
     };
-    const std::vector<float> moment1 = take("vaec.adam.m"), moment2 = take("vaec.adam.v");
-    opt.m.assign(moment1.begin(), moment1.end());
-    opt.v.assign(moment2.begin(), moment2.end());
+    moments_from_checkpoint(g, take("vaec.adam.m"), opt.m);
+    moments_from_checkpoint(g, take("vaec.adam.v"), opt.v);
     auto meta = [&](const std::string& k) {
       auto it = ck.metadata.find(k);
       if (it == ck.metadata.end()) throw checkpoint_error(fmt::format("{}: no metadata '{}'", ckpt_path, k));
