@@ -532,17 +532,29 @@ int run_train(const train_cli& c) {
                "beginning\n",
                c.out);
   const std::string dir = folder->path().string();
+  // A new run refused or failed before its first checkpoint leaves nothing behind: the
+  // files this command wrote go, and the folder too once empty, so the same command can be
+  // run again (a folder holding a user's other files keeps them).
+  auto abandon_new_folder = [&] {
+    if (c.resume || !rank0 || !folder || folder->has("checkpoint.safetensors")) return;
+    for (const char* f : {"model.vae", "run.json", "summary.json", "metrics.csv", "timing.csv", "vaec.lock"})
+      folder->remove(f);
+    std::error_code ec;
+    fs::remove(folder->path(), ec);  // only if now empty
+  };
   {
     // Room for the checkpoint (parameters and Adam's two moments, float32) and its
     // temporary copy, checked before training rather than found missing after an epoch.
     const double need = 2.0 * 3.0 * 4.0 * static_cast<double>(low.graph.param_storage()) + (1 << 20);
     std::error_code ec;
     const fs::space_info sp = fs::space(folder->path(), ec);
-    if (!ec && static_cast<double>(sp.available) < need)
+    if (!ec && static_cast<double>(sp.available) < need) {
+      abandon_new_folder();
       throw vaec::rt::run_folder_error(fmt::format("{} has {:.1f} MiB free, and the run's checkpoints need about "
                                                    "{:.1f} MiB; free some space or choose another --out",
                                                    dir, static_cast<double>(sp.available) / 1048576.0,
                                                    need / 1048576.0));
+    }
   }
 
   nlohmann::json latents = nlohmann::json::array();
@@ -647,12 +659,8 @@ int run_train(const train_cli& c) {
     r = vaec::rt::train(binding, data, o, files, from_checkpoint, std::cout);
   } catch (const std::bad_alloc&) {
     // Out of memory before a checkpoint exists: the folder holds only what this command
-    // wrote (model.vae, run.json, empty metrics); leave nothing behind.
-    if (!c.resume && !folder->has("checkpoint.safetensors")) {
-      for (const char* f : {"model.vae", "run.json", "metrics.csv", "timing.csv", "vaec.lock"}) folder->remove(f);
-      std::error_code ec;
-      fs::remove(folder->path(), ec);  // only if now empty
-    }
+    // wrote (model.vae, run.json, summary.json, empty metrics); leave nothing behind.
+    abandon_new_folder();
     throw;
   } catch (const vaec::rt::train_error& e) {
     if (!e.stopped_run || !rank0) throw;
@@ -1054,8 +1062,9 @@ std::pair<int, std::string> startup_agreement::describe(std::exception_ptr e) {
                                     x.code().message())};
   } catch (const std::bad_alloc&) {
     return {exit_error,
-            "out of memory; try a smaller --batch or fewer --samples (training), a smaller --iw (eval, compare), or a "
-            "smaller -n (sample)"};
+            "out of memory; try a smaller --batch or fewer --samples (training), a smaller --iw (eval, compare), a "
+            "smaller -n (sample), or smaller layers (training keeps 16 bytes per parameter: its value, gradient and "
+            "Adam's two moments, float32)"};
   } catch (const std::exception& x) {
     return {exit_error, x.what()};
   } catch (...) {

@@ -115,6 +115,9 @@ mkdir -p tmpfs && if mount -t tmpfs -o size=3m tmpfs tmpfs 2>/dev/null; then
   train --epochs 1 --out tmpfs/pre/r >out.f4 2>f4.err; s=$?
   check "too little free space is found before training" \
     sh -c "[ $s -eq 1 ] && grep -q 'MiB free, and the run.s checkpoints need about' f4.err && ! grep -q '^epoch' out.f4"
+  # ... and the refused run leaves no folder, so the same command can run again once there
+  # is room (it left model.vae, run.json and the lock, and the retry was refused as "holds a run").
+  check "the refused run leaves no run folder behind" sh -c "[ ! -e tmpfs/pre/r ]"
   rm -rf tmpfs/pre
   "${train[@]}" --epochs 12 --out tmpfs/r >f5.out 2>f5.err &
   pid=$!
