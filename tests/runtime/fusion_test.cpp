@@ -90,19 +90,7 @@ BOOST_AUTO_TEST_CASE(relu_after_a_linear_layer_runs_in_place_only_when_it_is_the
 // for the loss and every gradient. The model (DESIGN §1's) has hidden layers of 512 and
 // 256 units, so weights and activations with padded column strides are in it.
 BOOST_AUTO_TEST_CASE(a_step_does_not_depend_on_the_plan_history) {
-  const std::string text = R"(
-data   x : binary[784]
-latent z : real[20]
-p(z) = Normal(0, 1)
-p(x | z) {
-  h = mlp(z, [256, 512], activation = relu)
-  x ~ Bernoulli(logits = linear(h, 784))
-}
-q(z | x) {
-  h = mlp(x, [512, 256], activation = relu)
-  z ~ Normal(loc = linear(h, 20), scale = softplus(linear(h, 20)) + 1e-4)
-}
-)";
+  const std::string text(vaec::test::gaussian_model);
   auto m = vaec::test::run(text, "history.vae").model;
   BOOST_REQUIRE(m);
   auto low = vaec::lower(*m);
