@@ -21,9 +21,10 @@ using const_view = Eigen::Map<const matrix<T>, Eigen::Aligned16>;
 
 // A value of one node: `rows` features × `cols` columns at `data`, column j at
 // data + j·lead(). Nearly every tensor is dense (ld = 0: lead() = rows); a linear layer's
-// weight and its gradient may have padded columns (param_info::ld, graph.cpp), and only the
-// products (runtime/matmul.hpp, gemm) and code that reads lead() may see those: the Eigen
-// views m(), c() and a() are dense and assert it.
+// weight and its gradient (param_info::ld, graph.hpp) and a hidden layer's activations
+// (plan.cpp) may have padded columns, and only the products (runtime/matmul.hpp, gemm), the
+// ReLU and code that reads lead() may see those: the Eigen views m(), c() and a() are dense
+// and assert it.
 template <class T>
 struct tensor {
   T* data = nullptr;
