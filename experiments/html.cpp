@@ -168,8 +168,9 @@ std::string report_html(const study& s, const text_table& results, const text_ta
   o += "</table>\n</section>\n";
 
   o += "<section id=\"table\">\n<h2>Results</h2>\n" + render_html(results) + "</section>\n";
+  const auto alone = one_model_note(s);
   o += "<section id=\"paired\">\n<h2>Is the difference real?</h2>\n" +
-       (s.models.size() >= 2 ? render_html(differences) : "<p>" + html_text(one_model_note(s)) + "</p>\n") +
+       (alone ? "<p>" + html_text(*alone) + "</p>\n" : render_html(differences)) +
        "</section>\n";
   o += "<section id=\"plots\">\n<h2>Plots</h2>\n";
   for (const auto& p : plots)

@@ -599,7 +599,8 @@ std::string render_html(const text_table& t) {
 
 // ---- everything -------------------------------------------------------------------------------
 
-std::string one_model_note(const study& s) {
+std::optional<std::string> one_model_note(const study& s) {
+  if (s.models.size() >= 2) return std::nullopt;
   return fmt::format("One model ({}): no paired differences, which need a second model to pair against; give "
                      "vaec compare two or more models.",
                      s.models.empty() ? std::string("none") : s.models.front().label);
@@ -616,17 +617,17 @@ void write_compare_outputs(const fs::path& dir, std::ostream& log) {
   };
   // With one model there is nothing to pair against: a sentence instead of an empty table
   // (differences.csv keeps its header, so scripts read the same columns).
-  const bool paired = s.models.size() >= 2;
+  const auto alone = one_model_note(s);
   write("results.csv", results_csv(s));
   write("differences.csv", differences_csv(s, diffs));
   write("table.md", render_markdown(results) + "\n" +
-                        (paired ? render_markdown(differences) : "_" + markdown_text(one_model_note(s)) + "_\n"));
+                        (alone ? "_" + markdown_text(*alone) + "_\n" : render_markdown(differences)));
   write("table.tex",
         "% vaec compare: Table 1 (Davidson et al. 2018's form) and the paired differences; needs "
         "\\usepackage{booktabs}\n" +
             render_latex(results) + "\n" +
-            (paired ? render_latex(differences)
-                    : std::string("% One model: no paired differences (they need a second model to pair against).\n")));
+            (alone ? std::string("% One model: no paired differences (they need a second model to pair against).\n")
+                   : render_latex(differences)));
   const auto plots = write_compare_plots(s, rows, log);
   write("report.html", report_html(s, results, differences, plots));
 }

@@ -107,8 +107,9 @@ text_table results_table(const study& s, const std::vector<table_row>& rows);
 // Table 2: the paired differences, 3 decimals.
 text_table differences_table(const study& s, const std::vector<difference>& d);
 // What table.md, table.tex and report.html say instead of Table 2 when the study has one
-// model (nothing to pair against): "One model (LABEL): no paired differences, …".
-std::string one_model_note(const study& s);
+// model (nothing to pair against): "One model (LABEL): no paired differences, …"; nothing
+// when there are two or more.
+std::optional<std::string> one_model_note(const study& s);
 
 std::string render_markdown(const text_table& t);
 // A `table` float holding a booktabs tabular; compiles in a plain LaTeX document with

@@ -281,29 +281,29 @@ struct param_io {
 // weight's columns (param_info::ld), which these two functions leave out and put back.
 constexpr std::size_t moment_alignment = 16;
 
-std::size_t moment_length(const graph& g) {
-  std::size_t n = 0;
-  for (const auto& p : g.params()) n += (p.size() + moment_alignment - 1) / moment_alignment * moment_alignment;
-  return n;
+// Calls f(in_checkpoint, in_store) for every element of every parameter: its index in the
+// checkpoint's order and in the store. Returns the checkpoint's length.
+template <class F>
+std::size_t moment_layout(const graph& g, F&& f) {
+  std::size_t at = 0;
+  for (const auto& p : g.params()) {
+    for (std::size_t i = 0; i < p.size(); ++i) f(at + i, p.offset + p.at(i));
+    at += (p.size() + moment_alignment - 1) / moment_alignment * moment_alignment;
+  }
+  return at;
 }
+
+std::size_t moment_length(const graph& g) { return moment_layout(g, [](std::size_t, std::size_t) {}); }
 
 std::vector<float> moments_for_checkpoint(const graph& g, std::span<const float> stored) {
   std::vector<float> out(moment_length(g), 0.0f);
-  std::size_t at = 0;
-  for (const auto& p : g.params()) {
-    for (std::size_t i = 0; i < p.size(); ++i) out[at + i] = stored[p.offset + p.at(i)];
-    at += (p.size() + moment_alignment - 1) / moment_alignment * moment_alignment;
-  }
+  moment_layout(g, [&](std::size_t d, std::size_t s) { out[d] = stored[s]; });
   return out;
 }
 
 void moments_from_checkpoint(const graph& g, std::span<const float> dense, std::span<float> stored) {
   std::fill(stored.begin(), stored.end(), 0.0f);
-  std::size_t at = 0;
-  for (const auto& p : g.params()) {
-    for (std::size_t i = 0; i < p.size(); ++i) stored[p.offset + p.at(i)] = dense[at + i];
-    at += (p.size() + moment_alignment - 1) / moment_alignment * moment_alignment;
-  }
+  moment_layout(g, [&](std::size_t d, std::size_t s) { stored[s] = dense[d]; });
 }
 
 param_io export_params(const graph& g, std::span<const float> values) {
