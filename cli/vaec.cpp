@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -345,9 +346,9 @@ void require_agreement(const train_cli& c, const vaec::rt::run_record& r, const 
   const auto& o = r.options;
   auto refuse = [&](const std::string& option, const std::string& given, const std::string& recorded) {
     throw usage_error(fmt::format("{} {} contradicts the run in {}, which has {} = {} ({}); resume with "
-                                  "`vaec --resume --out {}` alone, or start a new run",
+                                  "`{}` alone, or start a new run",
                                   option, given, dir, option.substr(2), recorded,
-                                  (fs::path(dir) / "run.json").string(), dir));
+                                  (fs::path(dir) / "run.json").string(), vaec::rt::resume_command(dir)));
   };
   if (c.epochs && *c.epochs != o.epochs) refuse("--epochs", std::to_string(*c.epochs), std::to_string(o.epochs));
   if (c.batch && *c.batch != o.batch) refuse("--batch", std::to_string(*c.batch), std::to_string(o.batch));
@@ -373,10 +374,10 @@ void require_agreement(const train_cli& c, const vaec::rt::run_record& r, const 
                                  vaec::experiments::numeric_value(it->second) == vaec::experiments::numeric_value(value))))
       continue;
     throw usage_error(fmt::format(
-        "--set {} contradicts the run in {}, which {} ({}); resume with `vaec --resume --out {}` alone (it keeps "
+        "--set {} contradicts the run in {}, which {} ({}); resume with `{}` alone (it keeps "
         "the run's own --set), or start a new run",
         set, dir, it == recorded.end() ? fmt::format("has no --set of {}", name) : fmt::format("has --set {}={}", name, it->second),
-        (fs::path(dir) / "run.json").string(), dir));
+        (fs::path(dir) / "run.json").string(), vaec::rt::resume_command(dir)));
   }
 }
 
@@ -462,9 +463,9 @@ int run_train(const train_cli& c) {
       auto given = vaec::source::read_file(c.model, why);
       if (!given) throw usage_error(fmt::format("{}: cannot read the model file: {}", c.model, why));
       if (given->text() != m->text)
-        throw usage_error(fmt::format("{} differs from {}, the model this run trains; resume with `vaec --resume "
-                                      "--out {}` (the run's own model), or start a new run with another --out",
-                                      c.model, model_path, c.out));
+        throw usage_error(fmt::format("{} differs from {}, the model this run trains; resume with `{}` (the run's "
+                                      "own model), or start a new run with another --out",
+                                      c.model, model_path, vaec::rt::resume_command(c.out)));
     }
   } else {
     m = load_model(c.model, c.sets,
@@ -682,8 +683,7 @@ int run_train(const train_cli& c) {
   if (r.interrupted) {
     // Data-parallel: every rank agreed on the step to stop at, so all exit alike (no MPI_Abort).
     vaec::rt::mpi::note_others_informed();
-    fmt::print("resume with: {}vaec --resume --out {}\n",
-               vaec::rt::mpi::active() ? fmt::format("mpirun -np {} ", vaec::rt::mpi::size()) : std::string(), dir);
+    fmt::print("resume with: {}\n", vaec::rt::resume_command(dir));
     return vaec::rt::interrupted_exit_code();
   }
   fmt::print("done: {} of {} epoch{}{}; run folder: {}\n", r.epochs.size(), o.epochs, o.epochs == 1 ? "" : "s",
@@ -1249,6 +1249,8 @@ std::string parse_error_text(CLI::App& app, const CLI::ParseError& e) {
 }
 
 int vaec_main(int argc, char** argv) {
+  // The commands vaec suggests name it as it was run when that was by a path (build/vaec).
+  if (argc > 0 && argv[0] && std::strchr(argv[0], '/')) vaec::rt::set_command_name(argv[0]);
   CLI::App app{"vaec: a language for variational autoencoders.\n"
                "  vaec MODEL.vae --data PATH [options]   train\n"
                "  vaec --resume --out RUN_DIR            continue a run from its folder\n"

@@ -795,9 +795,10 @@ class scheduler {
     save();
     const std::string where = (dir_ / "compare.json").string();
     if (stop_requested) {
-      fmt::print(stderr, "compare: stopped: {} of {} cells done, {} failed, {} to run; resume with: vaec compare "
+      fmt::print(stderr, "compare: stopped: {} of {} cells done, {} failed, {} to run; resume with: {} compare "
                          "--resume --out {}\n",
-                 done, p_.cells.size(), failed, pending, dir_.string());
+                 done, p_.cells.size(), failed, pending, vaec::rt::shell_word(vaec::rt::command_name()),
+                 vaec::rt::shell_word(dir_.string()));
       return 128 + (stop_signal > 0 ? static_cast<int>(stop_signal) : SIGINT);
     }
     if (failed > 0) {

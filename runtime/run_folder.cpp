@@ -4,8 +4,9 @@
 #include "runtime/os_reason.hpp"
 
 #include <algorithm>
-#include <cmath>
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -86,17 +87,39 @@ void require_empty(const fs::path& dir) {
   if (names.empty()) return;
   if (names.size() > 4) names.resize(4);
   if (fs::exists(dir / "run.json", ec) || fs::exists(dir / "checkpoint.safetensors", ec))
-    throw run_folder_error(fmt::format("{} already holds a run; continue it with `{}vaec --resume --out {}`, or choose "
-                                       "another --out",
-                                       dir.string(),
-                                       mpi::active() ? fmt::format("mpirun -np {} ", mpi::size()) : std::string(),
-                                       dir.string()));
+    throw run_folder_error(fmt::format("{} already holds a run; continue it with `{}`, or choose another --out",
+                                       dir.string(), resume_command(dir.string())));
   throw run_folder_error(fmt::format("{} is not empty (it holds {}{}); vaec writes a new run only into a new or empty "
                                      "folder, so that no file of yours is overwritten: choose another --out",
                                      dir.string(), quoted_list(names), names.size() >= 4 ? ", …" : ""));
 }
 
 }  // namespace
+
+std::string shell_word(const std::string& w) {
+  const bool plain = !w.empty() && std::all_of(w.begin(), w.end(), [](unsigned char ch) {
+    return std::isalnum(ch) || std::strchr("_./:=+,-@%", ch) != nullptr;
+  });
+  if (plain) return w;
+  std::string q = "'";
+  for (char ch : w) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+namespace {
+std::string& command_name_store() {
+  static std::string name = "vaec";
+  return name;
+}
+}  // namespace
+
+void set_command_name(std::string name) { command_name_store() = std::move(name); }
+const std::string& command_name() { return command_name_store(); }
+
+std::string resume_command(const std::string& dir) {
+  return fmt::format("{}{} --resume --out {}", mpi::active() ? fmt::format("mpirun -np {} ", mpi::size()) : std::string(),
+                     shell_word(command_name()), shell_word(dir));
+}
 
 int lock_folder(const fs::path& dir, std::string_view holder_kind) {
   const fs::path p = dir / lock_name;

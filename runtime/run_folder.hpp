@@ -130,6 +130,21 @@ std::string absolute_data_path(const std::string& data);
 // The local time as YYYYmmdd-HHMMSS, for default folder names.
 std::string timestamp();
 
+// A word as a POSIX shell reads it back: as it is when it holds only characters the shell
+// leaves alone (letters, digits and _./:=+,-@%), else in single quotes (a ' inside as
+// '\''). For the commands vaec prints for the user to paste. Throws nothing but bad_alloc.
+std::string shell_word(const std::string& word);
+
+// The program's name in the commands vaec suggests (a resume hint): "vaec" unless the
+// program sets another — the vaec command sets its argv[0] when that names a path
+// (build/vaec after the README's setup, where vaec is not on PATH).
+void set_command_name(std::string name);
+const std::string& command_name();
+
+// "[mpirun -np N ]PROGRAM --resume --out DIR", ready to paste into a shell (the program and
+// the folder as shell words; mpirun when this process is one of several MPI ranks).
+std::string resume_command(const std::string& dir);
+
 // Writes `content` to `path` atomically (temporary file beside it, fsync, rename, fsync
 // of the folder). Throws run_folder_error naming the path and the OS's reason.
 void write_file_atomically(const std::filesystem::path& path, std::string_view content);

@@ -107,7 +107,7 @@ kill -INT $bg
 wait $bg
 status=$?
 bg=""
-check "compare: SIGINT → exit 130 with the command that resumes" sh -c "test $status -eq 130 && grep -q 'vaec compare --resume --out int' int.err"
+check "compare: SIGINT → exit 130 with the command that resumes" sh -c "test $status -eq 130 && grep -qF 'resume with: $vaec compare --resume --out int' int.err"
 check "compare: interrupted cells are pending or done in compare.json" python3 -c "
 import json; s = [c['status'] for c in json.load(open('int/compare.json'))['cells']]
 assert set(s) <= {'pending', 'done'} and 'pending' in s, s"

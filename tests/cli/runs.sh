@@ -100,7 +100,7 @@ check "three runs started together without --out get three folders" test "$(ls d
 check "each of the three holds a complete run" sh -c "for d in defaults/runs/*; do [ -s \$d/checkpoint.safetensors ] || exit 1; [ \$(wc -l <\$d/metrics.csv) -eq 2 ] || exit 1; done"
 train --epochs 1 --out done1 >/dev/null 2>&1
 train --epochs 1 --out done1 >/dev/null 2>g2.err
-check "a folder holding a run is refused for a new run, with the resume command" grep -q "already holds a run; continue it with \`vaec --resume --out done1\`" g2.err
+check "a folder holding a run is refused for a new run, with the resume command" grep -qF "already holds a run; continue it with \`$vaec --resume --out done1\`" g2.err
 
 # ---- 4. every failure is reported ---------------------------------------------------------
 train --epochs 1 --out /proc/x >/dev/null 2>f1.err; s=$?
@@ -175,7 +175,9 @@ check "--resume after model.vae was edited is refused" sh -c "[ $s -eq 1 ] && gr
 pid=$!
 for _ in $(seq 1 200); do grep -q "^epoch   1" r6.out 2>/dev/null && break; sleep 0.01; done
 kill -INT "$pid"; wait "$pid"; s=$?
-check "Ctrl-C: exit 130 and the hint 'resume with: vaec --resume --out r6'" sh -c "[ $s -eq 130 ] && grep -q '^resume with: vaec --resume --out r6\$' r6.out"
+# The hint names vaec as it was run (here by its path: after the README's setup it is
+# build/vaec, not on PATH), so that it can be pasted; section 8 runs it as printed.
+check "Ctrl-C: exit 130 and the hint 'resume with: $vaec --resume --out r6'" sh -c "[ $s -eq 130 ] && grep -qxF 'resume with: $vaec --resume --out r6' r6.out"
 # SIGTERM (kill, a batch system's stop) stops the same way, and exits as a shell reports a
 # process ended by it: 143 (it was 130, as if Ctrl-C).
 "${train[@]}" --epochs 3 --out r6t >r6t.out 2>&1 &
@@ -183,7 +185,19 @@ pid=$!
 for _ in $(seq 1 200); do grep -q "^epoch   1" r6t.out 2>/dev/null && break; sleep 0.01; done
 kill -TERM "$pid"; wait "$pid"; s=$?
 check "SIGTERM: exit 143, a checkpoint and the resume hint" \
-  sh -c "[ $s -eq 143 ] && grep -qE '^interrupted (at|after) epoch' r6t.out && grep -q '^resume with: vaec --resume --out r6t\$' r6t.out"
+  sh -c "[ $s -eq 143 ] && grep -qE '^interrupted (at|after) epoch' r6t.out && grep -qxF 'resume with: $vaec --resume --out r6t' r6t.out"
+# Run through PATH, the hint says vaec; a folder with a space and a quote is quoted as a
+# shell reads it back, and the hint, pasted into a shell, resumes the run.
+mkdir -p onpath && ln -sf "$vaec" onpath/vaec
+(PATH="$work/onpath:$PATH" exec vaec tiny.vae --data slice --threads 1 --epochs 3 --out "r6 it's" >r6q.out 2>&1) &
+pid=$!
+for _ in $(seq 1 200); do grep -q "^epoch   1" r6q.out 2>/dev/null && break; sleep 0.01; done
+kill -INT "$pid"; wait "$pid"; s=$?
+printf '%s\n' "resume with: vaec --resume --out 'r6 it'\\''s'" >r6q.expect
+check "run through PATH: exit 130, the hint says vaec and quotes the folder as a shell reads it back" \
+  sh -c "[ $s -eq 130 ] && grep -qxFf r6q.expect r6q.out"
+(PATH="$work/onpath:$PATH" sh -c "$(sed -n 's/^resume with: //p' r6q.out)") >r6qb.out 2>&1
+check "that hint, pasted into a shell, resumes the run to its end" grep -q '^done: 3 of 3 epochs' r6qb.out
 # Ctrl-C at sixteen moments of a run whose steps are mostly oneDNN products (the Gaussian model at
 # 2 threads): each stops with exit 130 and a checkpoint, never a crash. oneDNN's AVX2 GEMM
 # points the stack pointer into a heap buffer; a handler run there wrote its signal frame
@@ -238,7 +252,7 @@ check "summary.json exists from a run's start (in_progress), also after kill -9"
   python3 -c "import json, sys; st = json.load(open('early-k9/summary.json'))['status']; print(st); sys.exit(st != 'in_progress')"
 status_is() { python3 -c "import json, sys; sys.exit(json.load(open('$1/summary.json'))['status'] != '$2')"; }
 check "summary.json of the interrupted run says interrupted" status_is r6 interrupted
-"$vaec" --resume --out r6 >r6b.out 2>&1
+sh -c "$(sed -n 's/^resume with: //p' r6.out)" >r6b.out 2>&1  # the hint as printed
 check "the resumed run reports 3 of 3 epochs and metrics.csv has 3 rows" \
   sh -c "grep -q '^done: 3 of 3 epochs' r6b.out && [ \$(wc -l <r6/metrics.csv) -eq 4 ]"
 check "summary.json of the resumed run says completed" status_is r6 completed

@@ -1,8 +1,11 @@
 // The run folder's guards, run.json's round trip, data fingerprints and the KL schedule.
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -126,6 +129,33 @@ BOOST_AUTO_TEST_CASE(sha256_and_fingerprints) {
 }
 
 // β of the cyclical schedule (Fu et al. 2019) against the formula, by hand.
+// The shell is the reference: each word, quoted by shell_word and read back by /bin/sh,
+// must come out as it went in (printf %s prints its argument unchanged).
+BOOST_AUTO_TEST_CASE(shell_words_read_back_as_they_were) {
+  scratch s("shellword");
+  fs::create_directories(s.path);
+  const std::vector<std::string> words = {
+      "runs/r6", "build/vaec", "/tmp/a-b_c.d:e=f+g,h@i%j", "r6 it's", "it's", "'", "''", "a b", "$HOME", "`id`",
+      "a\\b", "x;y", "x&y", "x|y", "(x)", "*", "?", "~", "#x", "x\ny", "tab\tin", "\"q\"", "!x", "{a,b}", "x>y", ""};
+  for (const auto& w : words) {
+    const std::string quoted = rt::shell_word(w);
+    const fs::path out = s.path / "out";
+    const std::string cmd = "printf %s " + quoted + " > '" + out.string() + "'";
+    BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0, quoted);
+    std::ifstream in(out, std::ios::binary);
+    const std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST(back == w, "word [" << w << "] quoted as " << quoted << " reads back as [" << back << "]");
+  }
+  // Plain words stay as they are, so that a hint reads naturally.
+  BOOST_TEST(rt::shell_word("build/vaec") == "build/vaec");
+  BOOST_TEST(rt::shell_word("r6 it's") == "'r6 it'\\''s'");
+  // The resume hint names the program as it was set, its folder as a shell word.
+  BOOST_TEST(rt::resume_command("runs/a b") == "vaec --resume --out 'runs/a b'");
+  rt::set_command_name("build/vaec");
+  BOOST_TEST(rt::resume_command("r6") == "build/vaec --resume --out r6");
+  rt::set_command_name("vaec");
+}
+
 BOOST_AUTO_TEST_CASE(kl_schedule) {
   rt::train_options o;
   o.beta = 2;
