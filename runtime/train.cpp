@@ -1,6 +1,7 @@
 #include "runtime/train.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -536,6 +537,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   const dataset* train_set = &data.train;
   const dataset* valid_set = nullptr;
   std::vector<std::uint32_t> valid_rows;  // the validation split's rows in the training data
+  std::vector<std::uint32_t> train_rows;  // with a validation split: the training part's rows in it
   const dataset* test_set = data.test ? &*data.test : nullptr;
   if (o.early_stopping > 0) {
     if (data.train.count < 2) throw train_error("early stopping needs at least 2 training examples");
@@ -544,6 +546,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     own_valid = subset(data.train, perm, data.train.count - n_valid, data.train.count);
     valid_rows.assign(perm.end() - static_cast<std::ptrdiff_t>(n_valid), perm.end());
     own_train = subset(data.train, perm, 0, data.train.count - n_valid);
+    train_rows.assign(perm.begin(), perm.end() - static_cast<std::ptrdiff_t>(n_valid));
     train_set = &*own_train;
     valid_set = &*own_valid;
   }
@@ -872,11 +875,37 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                   "softplus(...) + 1e-4), and that the data fit the likelihood"
                 : "The parameters diverged: try a smaller learning rate (--lr), or bound scales and concentrations "
                   "away from 0 (e.g. softplus(...) + 1e-4)";
+        // The examples of this step whose own ELBO is not finite, named by their row in the
+        // training data: one example unlike the rest (an outlier, a corrupt row) is a fault
+        // of the data, not of the learning rate.
+        std::string examples, outlier_advice;
+        if (m > 0 && !r.finite) {
+          const std::vector<double>& each = p.per_example();
+          std::int64_t bad = 0, first_row = -1;
+          for (int j = 0; j < m; ++j) {
+            if (std::isfinite(each[static_cast<std::size_t>(j)]) || bad++ > 0) continue;
+            const std::uint32_t k = perm[from + sh.from + static_cast<std::size_t>(j)];
+            first_row = train_rows.empty() ? k : train_rows[k];
+          }
+          if (bad > 0)
+            examples = fmt::format(" {} of this step's {} examples {} a non-finite ELBO{} the training data's example {} "
+                                   "(counting from 0).",
+                                   bad, m, bad == 1 ? "has" : "have", bad == 1 ? ":" : ", the first being", first_row);
+          if (bad > 0 && bad < m &&
+              r.cause != objective_result::cause_kind::infinite_kl && r.cause != objective_result::cause_kind::sample_overflow)
+            outlier_advice = fmt::format("If {} unlike the rest of the data (an outlier, a corrupt row), remove {} from "
+                                         "the data; otherwise: ",
+                                         bad == 1 ? "it is" : "they are", bad == 1 ? "it" : "them");
+        }
         std::string what =
             m > 0 && !r.finite
-                ? fmt::format("training stopped at epoch {}, step {} (step {} overall): {} became {}; {}. {}", epoch + 1,
-                              step + 1, global + 1, r.nonfinite_term,
-                              std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite", kept_text(), advice)
+                ? fmt::format("training stopped at epoch {}, step {} (step {} overall): {} became {}; {}.{} {}{}",
+                              epoch + 1, step + 1, global + 1, r.nonfinite_term,
+                              std::isnan(r.recon) || std::isnan(r.loss) ? "NaN" : "infinite", kept_text(), examples,
+                              outlier_advice,
+                              outlier_advice.empty() ? advice
+                                                     : static_cast<char>(std::tolower(static_cast<unsigned char>(advice[0]))) +
+                                                           advice.substr(1))
                 : std::string();
         if (dp.on) what = mpi::broadcast(what, static_cast<int>(failing_rank - 1));
         throw on_every_rank(train_error(what, true));

@@ -388,6 +388,15 @@ check "a stopped run's summary.json says stopped, with the reason" \
 "$vaec" outlier.vae --data outlier_train --epochs 2 --threads 1 --set early_stopping=1 --seed 3 --out out2 >/dev/null 2>o2.err; s=$?
 check "an outlier held out for validation is named by its row in the training data (123)" \
   sh -c "[ $s -eq 1 ] && grep -q 'the validation ELBO is infinite .* 1 of the 40 validation examples has a non-finite ELBO: the training data.s example 123 (counting from 0, held out by early stopping for validation)' o2.err"
+# The same example met by a training step stops the run there, naming it by its row in the
+# training data — also with early stopping, where the training part is a permutation of the
+# rows (seed 1 keeps row 123 in it).
+"$vaec" outlier.vae --data outlier_train --epochs 2 --threads 1 --out out3 >/dev/null 2>o3.err; s=$?
+check "an outlier met by a training step: the stop names it (example 123) and says to remove it" \
+  sh -c "[ $s -eq 1 ] && grep -q \"log p(x | z) became infinite; .* 1 of this step's 50 examples has a non-finite ELBO: the training data's example 123 (counting from 0). If it is unlike the rest of the data (an outlier, a corrupt row), remove it from the data; otherwise: \" o3.err"
+"$vaec" outlier.vae --data outlier_train --epochs 2 --threads 1 --set early_stopping=1 --seed 1 --out out4 >/dev/null 2>o4.err; s=$?
+check "with early stopping, a training step's outlier is named by its row in the whole training data (123)" \
+  sh -c "[ $s -eq 1 ] && grep -q \"1 of this step's 50 examples has a non-finite ELBO: the training data's example 123 (counting from 0)\" o4.err"
 for f in *.err; do no_crash "$f" || fail "$f holds an internal error or a crash"; done
 
 # ---- 9. evaluation says what it computes ------------------------------------------------------
