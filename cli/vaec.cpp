@@ -915,6 +915,18 @@ int run_eval(const eval_cli& c) {
   if (eb.bernoulli_likelihood && !binarized && !vaec::rt::is_binary(*d))
     fmt::print(out, "note: the data are grey levels and the likelihood is Bernoulli, a distribution of binary data: "
                     "these figures are not log-probabilities of the data (train with binarize = dynamic or static)\n");
+  // summary.json still saying in_progress while this command holds the run's lock: no process
+  // trains it any more — it was killed (kill -9, the out-of-memory killer) or its machine
+  // stopped, with no chance to say so.
+  if (const auto text = folder.read("summary.json")) {
+    const auto summary = nlohmann::json::parse(*text, nullptr, false);
+    if (summary.is_object() && summary.value("status", "") == "in_progress")
+      fmt::print(out, "note: this run did not finish: its summary.json says in_progress, but no vaec process is training "
+                      "it (it was killed, or its machine stopped); these are the figures of its checkpoint after {} of "
+                      "{} epochs; `{}` continues it\n",
+                 epochs ? std::to_string(*epochs) : std::string("?"), record.options.epochs,
+                 vaec::rt::resume_command(c.run_dir));
+  }
   std::fflush(out);
   const auto t0 = std::chrono::steady_clock::now();
   const progress_printer progress(fmt::format("log p(x), IW K={}", k), "examples");

@@ -250,6 +250,18 @@ for _ in $(seq 1 200); do [ -e early-k9/summary.json ] && break; sleep 0.01; don
 kill -KILL "$pid"; wait "$pid" 2>/dev/null
 check "summary.json exists from a run's start (in_progress), also after kill -9" \
   python3 -c "import json, sys; st = json.load(open('early-k9/summary.json'))['status']; print(st); sys.exit(st != 'in_progress')"
+# kill -9 after a checkpoint: summary.json cannot say so, but eval, which holds the run's
+# lock, knows no process trains it any more, and says how to continue it.
+"${train[@]}" --epochs 40 --out k9e >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 500); do [ -s k9e/metrics.csv ] && [ "$(wc -l <k9e/metrics.csv)" -ge 3 ] && break; sleep 0.01; done
+kill -KILL "$pid"; wait "$pid" 2>/dev/null
+"$vaec" eval k9e --data slice --iw 2 >k9e.out 2>&1; s=$?
+printf '%s continues it\n' "\`$vaec --resume --out k9e\`" >k9e.expect
+check "eval of a run killed with -9 says it did not finish, after how many epochs, and how to resume it" \
+  sh -c "[ $s -eq 0 ] && grep -q '^note: this run did not finish: its summary.json says in_progress, but no vaec process is training it' k9e.out && grep -qE 'after [0-9]+ of 40 epochs' k9e.out && grep -qFf k9e.expect k9e.out"
+"$vaec" eval r6 --data slice --iw 2 >r6e.out 2>&1
+check "eval of a run interrupted by Ctrl-C adds no such note" sh -c "! grep -q 'did not finish' r6e.out"
 status_is() { python3 -c "import json, sys; sys.exit(json.load(open('$1/summary.json'))['status'] != '$2')"; }
 check "summary.json of the interrupted run says interrupted" status_is r6 interrupted
 sh -c "$(sed -n 's/^resume with: //p' r6.out)" >r6b.out 2>&1  # the hint as printed
