@@ -210,6 +210,29 @@ run_folder run_folder::create_unique(const fs::path& parent, const std::string& 
                                      parent.string(), stem));
 }
 
+namespace {
+// Removes what a writer that ended mid-write (kill -9, a second Ctrl-C, a machine that
+// stopped) left of its temporary files: CHECKPOINT.tmp (write_checkpoint) and NAME.PID.tmp
+// (write_file_atomically). Only the holder of the folder's lock calls it, so no live writer
+// owns them; the files they were to replace are whole (written by rename). Best effort: a
+// temporary that cannot be removed is left as it was.
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.ends_with(".tmp") || !it->is_regular_file(ec)) continue;
+    const std::string stem = name.substr(0, name.size() - 4);
+    const auto dot = stem.rfind('.');
+    const bool pid_suffix = dot != std::string::npos && dot + 1 < stem.size() &&
+                            std::all_of(stem.begin() + static_cast<std::ptrdiff_t>(dot) + 1, stem.end(),
+                                        [](unsigned char ch) { return std::isdigit(ch) != 0; });
+    if (stem == "checkpoint.safetensors" || stem == "best.safetensors" || pid_suffix) stale.push_back(it->path());
+  }
+  for (const auto& p : stale) fs::remove(p, ec);
+}
+}  // namespace
+
 run_folder run_folder::open(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
@@ -217,7 +240,9 @@ run_folder run_folder::open(const fs::path& dir) {
   if (!fs::exists(dir / "run.json", ec))
     throw run_folder_error(fmt::format("{} is not a run folder of this version of vaec (it has no run.json)",
                                        dir.string()));
-  return run_folder(dir, lock(dir));
+  run_folder folder(dir, lock(dir));
+  remove_stale_temporaries(dir);
+  return folder;
 }
 
 namespace {

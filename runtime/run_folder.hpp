@@ -42,8 +42,9 @@ class run_folder {
   // fails if another process made it first, so two runs never share a default folder.
   static run_folder create_unique(const std::filesystem::path& parent, const std::string& stem);
 
-  // An existing run, locked, to continue (--resume) or to add files to (eval). Throws
-  // run_folder_error when `dir` does not exist, holds no run.json, or is locked.
+  // An existing run, locked, to continue (--resume) or to add files to (eval); the temporary
+  // files a writer killed mid-write left there are removed. Throws run_folder_error when
+  // `dir` does not exist, holds no run.json, or is locked.
   static run_folder open(const std::filesystem::path& dir);
 
   // The run folder `dir` as another MPI rank of a data-parallel run sees it (rank 0 holds

@@ -264,7 +264,12 @@ check "eval of a run killed with -9 says it did not finish, after how many epoch
 check "eval of a run interrupted by Ctrl-C adds no such note" sh -c "! grep -q 'did not finish' r6e.out"
 status_is() { python3 -c "import json, sys; sys.exit(json.load(open('$1/summary.json'))['status'] != '$2')"; }
 check "summary.json of the interrupted run says interrupted" status_is r6 interrupted
+# What a writer killed mid-write leaves (a second SIGTERM while the checkpoint is written):
+# the resume removes it, and keeps everything else.
+printf 'partial' >r6/checkpoint.safetensors.tmp; printf 'partial' >r6/metrics.csv.4242.tmp
 sh -c "$(sed -n 's/^resume with: //p' r6.out)" >r6b.out 2>&1  # the hint as printed
+check "a resume removes the temporary files of a writer killed mid-write" \
+  sh -c "[ ! -e r6/checkpoint.safetensors.tmp ] && [ ! -e r6/metrics.csv.4242.tmp ] && [ -s r6/checkpoint.safetensors ] && [ -s r6/eval.json ]"
 check "the resumed run reports 3 of 3 epochs and metrics.csv has 3 rows" \
   sh -c "grep -q '^done: 3 of 3 epochs' r6b.out && [ \$(wc -l <r6/metrics.csv) -eq 4 ]"
 check "summary.json of the resumed run says completed" status_is r6 completed
