@@ -33,6 +33,7 @@
 #include "experiments/compare.hpp"
 #include "experiments/distributed.hpp"
 #include "experiments/plots.hpp"
+#include "lang/builtins.hpp"
 #include "lang/check.hpp"
 #include "lang/diagnostic.hpp"
 #include "lang/lower.hpp"
@@ -528,6 +529,24 @@ int run_train(const train_cli& c) {
   // A run stopped before its first checkpoint starts again from the beginning, which is
   // exactly where the uninterrupted run started: its first state follows from the seed.
   const bool from_checkpoint = c.resume && folder->has("checkpoint.safetensors");
+  if (c.resume && !from_checkpoint) {
+    // Unless epochs were finished: then the checkpoint was there and is gone, and starting
+    // over would overwrite their history with another run's.
+    std::size_t finished = 0;
+    if (const auto text = folder->read("metrics.csv")) {
+      std::istringstream lines(*text);
+      std::string line;
+      for (bool header = true; std::getline(lines, line); header = false)
+        if (!header && !line.empty()) ++finished;
+    }
+    if (finished > 0)
+      throw vaec::rt::run_folder_error(fmt::format(
+          "{}: checkpoint.safetensors is missing, but metrics.csv records {} finished epoch{}: the run's parameters "
+          "are gone, and starting over would overwrite that history; put the checkpoint back (best.safetensors, "
+          "if there is one, holds another epoch's parameters and cannot stand in for it), or start a new run "
+          "with another --out",
+          c.out, finished, finished == 1 ? "" : "s"));
+  }
   if (c.resume && !from_checkpoint)
     fmt::print("{} holds no checkpoint yet (the run stopped before its first one): starting from the "
                "beginning\n",
@@ -664,6 +683,8 @@ int run_train(const train_cli& c) {
     abandon_new_folder();
     throw;
   } catch (const vaec::rt::train_error& e) {
+    // A run that cannot start (settings that do not fit the data) leaves nothing either.
+    if (!e.stopped_run) abandon_new_folder();
     if (!e.stopped_run || !rank0) throw;
     write_status("stopped", e.what());
     // A stopped run (NaN) still gets the pictures of its last good checkpoint, if any.
@@ -1257,7 +1278,57 @@ std::string parse_error_text(CLI::App& app, const CLI::ParseError& e) {
       return fmt::format("{} {}: not {}; see vaec{} --help", name, value, expected, verb);
     }
   }
+  // "--epochs: At Most 1 required but received 2": an option given more than once.
+  const std::string at_most = ": At Most 1 required but received ";
+  if (const std::size_t at = what.find(at_most); at != std::string::npos && what.rfind("-", 0) == 0)
+    return fmt::format("{} given {} times; give it once; see vaec{} --help", what.substr(0, at),
+                       what.substr(at + at_most.size()), verb);
+  // "The following argument was not expected: X": an argument this command does not take.
+  const std::string not_expected = "The following argument was not expected: ";
+  const std::string not_expected_n = "The following arguments were not expected: ";
+  for (const bool one : {true, false}) {
+    const std::string& p = one ? not_expected : not_expected_n;
+    if (what.rfind(p, 0) == 0)
+      return fmt::format("vaec{} does not take {}: {}; see vaec{} --help", verb.empty() ? " (training)" : verb,
+                         one ? "this argument" : "these arguments", what.substr(p.size()), verb);
+  }
   return fmt::format("{}; see vaec{} --help", what, verb);
+}
+
+// What CLI11 would pass over or misread, said before it parses (empty string: nothing):
+// an empty argument ("--lr ''" or "--lr=", which CLI11 takes as "not given", so the
+// default would run in silence), and a first word that is neither a command, an option nor
+// a model file ("vaec chek m.vae", which CLI11 reads as a model path named "chek").
+std::string command_line_fault(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const std::size_t eq = arg.find('=');
+    if (arg.empty())
+      return i > 1 && argv[i - 1][0] == '-'
+                 ? fmt::format("{} is given an empty value; give it a value, or leave the option out for its default; "
+                               "see vaec --help",
+                               argv[i - 1])
+                 : fmt::format("argument {} is empty; remove it; see vaec --help", i);
+    if (arg.rfind("--", 0) == 0 && eq != std::string::npos && eq + 1 == arg.size())
+      return fmt::format("{} is given an empty value; give it a value (--{}VALUE), or leave the option out for its "
+                         "default; see vaec --help",
+                         arg.substr(0, eq), arg.substr(2));
+  }
+  if (argc > 1) {
+    const std::string first = argv[1];
+    static const std::vector<std::string> verbs = {"check", "graph", "eval", "sample", "compare"};
+    std::error_code ec;
+    const bool is_verb = std::find(verbs.begin(), verbs.end(), first) != verbs.end();
+    if (!is_verb && !first.empty() && first[0] != '-' && first.find('.') == std::string::npos &&
+        first.find('/') == std::string::npos && !fs::exists(first, ec)) {
+      const auto near = vaec::suggest(first, verbs);
+      return fmt::format("'{}' is neither a command ({}) nor a model file{} give the model's .vae file first; see "
+                         "vaec --help",
+                         first, fmt::join(verbs, ", "),
+                         near ? fmt::format(": did you mean 'vaec {}'? To train,", *near) : std::string("; to train,"));
+    }
+  }
+  return {};
 }
 
 int vaec_main(int argc, char** argv) {
@@ -1364,6 +1435,10 @@ int vaec_main(int argc, char** argv) {
   compare->add_option("--out", cr.out, "the comparison's folder (default compare-YYYYmmdd-HHMMSS)");
   compare->add_flag("--resume", cr.resume, "continue the comparison in --out (alone: everything from its compare.json)");
 
+  if (const std::string fault = command_line_fault(argc, argv); !fault.empty()) {
+    fmt::print(stderr, "vaec: error: {}\n", fault);
+    return exit_usage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -540,7 +540,11 @@ train_result train(const model_binding& b, const data_splits& data, const train_
   std::vector<std::uint32_t> train_rows;  // with a validation split: the training part's rows in it
   const dataset* test_set = data.test ? &*data.test : nullptr;
   if (o.early_stopping > 0) {
-    if (data.train.count < 2) throw train_error("early stopping needs at least 2 training examples");
+    if (data.train.count < 2)
+      throw train_error(fmt::format("{}: {} training example{}, but early stopping holds out a tenth of the training "
+                                    "data (at least 1 example) for validation and trains on the rest, so it needs at "
+                                    "least 2; give more data, or train without early stopping (early_stopping = 0)",
+                                    data.train.origin, data.train.count, data.train.count == 1 ? "" : "s"));
     auto perm = permutation(data.train.count, o.seed, stream::split, 0);
     const std::size_t n_valid = std::max<std::size_t>(1, data.train.count / 10);
     own_valid = subset(data.train, perm, data.train.count - n_valid, data.train.count);

@@ -153,7 +153,21 @@ expect "train: --epochs 1e400" 2 "^vaec: error: --epochs 1e400: not a whole numb
 expect "train: --lr abc" 2 "^vaec: error: --lr abc: not a finite number; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --lr abc
 expect "train: --lr 1e400" 2 "^vaec: error: --lr beyond .1\.8e308 \(read as infinite\)" "" -- "$model" --data "$work/tiny.csv" --lr 1e400
 expect "sample: -n 1e9" 2 "^vaec: error: -n 1e9: not a whole number .*; see vaec sample --help$" "" -- sample "$work/r-none" -n 1e9
-expect "an unknown option" 2 "^vaec: error: The following arguments were not expected: .*--frob; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --frob 3
+expect "an unknown option" 2 "^vaec: error: vaec \(training\) does not take these arguments: .*--frob; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --frob 3
+expect "eval: an option it does not take" 2 "^vaec: error: vaec eval does not take these arguments: .*--set.*; see vaec eval --help$" "" -- eval "$work/r-none" --data "$work/tiny.csv" --set epochs=5
+expect "an option given twice" 2 "^vaec: error: --epochs given 2 times; give it once; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --epochs 1 --epochs 2
+# An empty value would be taken by CLI11 as "not given", and the default would run in silence.
+for opt in --lr --epochs --batch --samples --seed --threads --out --data; do
+  expect "train: $opt ''" 2 "^vaec: error: $opt is given an empty value; give it a value, or leave the option out" "" -- "$model" --data "$work/tiny.csv" "$opt" ""
+done
+expect "train: --lr=" 2 "^vaec: error: --lr is given an empty value; give it a value \(--lr=VALUE\)" "" -- "$model" --data "$work/tiny.csv" --lr=
+expect "eval: --iw ''" 2 "^vaec: error: --iw is given an empty value" "" -- eval "$work/r-none" --data "$work/tiny.csv" --iw ""
+expect "sample: -n ''" 2 "^vaec: error: -n is given an empty value" "" -- sample "$work/r-none" -n ""
+expect "compare: --jobs ''" 2 "^vaec: error: --jobs is given an empty value" "" -- compare "$model" --data "$work/tiny.csv" --jobs ""
+expect "an empty first argument" 2 "^vaec: error: argument 1 is empty; remove it" "" -- "" "$model"
+# A mistyped command is not taken for a model file named "chek".
+expect "a mistyped command" 2 "^vaec: error: 'chek' is neither a command \(check, graph, eval, sample, compare\) nor a model file: did you mean 'vaec check'\? To train, give the model's \.vae file first" "" -- chek "$model"
+expect "a word that is no command" 2 "^vaec: error: 'zzzz' is neither a command .* nor a model file; to train, give the model's \.vae file first" "" -- zzzz "$model"
 expect "train: --resume without --out" 2 "--resume needs --out" "" -- "$model" --data "$work/tiny.csv" --resume
 expect "train: a tiny run" 0 "" "^epoch +1/1 +train ELBO" -- "$model" --data "$work/tiny.csv" --epochs 1 --batch 32 --out "$work/r-tiny"
 for f in model.vae metrics.csv summary.json checkpoint.safetensors timing.csv; do

@@ -274,6 +274,20 @@ check "the resumed run reports 3 of 3 epochs and metrics.csv has 3 rows" \
   sh -c "grep -q '^done: 3 of 3 epochs' r6b.out && [ \$(wc -l <r6/metrics.csv) -eq 4 ]"
 check "summary.json of the resumed run says completed" status_is r6 completed
 
+# A checkpoint that is gone while metrics.csv records finished epochs: --resume refuses,
+# rather than start over and overwrite their history (it used to say "no checkpoint yet").
+cp -r k1 nock && rm nock/checkpoint.safetensors && cp nock/metrics.csv nock.metrics
+"$vaec" --resume --out nock >nock.out 2>nock.err; s=$?
+check "--resume without the checkpoint of finished epochs: refused, metrics.csv untouched" \
+  sh -c "[ $s -eq 1 ] && grep -q 'nock: checkpoint.safetensors is missing, but metrics.csv records [0-9]* finished epochs: the run.s parameters are gone' nock.err && cmp -s nock.metrics nock/metrics.csv && [ ! -e nock/checkpoint.safetensors ]"
+# Settings that cannot train on these data (early stopping on 1 example) are refused naming
+# the data and the fix, and leave no folder behind, so the corrected command can run.
+printf '0.1,0.2,0.3,0.4\n' >one.csv
+real4_model one "batch = 1  early_stopping = 1" >one.vae
+"$vaec" one.vae --data one.csv --epochs 1 --threads 1 --out one-es >/dev/null 2>one.err; s=$?
+check "early stopping on 1 example: refused naming the data and the fix, no folder left" \
+  sh -c "[ $s -eq 1 ] && grep -q 'one.csv: 1 training example, but early stopping .* needs at least 2; give more data, or train without early stopping (early_stopping = 0)' one.err && [ ! -e one-es ]"
+
 # ---- 7. eval of a checkpoint holding NaN or inf --------------------------------------------
 for bad in nan inf; do
   cp -r k1 "e-$bad"
