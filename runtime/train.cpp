@@ -1,8 +1,8 @@
 #include "runtime/train.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -17,6 +17,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <omp.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -716,6 +718,34 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         throw train_error(fmt::format("{}: the run was trained with {} = {}, this command has {}; resume with the "
                                       "run's settings and data",
                                       ckpt_path, std::string(key).substr(5), integer(key), now));
+    // run.json is what a resume reads its settings from; the checkpoint keeps the ones it was
+    // trained with. A value changed by hand since (a learning rate, β, the binarization)
+    // would continue another run than the one that was interrupted: refused, naming each.
+    // (Settings a checkpoint of an earlier build does not record are not compared.)
+    if (const auto it = ck.metadata.find("vaec.settings"); it != ck.metadata.end() && !files.metadata_json.empty()) {
+      const auto then = nlohmann::json::parse(it->second, nullptr, false);
+      const auto now = nlohmann::json::parse(files.metadata_json, nullptr, false);
+      std::vector<std::string> changed;
+      if (then.is_object() && now.is_object()) {
+        for (const auto& [key, was] : then.items()) {
+          if (!now.contains(key)) continue;
+          const auto& is = now.at(key);
+          if (was.is_object() && is.is_object()) {
+            for (const auto& [sub, w] : was.items())
+              if (is.contains(sub) && is.at(sub) != w)
+                changed.push_back(fmt::format("{}.{} is {} there, {} in run.json", key, sub, w.dump(), is.at(sub).dump()));
+          } else if (is != was) {
+            changed.push_back(fmt::format("{} is {} there, {} in run.json", key, was.dump(), is.dump()));
+          }
+        }
+      }
+      if (!changed.empty())
+        throw train_error(fmt::format("{}: run.json's settings differ from those the run was trained with, which its "
+                                      "checkpoint {} records: {}; run.json was changed by hand: put those values back "
+                                      "to continue the run, or start a new run with the settings you want",
+                                      (std::filesystem::path(files.dir) / "run.json").string(), ckpt_path,
+                                      fmt::join(changed, "; ")));
+    }
     if (meta("vaec.seed") != std::to_string(o.seed))
       throw train_error(fmt::format("{}: the run was trained with seed {}, this command has {}; resume with the "
                                     "run's seed",

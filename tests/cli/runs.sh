@@ -280,6 +280,19 @@ cp -r k1 nock && rm nock/checkpoint.safetensors && cp nock/metrics.csv nock.metr
 "$vaec" --resume --out nock >nock.out 2>nock.err; s=$?
 check "--resume without the checkpoint of finished epochs: refused, metrics.csv untouched" \
   sh -c "[ $s -eq 1 ] && grep -q 'nock: checkpoint.safetensors is missing, but metrics.csv records [0-9]* finished epochs: the run.s parameters are gone' nock.err && cmp -s nock.metrics nock/metrics.csv && [ ! -e nock/checkpoint.safetensors ]"
+# run.json edited by hand (a learning rate, the binarization): the resume would continue
+# another run than the one interrupted; refused, naming each value both ways.
+cp -r k1 tam
+python3 - <<'PY'
+import json
+j = json.load(open("tam/run.json"))
+j["settings"]["optimizer"]["lr"] = 0.5
+j["settings"]["binarize"] = "dynamic"
+open("tam/run.json", "w").write(json.dumps(j, indent=2))
+PY
+"$vaec" --resume --out tam >/dev/null 2>tam.err; s=$?
+check "--resume after run.json's settings were edited: refused, naming each changed value" \
+  sh -c "[ $s -eq 1 ] && grep -q 'tam/run.json: run.json.s settings differ from those the run was trained with' tam.err && grep -q 'optimizer.lr is 0.001 there, 0.5 in run.json' tam.err && grep -q 'binarize is \"none\" there, \"dynamic\" in run.json' tam.err"
 # Settings that cannot train on these data (early stopping on 1 example) are refused naming
 # the data and the fix, and leave no folder behind, so the corrected command can run.
 printf '0.1,0.2,0.3,0.4\n' >one.csv
