@@ -6,6 +6,8 @@
 #include "runtime/optim.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -146,7 +148,25 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
       else if (k == "samples") { if (auto v = whole(e, 1, max_count, "1")) t.samples = static_cast<int>(*v); }
       else if (k == "eval_samples") { if (auto v = whole(e, 1, max_count, "500")) t.eval_samples = static_cast<int>(*v); }
       else if (k == "early_stopping") { if (auto v = whole(e, 0, max_count, "5")) t.early_stopping = static_cast<int>(*v); }
-      else if (k == "seed") { if (auto v = whole(e, 0, 9007199254740992.0, "1")) t.seed = static_cast<std::uint64_t>(*v); }
+      else if (k == "seed") {
+        // Written in digits, a seed is read exactly, up to 2^64 − 1 as --seed reads it (through
+        // a double, 2^53 + 1 would become 2^53, another run's seed); an expression must stay
+        // within 2^53, where a double still holds every whole number.
+        const auto* lit = boost::get<ast::number>(&e.value);
+        std::uint64_t exact = 0;
+        const bool digits = lit && !lit->text.empty() &&
+                            std::all_of(lit->text.begin(), lit->text.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; });
+        if (digits) {
+          const auto [end, ec] = std::from_chars(lit->text.data(), lit->text.data() + lit->text.size(), exact);
+          if (ec == std::errc() && end == lit->text.data() + lit->text.size())
+            t.seed = exact;
+          else
+            error(diagnostic_kind::bad_train_value, span_of(e.value),
+                  "seed must be a whole number from 0 to 18446744073709551615 (2^64 − 1), such as 1");
+        } else if (auto v = whole(e, 0, 9007199254740992.0, "1")) {
+          t.seed = static_cast<std::uint64_t>(*v);
+        }
+      }
       else if (k == "beta") { if (auto v = real(e, "1")) t.beta = *v; }
       else if (k == "kl_warmup") { if (auto v = real(e, "10")) t.kl_warmup = *v; }
       else if (k == "kl_cycle") { if (auto v = whole(e, 0, max_count, "10")) t.kl_cycle = static_cast<int>(*v); }

@@ -587,6 +587,30 @@ BOOST_AUTO_TEST_CASE(train_every_key) {
   BOOST_TEST((require_model(r3).settings.precision == vaec::product_precision::fp32));
 }
 
+// A seed written in digits is read exactly, over the whole range --seed takes (2^64 − 1):
+// through a double, 2^53 + 1 became 2^53, another run's seed.
+BOOST_AUTO_TEST_CASE(train_seed_is_read_exactly) {
+  const std::vector<std::pair<std::string, std::uint64_t>> good = {
+      {"9007199254740993", 9007199254740993ULL},
+      {"9007199254740992", 9007199254740992ULL},
+      {"18446744073709551615", 18446744073709551615ULL},
+      {"1e3", 1000u}};
+  for (const auto& [text, want] : good) {
+    BOOST_TEST_CONTEXT(text) {
+      auto r = run(gaussian(normal_q, "train { seed = " + text + " }"));
+      BOOST_TEST(require_model(r).settings.seed == want);
+    }
+  }
+  for (const std::string text : {"18446744073709551616", "99999999999999999999999"}) {
+    BOOST_TEST_CONTEXT(text) {
+      auto r = run(gaussian(normal_q, "train { seed = " + text + " }"));
+      BOOST_TEST(!r.model);
+      BOOST_TEST(r.rendered.find("seed must be a whole number from 0 to 18446744073709551615") != std::string::npos,
+                 r.rendered);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(train_rejects_negative_numbers) {
   // Each setting's smallest legal value is accepted; a negative one is not.
   const std::vector<std::string> bad = {
