@@ -62,6 +62,19 @@ constexpr int exit_error = 1;        // a problem in the user's input or a faile
 constexpr int exit_usage = 2;        // a malformed command line
 // (an interrupted command exits with vaec::rt::interrupted_exit_code(): 130 for SIGINT, 143 for SIGTERM)
 
+// The data a --data names, read (runtime/data/dataset.hpp), with a note on stderr when the
+// name fashion-mnist, which means the installed data set, is also a folder here: a user may
+// have meant that folder (./fashion-mnist reaches it). Throws data_error as load_data.
+vaec::rt::data_splits load_data_noting(const std::string& data) {
+  std::error_code ec;
+  if (data == "fashion-mnist" && fs::exists(data, ec))
+    fmt::print(stderr, "vaec: note: --data fashion-mnist names the data set installed in {}, not the {} '{}' here; "
+                       "for that one, write --data ./fashion-mnist\n",
+               vaec::rt::fashion_mnist_dir, fs::is_directory(data, ec) ? "folder" : "file",
+               (fs::current_path(ec) / data).string());
+  return vaec::rt::load_data(data);
+}
+
 struct loaded {
   std::string text;  // the exact source
   vaec::checked_model model;
@@ -481,7 +494,7 @@ int run_train(const train_cli& c) {
   vaec::lowered_model low = vaec::lower(model);
   vaec::rt::model_binding binding = vaec::bind(low, model);
   // The data are loaded and checked before the run folder exists: a data problem leaves nothing behind.
-  vaec::rt::data_splits data = vaec::rt::load_data(c.resume ? record.data_path : c.data);
+  vaec::rt::data_splits data = load_data_noting(c.resume ? record.data_path : c.data);
   vaec::rt::check_data(binding, data);
   const std::string fp = vaec::rt::fingerprint(data);
   if (c.resume && fp != record.data_fingerprint)
@@ -789,7 +802,7 @@ struct eval_data {
 
 void load_eval_data(const std::string& path, const vaec::rt::run_record& record, const vaec::rt::model_binding& b,
                     eval_data& out) {
-  out.splits = vaec::rt::load_data(path);
+  out.splits = load_data_noting(path);
   out.set = out.splits.test ? &*out.splits.test : &out.splits.train;
   vaec::rt::check_data(b, *out.set);
   if (record.options.binarize_mode != vaec::rt::binarize::none) {
@@ -1160,7 +1173,7 @@ int run_sample(const sample_cli& c) {
   // trained on (refused when they changed since).
   std::vector<std::size_t> members;
   if (aggregate) {
-    ed.splits = vaec::rt::load_data(c.data.empty() ? run->record.data_path : c.data);
+    ed.splits = load_data_noting(c.data.empty() ? run->record.data_path : c.data);
     if (c.data.empty() && vaec::rt::fingerprint(ed.splits) != run->record.data_fingerprint)
       throw usage_error(fmt::format("the data at {} are not those the run trained on (their contents differ); give the "
                                     "training data with --data PATH",

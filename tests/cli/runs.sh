@@ -293,6 +293,14 @@ PY
 "$vaec" --resume --out tam >/dev/null 2>tam.err; s=$?
 check "--resume after run.json's settings were edited: refused, naming each changed value" \
   sh -c "[ $s -eq 1 ] && grep -q 'tam/run.json: run.json.s settings differ from those the run was trained with' tam.err && grep -q 'optimizer.lr is 0.001 there, 0.5 in run.json' tam.err && grep -q 'binarize is \"none\" there, \"dynamic\" in run.json' tam.err"
+# --data fashion-mnist names the installed data set; a folder of that name here gets a note
+# saying which one is read and how to reach the other.
+mkdir -p fmdir/fashion-mnist
+(cd fmdir && "$vaec" eval ../k1 --data fashion-mnist --iw 1 --threads 1 >../fm.out 2>../fm.err); s=$?
+check "--data fashion-mnist beside a folder of that name: a note says which is read, and how to reach the folder" \
+  sh -c "[ $s -eq 0 ] && grep -q \"^vaec: note: --data fashion-mnist names the data set installed in /usr/share/datasets/fashion-mnist, not the folder '.*/fmdir/fashion-mnist' here; for that one, write --data ./fashion-mnist\" fm.err"
+"$vaec" eval k1 --data fashion-mnist --iw 1 --threads 1 >/dev/null 2>fm2.err
+check "without such a folder, no note" sh -c "! grep -q 'names the data set installed' fm2.err"
 # Settings that cannot train on these data (early stopping on 1 example) are refused naming
 # the data and the fix, and leave no folder behind, so the corrected command can run.
 printf '0.1,0.2,0.3,0.4\n' >one.csv
