@@ -543,8 +543,11 @@ int run_train(const train_cli& c) {
   // exactly where the uninterrupted run started: its first state follows from the seed.
   const bool from_checkpoint = c.resume && folder->has("checkpoint.safetensors");
   if (c.resume && !from_checkpoint) {
-    // Unless epochs were finished: then the checkpoint was there and is gone, and starting
-    // over would overwrite their history with another run's.
+    // Unless a checkpoint was written and is gone: then starting over would overwrite the
+    // finished epochs' history with another run's. An epoch's row is written before its
+    // checkpoint, summary.json's count after it, so one row without a checkpoint is a run
+    // killed between the two (it starts over, dropping the row, as the uninterrupted run
+    // began); two rows, or a count of at least one, mean the checkpoint existed.
     std::size_t finished = 0;
     if (const auto text = folder->read("metrics.csv")) {
       std::istringstream lines(*text);
@@ -552,7 +555,14 @@ int run_train(const train_cli& c) {
       for (bool header = true; std::getline(lines, line); header = false)
         if (!header && !line.empty()) ++finished;
     }
-    if (finished > 0)
+    std::size_t counted = 0;
+    if (const auto text = folder->read("summary.json")) {
+      const auto summary = nlohmann::json::parse(*text, nullptr, false);
+      if (summary.is_object() && summary.contains("epochs_completed") && summary["epochs_completed"].is_number_unsigned())
+        counted = summary["epochs_completed"].get<std::size_t>();
+    }
+    finished = std::max(finished, counted);
+    if (finished >= 2 || counted >= 1)
       throw vaec::rt::run_folder_error(fmt::format(
           "{}: checkpoint.safetensors is missing, but metrics.csv records {} finished epoch{}: the run's parameters "
           "are gone, and starting over would overwrite that history; put the checkpoint back (best.safetensors, "

@@ -280,6 +280,18 @@ cp -r k1 nock && rm nock/checkpoint.safetensors && cp nock/metrics.csv nock.metr
 "$vaec" --resume --out nock >nock.out 2>nock.err; s=$?
 check "--resume without the checkpoint of finished epochs: refused, metrics.csv untouched" \
   sh -c "[ $s -eq 1 ] && grep -q 'nock: checkpoint.safetensors is missing, but metrics.csv records [0-9]* finished epochs: the run.s parameters are gone' nock.err && cmp -s nock.metrics nock/metrics.csv && [ ! -e nock/checkpoint.safetensors ]"
+# But a run killed between its first epoch's row and its first checkpoint (one row, no
+# checkpoint, summary.json counting no epoch) starts over and ends as the uninterrupted run.
+"${train[@]}" --epochs 2 --out win-ref >/dev/null 2>&1
+cp -r win-ref win && rm win/checkpoint.safetensors && head -2 win-ref/metrics.csv >win/metrics.csv
+python3 - <<'PY'
+import json
+j = json.load(open("win/summary.json")); j["epochs_completed"] = 0; j["status"] = "in_progress"
+open("win/summary.json", "w").write(json.dumps(j, indent=2))
+PY
+"$vaec" --resume --out win >win.out 2>&1; s=$?
+check "killed between the first row and the first checkpoint: the resume starts over and equals the uninterrupted run" \
+  sh -c "[ $s -eq 0 ] && grep -q 'holds no checkpoint yet' win.out && cmp -s win/metrics.csv win-ref/metrics.csv && cmp -s win/checkpoint.safetensors win-ref/checkpoint.safetensors"
 # run.json edited by hand (a learning rate, the binarization): the resume would continue
 # another run than the one interrupted; refused, naming each value both ways.
 cp -r k1 tam
