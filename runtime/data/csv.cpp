@@ -15,6 +15,19 @@
 namespace vaec::rt::detail {
 namespace {
 
+// A field as a message may quote it: control bytes (a NUL would end the message where a
+// C string is printed) as \xNN, and at most 60 bytes of it, then "…".
+std::string printable(std::string_view field) {
+  std::string out;
+  for (std::size_t i = 0; i < field.size() && i < 60; ++i) {
+    const auto ch = static_cast<unsigned char>(field[i]);
+    if (ch < 0x20 || ch == 0x7f) out += fmt::format("\\x{:02x}", ch);
+    else out += static_cast<char>(ch);
+  }
+  if (field.size() > 60) out += "…";
+  return out;
+}
+
 enum class field_kind { number, empty, not_number, not_finite, out_of_range };
 
 std::string_view trim(std::string_view s) {
@@ -121,14 +134,14 @@ dataset parse_csv(const std::string& name, std::span<const unsigned char> b) {
         case field_kind::not_number: {
           bool other_separator = fields[c].find_first_of(";\t ") != std::string_view::npos;
           throw data_error(fmt::format("{}: line {}, column {}: '{}' is not a number{}", name, line_no, c + 1,
-                                       fields[c], other_separator ? " (fields are separated by commas)" : ""));
+                                       printable(fields[c]), other_separator ? " (fields are separated by commas)" : ""));
         }
         case field_kind::not_finite:
           throw data_error(fmt::format("{}: line {}, column {}: '{}' is not a finite number", name, line_no, c + 1,
-                                       fields[c]));
+                                       printable(fields[c])));
         case field_kind::out_of_range:
           throw data_error(fmt::format("{}: line {}, column {}: '{}' is outside float32's range", name, line_no,
-                                       c + 1, fields[c]));
+                                       c + 1, printable(fields[c])));
       }
     }
     ++d.count;

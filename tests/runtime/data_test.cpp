@@ -526,6 +526,16 @@ BOOST_AUTO_TEST_CASE(csv_errors) {
   write_file(t.file("semi2.csv"), "a,b\n1;2,3\n");
   check_error(t.file("semi2.csv"), {"line 2, column 1: '1;2' is not a number (fields are separated by commas)"});
 
+  // A control byte in a field is shown as \xNN: a NUL printed as is ended the message there.
+  write_file(t.file("nul.csv"), std::string("1,2\n3,4\0" "5\n", 10));
+  check_error(t.file("nul.csv"), {"line 2, column 2: '4\\x005' is not a number"});
+  {
+    const std::string msg = error_of([&] { vaec::rt::load_file(t.file("nul.csv")); });
+    BOOST_TEST(msg.find('\0') == std::string::npos);
+  }
+  write_file(t.file("long.csv"), "1,2\n3," + std::string(100, 'x') + "\n");
+  check_error(t.file("long.csv"), {"line 2, column 2: '" + std::string(60, 'x') + "…' is not a number"});
+
   write_file(t.file("nan.csv"), "1,2\n3,NaN\n");
   check_error(t.file("nan.csv"), {"line 2, column 2: 'NaN' is not a finite number"});
   write_file(t.file("nan1.csv"), "nan,2\n3,4\n");  // a NaN in the first row is not a header
