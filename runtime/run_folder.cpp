@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -378,43 +379,86 @@ std::string to_json(const run_record& r) {
   return j.dump(2) + "\n";
 }
 
+namespace {
+// Field `key` of the JSON object `o` as T, exactly, for parse_run_record: a whole number
+// within T's range (not 8.5, not 1e10 for an int, not −5 for a seed), a finite or any
+// number for double, a string. `where` names it in messages ("settings.epochs"). Throws
+// run_folder_error naming the file, the field, its value and what it must be.
+template <class T>
+T field(const nlohmann::json& o, const char* key, const std::string& where, const std::string& path) {
+  const auto changed = [&](const std::string& what) {
+    return run_folder_error(fmt::format("{}: {} {}; the run folder was changed by hand or comes from another version "
+                                        "of vaec",
+                                        path, where, what));
+  };
+  if (!o.is_object() || !o.contains(key)) throw changed("is missing");
+  const nlohmann::json& v = o.at(key);
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) throw changed(fmt::format("is {}, but it must be a string", v.dump()));
+    return v.get<std::string>();
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!v.is_number()) throw changed(fmt::format("is {}, but it must be a number", v.dump()));
+    return v.get<double>();
+  } else {
+    static_assert(std::is_integral_v<T>);
+    const bool fits = v.is_number_unsigned()  ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                      : v.is_number_integer() ? std::is_signed_v<T> && v.get<std::int64_t>() >= static_cast<std::int64_t>(std::numeric_limits<T>::min())
+                                                && v.get<std::int64_t>() <= static_cast<std::int64_t>(std::numeric_limits<T>::max())
+                                              : false;
+    if (!fits)
+      throw changed(fmt::format("is {}, but it must be a whole number from {} to {}", v.dump(),
+                                std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
+    return v.get<T>();
+  }
+}
+}  // namespace
+
 run_record parse_run_record(const std::string& text, const std::string& path) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     throw run_folder_error(fmt::format("{}: not valid JSON; the run folder was changed by hand", path));
   try {
     run_record r;
-    r.version = j.at("vaec").get<std::string>();
-    r.model_name = j.at("model").get<std::string>();
-    r.model_file = j.at("model_file").get<std::string>();
-    r.model_sha256 = j.at("model_sha256").get<std::string>();
-    r.data = j.at("data").get<std::string>();
-    r.data_path = j.at("data_path").get<std::string>();
-    r.data_fingerprint = j.at("data_fingerprint").get<std::string>();
+    r.version = field<std::string>(j, "vaec", "vaec", path);
+    r.model_name = field<std::string>(j, "model", "model", path);
+    r.model_file = field<std::string>(j, "model_file", "model_file", path);
+    r.model_sha256 = field<std::string>(j, "model_sha256", "model_sha256", path);
+    r.data = field<std::string>(j, "data", "data", path);
+    r.data_path = field<std::string>(j, "data_path", "data_path", path);
+    r.data_fingerprint = field<std::string>(j, "data_fingerprint", "data_fingerprint", path);
     if (j.contains("sets")) r.sets = j.at("sets").get<std::vector<std::string>>();  // absent before --set existed
-    const auto& s = j.at("settings");
+    const auto object = [&](const nlohmann::json& o, const char* key, const std::string& where) -> const nlohmann::json& {
+      if (!o.contains(key) || !o.at(key).is_object())
+        throw run_folder_error(fmt::format("{}: {} {}; the run folder was changed by hand or comes from another "
+                                           "version of vaec",
+                                           path, where,
+                                           o.contains(key) ? fmt::format("is {}, but it must be an object", o.at(key).dump())
+                                                           : std::string("is missing")));
+      return o.at(key);
+    };
+    const auto& s = object(j, "settings", "settings");
     train_options& o = r.options;
-    o.epochs = s.at("epochs").get<int>();
-    o.batch = s.at("batch").get<int>();
-    const auto& a = s.at("optimizer");
-    o.adam = {a.at("lr").get<double>(), a.at("beta1").get<double>(), a.at("beta2").get<double>(),
-              a.at("eps").get<double>()};
-    o.samples = s.at("samples").get<int>();
-    r.objective = s.at("objective").get<std::string>();
-    r.kl = s.at("kl").get<std::string>();
-    o.beta = s.at("beta").get<double>();
-    o.kl_warmup = s.at("kl_warmup").get<double>();
-    o.kl_cycle = s.at("kl_cycle").get<int>();
-    o.free_bits = s.at("free_bits").get<double>();
-    const std::string b = s.at("binarize").get<std::string>();
+    o.epochs = field<int>(s, "epochs", "settings.epochs", path);
+    o.batch = field<int>(s, "batch", "settings.batch", path);
+    const auto& a = object(s, "optimizer", "settings.optimizer");
+    o.adam = {field<double>(a, "lr", "settings.optimizer.lr", path), field<double>(a, "beta1", "settings.optimizer.beta1", path), field<double>(a, "beta2", "settings.optimizer.beta2", path),
+              field<double>(a, "eps", "settings.optimizer.eps", path)};
+    o.samples = field<int>(s, "samples", "settings.samples", path);
+    r.objective = field<std::string>(s, "objective", "settings.objective", path);
+    r.kl = field<std::string>(s, "kl", "settings.kl", path);
+    o.beta = field<double>(s, "beta", "settings.beta", path);
+    o.kl_warmup = field<double>(s, "kl_warmup", "settings.kl_warmup", path);
+    o.kl_cycle = field<int>(s, "kl_cycle", "settings.kl_cycle", path);
+    o.free_bits = field<double>(s, "free_bits", "settings.free_bits", path);
+    const std::string b = field<std::string>(s, "binarize", "settings.binarize", path);
     if (b != "none" && b != "dynamic" && b != "static") throw std::invalid_argument("binarize");
     o.binarize_mode = b == "none" ? binarize::none : b == "dynamic" ? binarize::dynamic : binarize::fixed;
-    r.eval_samples = s.at("eval_samples").get<int>();
-    o.seed = s.at("seed").get<std::uint64_t>();
-    o.early_stopping = s.at("early_stopping").get<int>();
-    o.threads = s.at("threads").get<int>();
+    r.eval_samples = field<int>(s, "eval_samples", "settings.eval_samples", path);
+    o.seed = field<std::uint64_t>(s, "seed", "settings.seed", path);
+    o.early_stopping = field<int>(s, "early_stopping", "settings.early_stopping", path);
+    o.threads = field<int>(s, "threads", "settings.threads", path);
     // Absent before precision existed: those runs computed in fp32.
-    const std::string precision = s.contains("precision") ? s.at("precision").get<std::string>() : "fp32";
+    const std::string precision = s.contains("precision") ? field<std::string>(s, "precision", "settings.precision", path) : "fp32";
     // The settings as the command line and the checker would have them; a hand-edited
     // value outside them is named.
     auto bad = [&](const char* field, const std::string& value, const char* must) {

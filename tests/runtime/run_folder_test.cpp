@@ -110,7 +110,32 @@ BOOST_AUTO_TEST_CASE(run_json_round_trips) {
   BOOST_TEST(back.options.adam.lr == 3.0000000000000001e-4);
   BOOST_TEST((back.options.binarize_mode == rt::binarize::fixed));
   const std::string m = message_of([] { rt::parse_run_record("{\"vaec\": \"0.1.0\"}", "x/run.json"); });
-  BOOST_TEST(m.find("x/run.json: a field is missing") != std::string::npos, m);
+  BOOST_TEST(m.find("x/run.json: model is missing") != std::string::npos, m);
+  // A field edited by hand to another kind, or a number that does not fit, is named with its
+  // value: nothing is truncated (8.5 → 8), wrapped (1e10 → −2^31, −5 → 2^64 − 5) or read as 0.
+  const std::string good = rt::to_json(r);
+  const std::vector<std::pair<std::string, std::string>> edits = {
+      {"\"epochs\": 7", "\"epochs\": \"ten\""},
+      {"\"epochs\": 7", "\"epochs\": 8.5"},
+      {"\"epochs\": 7", "\"epochs\": 1e10"},
+      {"\"seed\": 18446744073709551615", "\"seed\": -5"},
+      {"\"seed\": 18446744073709551615", "\"seed\": 1.2e21"},
+      {"\"lr\": 0.00030000000000000003", "\"lr\": null"},
+      {"\"data_path\": \"/abs/d\"", "\"data_path\": 5"}};
+  const std::vector<std::string> named = {"settings.epochs is \"ten\", but it must be a whole number",
+                                          "settings.epochs is 8.5, but it must be a whole number",
+                                          "settings.epochs is 10000000000.0, but it must be a whole number",
+                                          "settings.seed is -5, but it must be a whole number from 0 to 18446744073709551615",
+                                          "settings.seed is 1.2e+21, but it must be a whole number",
+                                          "settings.optimizer.lr is null, but it must be a number",
+                                          "data_path is 5, but it must be a string"};
+  for (std::size_t i = 0; i < edits.size(); ++i) {
+    const auto at = good.find(edits[i].first);
+    BOOST_TEST_REQUIRE(at != std::string::npos, edits[i].first << " in " << good);
+    const std::string text = good.substr(0, at) + edits[i].second + good.substr(at + edits[i].first.size());
+    const std::string msg = message_of([&] { rt::parse_run_record(text, "x/run.json"); });
+    BOOST_TEST(msg.find("x/run.json: " + named[i]) != std::string::npos, msg);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(sha256_and_fingerprints) {
