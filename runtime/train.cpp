@@ -710,14 +710,6 @@ train_result train(const model_binding& b, const data_splits& data, const train_
       }
       throw checkpoint_error(fmt::format("{}: metadata '{}' is '{}', not a whole number", ckpt_path, k, v));
     };
-    // The run's position means something only under the settings it was trained with.
-    const std::pair<const char*, long long> same[] = {
-        {"vaec.batch", B}, {"vaec.samples", o.samples}, {"vaec.train_examples", static_cast<long long>(train_set->count)}};
-    for (const auto& [key, now] : same)
-      if (integer(key) != now)
-        throw train_error(fmt::format("{}: the run was trained with {} = {}, this command has {}; resume with the "
-                                      "run's settings and data",
-                                      ckpt_path, std::string(key).substr(5), integer(key), now));
     // run.json is what a resume reads its settings from; the checkpoint keeps the ones it was
     // trained with. A value changed by hand since (a learning rate, β, the binarization)
     // would continue another run than the one that was interrupted: refused, naming each.
@@ -746,6 +738,14 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                                       (std::filesystem::path(files.dir) / "run.json").string(), ckpt_path,
                                       fmt::join(changed, "; ")));
     }
+    // The run's position means something only under the settings it was trained with.
+    const std::pair<const char*, long long> same[] = {
+        {"vaec.batch", B}, {"vaec.samples", o.samples}, {"vaec.train_examples", static_cast<long long>(train_set->count)}};
+    for (const auto& [key, now] : same)
+      if (integer(key) != now)
+        throw train_error(fmt::format("{}: the run was trained with {} = {}, this command has {}; resume with the "
+                                      "run's settings and data",
+                                      ckpt_path, std::string(key).substr(5), integer(key), now));
     if (meta("vaec.seed") != std::to_string(o.seed))
       throw train_error(fmt::format("{}: the run was trained with seed {}, this command has {}; resume with the "
                                     "run's seed",
@@ -761,8 +761,16 @@ train_result train(const model_binding& b, const data_splits& data, const train_
           "{}: the run was trained on {}, and this command runs on {}; resume it as it was trained ({}), so that it "
           "continues exactly",
           ckpt_path, trained_on, now_on,
-          ranks_it == ck.metadata.end() ? fmt::format("vaec --resume --out {}, without mpirun", files.dir)
-                                        : fmt::format("mpirun -np {} vaec --resume --out {}", ranks_it->second, files.dir))));
+          ranks_it == ck.metadata.end()
+              ? fmt::format("{} --resume --out {}, without mpirun", shell_word(command_name()), shell_word(files.dir))
+              : fmt::format("mpirun -np {} {} --resume --out {}", ranks_it->second, shell_word(command_name()),
+                            shell_word(files.dir)))));
+    if (integer("vaec.epoch") < 0 || integer("vaec.epoch") > o.epochs || integer("vaec.step_in_epoch") < 0 ||
+        integer("vaec.adam_t") < 0)
+      throw checkpoint_error(fmt::format("{}: the run's position (epoch {}, step {}, Adam step {}) does not fit this "
+                                         "run of {} epochs; the checkpoint was changed by hand",
+                                         ckpt_path, integer("vaec.epoch"), integer("vaec.step_in_epoch"),
+                                         integer("vaec.adam_t"), o.epochs));
     start_epoch = static_cast<int>(integer("vaec.epoch"));
     start_step = static_cast<std::size_t>(integer("vaec.step_in_epoch"));
     opt.t = integer("vaec.adam_t");
@@ -778,6 +786,13 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     if (start_epoch < 0 || start_step >= steps_per_epoch || opt.t < 0)
       throw checkpoint_error(fmt::format("{}: the run's position (epoch {}, step {}) does not fit this run", ckpt_path,
                                          start_epoch, start_step));
+    // Adam takes one step per training step, so its count is the run's position in steps.
+    const long long position = static_cast<long long>(start_epoch) * static_cast<long long>(steps_per_epoch) +
+                               static_cast<long long>(start_step);
+    if (opt.t != position)
+      throw checkpoint_error(fmt::format("{}: the run's position (epoch {}, step {}: {} steps of {} an epoch) and "
+                                         "Adam's step count ({}) disagree; the checkpoint was changed by hand",
+                                         ckpt_path, start_epoch, start_step, position, steps_per_epoch, opt.t));
     // metrics.csv and timing.csv keep exactly the completed epochs' rows, as they were
     // written (a run killed after writing a row but before its checkpoint wrote one more).
     result.epochs = read_metrics(metrics_path.string(), L);

@@ -98,7 +98,8 @@ fi
 bg=$!
 rank1=""
 for _ in $(seq 100); do
-  for p in $(pgrep -x vaec); do
+  # Only this test's ranks (mpirun's children): never another user's vaec.
+  for p in $(pgrep -x -P "$bg" vaec); do
     if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && pgrep -P "$p" >/dev/null; then
       rank1=$p
     fi
@@ -210,7 +211,7 @@ wait $bg; bg=""
 check "Ctrl-C: the ranks stopped with a checkpoint" sh -c "grep -q \"^interrupted .*checkpoint written\" cut.log || { tail -5 cut.log; false; }"
 "${mpirun[@]}" -np 3 "$vaec" --resume --out cut >n3.log 2>&1
 check "resume on another number of ranks: refused, naming both and the command" \
-  grep -q "trained on 2 MPI ranks, and this command runs on 3 MPI ranks; resume it as it was trained (mpirun -np 2 vaec --resume --out cut)" n3.log
+  grep -qF "trained on 2 MPI ranks, and this command runs on 3 MPI ranks; resume it as it was trained (mpirun -np 2 $vaec --resume --out cut)" n3.log
 "${mpirun[@]}" -np 2 "$vaec" --resume --out cut >/dev/null 2>&1
 check "resume on 2 ranks: checkpoint and metrics.csv identical to the uninterrupted run" \
   sh -c "cmp full/checkpoint.safetensors cut/checkpoint.safetensors && cmp full/metrics.csv cut/metrics.csv"
@@ -240,8 +241,8 @@ check "a malformed model under mpirun -np 2: exit 1, its diagnostics once, no MP
   sh -c "[ $st -eq 1 ] && [ \$(grep -cE '^[0-9]+ errors? in trunc[.]vae' e3.out) -eq 1 ] && ! grep -q MPI_ABORT e3.out"
 # An --out that holds a run: refused once, with the resume command as it must be typed here.
 "${mpirun[@]}" -np 2 "$vaec" t.vae --data slice --threads 1 --out dp2 >e4.out 2>&1; st=$?
-check "an --out holding a run under mpirun -np 2: refused once, naming \`mpirun -np 2 vaec --resume --out dp2\`" \
-  sh -c "[ $st -ne 0 ] && [ \$(grep -c 'continue it with .mpirun -np 2 vaec --resume --out dp2.' e4.out) -eq 1 ] && ! grep -q MPI_ABORT e4.out"
+check "an --out holding a run under mpirun -np 2: refused once, naming \`mpirun -np 2 $vaec --resume --out dp2\`" \
+  sh -c "[ $st -ne 0 ] && [ \$(grep -cF 'continue it with \`mpirun -np 2 $vaec --resume --out dp2\`' e4.out) -eq 1 ] && ! grep -q MPI_ABORT e4.out"
 # Ranks that read different data (a mis-synced copy on a cluster): refused before any step,
 # naming the rank; nothing left behind. Other contents of the same size, and another size.
 cp -r slice slicealt

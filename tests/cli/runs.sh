@@ -313,6 +313,28 @@ check "--data fashion-mnist beside a folder of that name: a note says which is r
   sh -c "[ $s -eq 0 ] && grep -q \"^vaec: note: --data fashion-mnist names the data set installed in /usr/share/datasets/fashion-mnist, not the folder '.*/fmdir/fashion-mnist' here; for that one, write --data ./fashion-mnist\" fm.err"
 "$vaec" eval k1 --data fashion-mnist --iw 1 --threads 1 >/dev/null 2>fm2.err
 check "without such a folder, no note" sh -c "! grep -q 'names the data set installed' fm2.err"
+# The run's position in the checkpoint's metadata edited by hand: a negative step, or an
+# epoch that Adam's step count contradicts, is refused (a negative step was read as
+# 18446744073709551613; an earlier epoch trained its epochs again).
+cat >edit_meta.py <<'PY'
+import json, struct, sys
+path, key, value = sys.argv[1], sys.argv[2], sys.argv[3]
+b = open(path, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+h["__metadata__"][key] = value
+t = json.dumps(h, separators=(",", ":")).encode()
+t += b" " * ((8 - len(t) % 8) % 8)
+open(path, "wb").write(struct.pack("<Q", len(t)) + t + b[8 + n:])
+PY
+cp -r k1 pos1 && python3 edit_meta.py pos1/checkpoint.safetensors vaec.step_in_epoch -3
+"$vaec" --resume --out pos1 >/dev/null 2>pos1.err; s=$?
+check "a checkpoint whose step was edited to -3: refused, showing -3" \
+  sh -c "[ $s -eq 1 ] && grep -q \"pos1/checkpoint.safetensors: the run's position (epoch [0-9]*, step -3, Adam step [0-9]*) does not fit\" pos1.err"
+cp -r k1 pos2 && python3 edit_meta.py pos2/checkpoint.safetensors vaec.epoch 0
+"$vaec" --resume --out pos2 >/dev/null 2>pos2.err; s=$?
+check "a checkpoint whose epoch was edited: Adam's step count contradicts it, refused" \
+  sh -c "[ $s -eq 1 ] && grep -q \"pos2/checkpoint.safetensors: the run's position (epoch 0, step 0: 0 steps of [0-9]* an epoch) and Adam's step count ([0-9]*) disagree\" pos2.err"
 # Settings that cannot train on these data (early stopping on 1 example) are refused naming
 # the data and the fix, and leave no folder behind, so the corrected command can run.
 printf '0.1,0.2,0.3,0.4\n' >one.csv
