@@ -496,6 +496,11 @@ int run_train(const train_cli& c) {
   // The data are loaded and checked before the run folder exists: a data problem leaves nothing behind.
   vaec::rt::data_splits data = load_data_noting(c.resume ? record.data_path : c.data);
   vaec::rt::check_data(binding, data);
+  if (o.binarize_mode != vaec::rt::binarize::none) {
+    const char* mode = o.binarize_mode == vaec::rt::binarize::dynamic ? "dynamic" : "static";
+    vaec::rt::require_probabilities(data.train, mode);
+    if (data.test) vaec::rt::require_probabilities(*data.test, mode);
+  }
   const std::string fp = vaec::rt::fingerprint(data);
   if (c.resume && fp != record.data_fingerprint)
     throw vaec::rt::run_folder_error(fmt::format(
@@ -816,6 +821,8 @@ void load_eval_data(const std::string& path, const vaec::rt::run_record& record,
   out.set = out.splits.test ? &*out.splits.test : &out.splits.train;
   vaec::rt::check_data(b, *out.set);
   if (record.options.binarize_mode != vaec::rt::binarize::none) {
+    vaec::rt::require_probabilities(*out.set,
+                                    record.options.binarize_mode == vaec::rt::binarize::dynamic ? "dynamic" : "static");
     out.binarized = vaec::rt::binarized_once(*out.set, record.options.seed);
     out.set = &*out.binarized;
     out.what = fmt::format("binarized test set (seed {})", record.options.seed);

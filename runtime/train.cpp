@@ -456,6 +456,16 @@ bool is_binary(const dataset& d) {
   return std::all_of(d.values.begin(), d.values.end(), [](float v) { return v == 0.0f || v == 1.0f; });
 }
 
+void require_probabilities(const dataset& d, std::string_view mode) {
+  const auto it = std::find_if(d.values.begin(), d.values.end(), [](float v) { return !(v >= 0.0f && v <= 1.0f); });
+  if (it == d.values.end()) return;
+  const auto i = static_cast<std::size_t>(it - d.values.begin());
+  throw data_error(fmt::format("{}: example {} (counting from 0), column {}, holds {:g}, outside [0, 1]; binarize = {} "
+                               "reads each value as the probability of a 1, so it needs data in [0, 1]: scale the data "
+                               "to [0, 1], or set binarize = none",
+                               d.origin, i / d.width, i % d.width + 1, *it, mode));
+}
+
 void check_data(const model_binding& b, const dataset& d) { check_fits(b, d); }
 
 void check_data(const model_binding& b, const data_splits& d) {

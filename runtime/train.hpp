@@ -10,6 +10,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/data/dataset.hpp"
@@ -111,6 +112,12 @@ std::vector<epoch_metrics> parse_metrics(const std::string& text, std::size_t la
 
 // Whether every value of `d` is 0 or 1.
 bool is_binary(const dataset& d);
+
+// For binarize = dynamic or static, which read each value as the probability of a 1: throws
+// data_error naming `d`'s origin, the first example (counting from 0) and column holding a
+// value outside [0, 1], the value, and the fix (scale the data to [0, 1], or binarize =
+// none). `mode` names the setting in the message ("dynamic", "static").
+void require_probabilities(const dataset& d, std::string_view mode);
 
 // Trains `binding.g`. With `resume`, continues from dir/checkpoint.safetensors and
 // reproduces the uninterrupted run's numbers. Throws train_error (non-finite loss,

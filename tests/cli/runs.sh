@@ -483,6 +483,11 @@ check "an outlier met by a training step: the stop names it (example 123) and sa
 "$vaec" outlier.vae --data outlier_train --epochs 2 --threads 1 --set early_stopping=1 --seed 1 --out out4 >/dev/null 2>o4.err; s=$?
 check "with early stopping, a training step's outlier is named by its row in the whole training data (123)" \
   sh -c "[ $s -eq 1 ] && grep -q \"1 of this step's 50 examples has a non-finite ELBO: the training data's example 123 (counting from 0)\" o4.err"
+# binarize reads values as probabilities of a 1: data outside [0, 1] are refused before a
+# folder is made, naming the first such value (they were binarized in silence).
+"$vaec" outlier.vae --data outlier_train --set binarize=static --epochs 1 --threads 1 --out bz >/dev/null 2>bz.err; s=$?
+check "binarize on data outside [0, 1]: refused naming the example, column and value, no folder" \
+  sh -c "[ $s -eq 1 ] && grep -q 'outlier_train/train-images-idx3-ubyte: example [0-9]* (counting from 0), column [0-9]*, holds [-0-9.e+]*, outside \[0, 1\]; binarize = static reads each value as the probability of a 1' bz.err && [ ! -e bz ]"
 for f in *.err; do no_crash "$f" || fail "$f holds an internal error or a crash"; done
 
 # ---- 9. evaluation says what it computes ------------------------------------------------------
