@@ -728,11 +728,16 @@ int run_train(const train_cli& c) {
   // The checkpoint is written: a further Ctrl-C (during the pictures) ends the process at once.
   if (r.interrupted) vaec::rt::restore_default_interrupts();
   if (rank0) write_status(r.interrupted ? "interrupted" : r.early_stopped ? "early_stopped" : "completed", "");
+  // The resume hint before the pictures, flushed: a second Ctrl-C while they are drawn ends
+  // the process at once, and the hint must be on the screen (or in the log) by then.
+  if (r.interrupted) {
+    fmt::print("resume with: {}\n", vaec::rt::resume_command(dir));
+    std::fflush(stdout);
+  }
   if ((r.steps > 0 || !from_checkpoint) && rank0) write_pictures(*folder, model, record, data, r.epochs);
   if (r.interrupted) {
     // Data-parallel: every rank agreed on the step to stop at, so all exit alike (no MPI_Abort).
     vaec::rt::mpi::note_others_informed();
-    fmt::print("resume with: {}\n", vaec::rt::resume_command(dir));
     return vaec::rt::interrupted_exit_code();
   }
   fmt::print("done: {} of {} epoch{}{}; run folder: {}\n", r.epochs.size(), o.epochs, o.epochs == 1 ? "" : "s",

@@ -122,7 +122,7 @@ std::string resume_command(const std::string& dir) {
                      shell_word(command_name()), shell_word(dir));
 }
 
-int lock_folder(const fs::path& dir, std::string_view holder_kind) {
+int lock_folder(const fs::path& dir, std::string_view holder_kind, bool new_folder) {
   const fs::path p = dir / lock_name;
   const int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -142,9 +142,9 @@ int lock_folder(const fs::path& dir, std::string_view holder_kind) {
     }
     ::close(fd);
     if (err == EWOULDBLOCK)
-      throw run_folder_error(fmt::format("{} is in use by another {}{}; wait for it to finish, stop it, or choose "
-                                         "another --out",
-                                         dir.string(), holder_kind, holder.empty() ? "" : " (" + holder + ")"));
+      throw run_folder_error(fmt::format("{} is in use by another {}{}; wait for it to finish, or stop it{}",
+                                         dir.string(), holder_kind, holder.empty() ? "" : " (" + holder + ")",
+                                         new_folder ? ", or choose another --out" : ""));
     throw run_folder_error(fmt::format("cannot lock {}: {}", p.string(), os_reason(err)));
   }
   // The holder's pid, for the message another process prints.
@@ -157,7 +157,7 @@ int lock_folder(const fs::path& dir, std::string_view holder_kind) {
   return fd;
 }
 
-int run_folder::lock(const fs::path& dir) { return lock_folder(dir, "vaec process"); }
+int run_folder::lock(const fs::path& dir, bool new_folder) { return lock_folder(dir, "vaec process", new_folder); }
 
 std::string timestamp() {
   std::time_t t = std::time(nullptr);
@@ -241,7 +241,7 @@ run_folder run_folder::open(const fs::path& dir) {
   if (!fs::exists(dir / "run.json", ec))
     throw run_folder_error(fmt::format("{} is not a run folder of this version of vaec (it has no run.json)",
                                        dir.string()));
-  run_folder folder(dir, lock(dir));
+  run_folder folder(dir, lock(dir, false));
   remove_stale_temporaries(dir);
   return folder;
 }

@@ -73,7 +73,8 @@ class run_folder {
 
  private:
   run_folder(std::filesystem::path dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}
-  static int lock(const std::filesystem::path& dir);
+  // new_folder: the message for a folder in use suggests another --out (a new run).
+  static int lock(const std::filesystem::path& dir, bool new_folder = true);
   std::filesystem::path dir_;
   int lock_fd_ = -1;
 };
@@ -122,7 +123,9 @@ std::string settings_json(const run_record& r);
 // it is closed, or the process ends). `holder_kind` names such a process in that message
 // ("vaec process", "vaec compare"). Throws run_folder_error when the lock file cannot be
 // created or written, or "DIR is in use by another HOLDER_KIND (pid N)".
-int lock_folder(const std::filesystem::path& dir, std::string_view holder_kind);
+// `new_folder`: the message for a folder in use also suggests another --out (for a new run
+// or comparison; not for one that continues or evaluates the folder's own).
+int lock_folder(const std::filesystem::path& dir, std::string_view holder_kind, bool new_folder = true);
 
 // --data as a run or a comparison records it: the name fashion-mnist as it is, a path made
 // absolute (so that a resume from another folder finds the same files). Throws nothing.

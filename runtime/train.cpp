@@ -584,10 +584,10 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     test_set = &*own_test;
   }
   if (valid_set)
-    log << fmt::format("early stopping: {} examples (a tenth of the training data, chosen with the seed) are held out "
+    log << fmt::format("early stopping: {} example{} (a tenth of the training data, chosen with the seed) {} held out "
                        "as the validation split; training uses the other {}\n",
-                       group_digits(static_cast<double>(valid_set->count)),
-                       group_digits(static_cast<double>(train_set->count)));
+                       group_digits(static_cast<double>(valid_set->count)), valid_set->count == 1 ? "" : "s",
+                       valid_set->count == 1 ? "is" : "are", group_digits(static_cast<double>(train_set->count)));
 
   parameters<float> params(g);
   params.initialize(o.seed);
@@ -1086,8 +1086,10 @@ train_result train(const model_binding& b, const data_splits& data, const train_
         sum_accumulators();
         write_ckpt(epoch, step + 1, ckpt_path);
         if (tty) std::fprintf(stderr, "\r\033[K");  // erase the whole bar, however long
+        // Flushed now: a second Ctrl-C while the pictures are drawn ends the process at once.
         log << fmt::format("interrupted at epoch {}, step {} of {}: checkpoint written to {}\n", epoch + 1, step + 1,
-                           steps_per_epoch, ckpt_path);
+                           steps_per_epoch, ckpt_path)
+            << std::flush;
         result.interrupted = true;
         return result;
       }
@@ -1198,7 +1200,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     }
     agree_on_interrupt();
     if (interrupted.load()) {
-      log << fmt::format("interrupted after epoch {}: checkpoint written to {}\n", epoch + 1, ckpt_path);
+      log << fmt::format("interrupted after epoch {}: checkpoint written to {}\n", epoch + 1, ckpt_path) << std::flush;
       result.interrupted = true;
       return result;
     }

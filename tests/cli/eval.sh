@@ -82,8 +82,8 @@ check "another seed, other draws: another eval_per_example.npy" sh -c "! cmp -s 
 busy_pid=$!
 for _ in $(seq 1 100); do [ -s busy/run.json ] && break; sleep 0.1; done
 evaluate busy --iw 2 >b.out 2>b.err; s=$?
-check "eval of a run that is training is refused: exit 1, 'in use by another vaec process', nothing written" \
-  sh -c "[ $s -eq 1 ] && grep -q 'busy is in use by another vaec process (pid $busy_pid)' b.err && [ ! -e busy/eval.json ] && [ ! -s b.out ]"
+check "eval of a run that is training is refused: exit 1, 'in use by another vaec process' (no --out advice: eval has none), nothing written" \
+  sh -c "[ $s -eq 1 ] && grep -q 'busy is in use by another vaec process (pid $busy_pid); wait for it to finish, or stop it\$' b.err && [ ! -e busy/eval.json ] && [ ! -s b.out ]"
 kill -INT "$busy_pid" 2>/dev/null
 wait "$busy_pid" 2>/dev/null
 busy_pid=""
