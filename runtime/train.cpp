@@ -1051,9 +1051,27 @@ train_result train(const model_binding& b, const data_splits& data, const train_
             advice = fmt::format("The learning rate ({:g}) is far too large: try a smaller one (--lr)", o.adam.lr);
           }
         }
+        // One example far below the others' ELBO (an extreme but finite value in the data, such
+        // as 1e15 among values near 1) makes gradients like these: name it before the model.
+        std::string outlier;
+        if (m > 1 && !dp.on && overflow.empty()) {
+          const std::vector<double>& each = p.per_example();
+          std::vector<double> sorted(each.begin(), each.begin() + m);
+          std::sort(sorted.begin(), sorted.end());
+          const double worst = sorted.front(), median = sorted[sorted.size() / 2];
+          if (std::isfinite(worst) && std::isfinite(median) && worst < median - 1000.0 * (std::abs(median) + 1.0)) {
+            const auto j = static_cast<std::size_t>(std::find(each.begin(), each.begin() + m, worst) - each.begin());
+            const std::uint32_t k = perm[from + j];
+            outlier = fmt::format(
+                " This step's lowest ELBO, {:.3g}, is the training data's example {} (counting from 0), against a median "
+                "of {:.3g} over its {} examples: if that example is unlike the rest of the data (an outlier, a corrupt "
+                "row), remove it from the data.",
+                worst, train_rows.empty() ? k : train_rows[k], median, m);
+          }
+        }
         throw on_every_rank(train_error(fmt::format("training stopped at epoch {}, step {} (step {} overall): {}; "
-                                                    "this step's update is discarded; {}. {}",
-                                                    epoch + 1, step + 1, global + 1, what, kept_text(), advice),
+                                                    "this step's update is discarded; {}.{} {}",
+                                                    epoch + 1, step + 1, global + 1, what, kept_text(), outlier, advice),
                                         true));
       }
       if (m > 0) {

@@ -483,6 +483,26 @@ check "an outlier met by a training step: the stop names it (example 123) and sa
 "$vaec" outlier.vae --data outlier_train --epochs 2 --threads 1 --set early_stopping=1 --seed 1 --out out4 >/dev/null 2>o4.err; s=$?
 check "with early stopping, a training step's outlier is named by its row in the whole training data (123)" \
   sh -c "[ $s -eq 1 ] && grep -q \"1 of this step's 50 examples has a non-finite ELBO: the training data's example 123 (counting from 0)\" o4.err"
+# An outlier large but finite (1e15 among values near 1): the loss stays finite and the
+# gradient overflows Adam's second moment; the stop names the example as well as the weight.
+python3 - <<'PY'
+import os, random, struct
+random.seed(5)
+def idx(path, rows):
+    with open(path, "wb") as f:
+        f.write(struct.pack(">BBBBII", 0, 0, 0x0D, 2, len(rows), len(rows[0])))
+        for r in rows:
+            f.write(struct.pack(">%df" % len(r), *r))
+os.makedirs("outlier_big", exist_ok=True)
+train = [[random.gauss(0, 1) for _ in range(4)] for _ in range(400)]
+test = [[random.gauss(0, 1) for _ in range(4)] for _ in range(100)]
+train[123] = [0, 0, 1e15, 0]
+idx("outlier_big/train-images-idx3-ubyte", train)
+idx("outlier_big/t10k-images-idx3-ubyte", test)
+PY
+"$vaec" outlier.vae --data outlier_big --epochs 2 --threads 1 --out out5 >/dev/null 2>o5.err; s=$?
+check "a finite outlier that overflows the gradient: the stop names example 123 beside the weight" \
+  sh -c "[ $s -eq 1 ] && grep -q \"is finite but as large as .* This step's lowest ELBO, .*, is the training data's example 123 (counting from 0), against a median of .* over its 50 examples: if that example is unlike the rest of the data\" o5.err"
 # binarize reads values as probabilities of a 1: data outside [0, 1] are refused before a
 # folder is made, naming the first such value (they were binarized in silence).
 "$vaec" outlier.vae --data outlier_train --set binarize=static --epochs 1 --threads 1 --out bz >/dev/null 2>bz.err; s=$?
