@@ -308,6 +308,10 @@ vaec::rt::run_record new_record(const train_cli& c, const loaded& m) {
   if (c.epochs && *c.epochs < 1) throw usage_error(fmt::format("--epochs {}: train for at least 1 epoch", *c.epochs));
   if (c.batch && *c.batch < 1) throw usage_error(fmt::format("--batch {}: a batch holds at least 1 example", *c.batch));
   if (c.samples && *c.samples < 1) throw usage_error(fmt::format("--samples {}: draw at least 1 sample", *c.samples));
+  // The same bound as the model's train { } block and --set (lang/check/train_settings.cpp).
+  for (const auto& [option, value] : {std::pair{"--epochs", c.epochs}, std::pair{"--batch", c.batch}, std::pair{"--samples", c.samples}})
+    if (value && *value > 1000000000)
+      throw usage_error(fmt::format("{} {}: at most 1,000,000,000, as in the model's train {{ }} block", option, *value));
   // A step holds batch × samples columns of every value; their count must fit an int.
   if (static_cast<long long>(o.batch) * o.samples > std::numeric_limits<int>::max())
     throw usage_error(fmt::format("batch {} × samples {} = {} columns a step, more than a step can hold "

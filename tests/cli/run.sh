@@ -155,6 +155,7 @@ expect "train: --lr 1e400" 2 "^vaec: error: --lr beyond .1\.8e308 \(read as infi
 expect "sample: -n 1e9" 2 "^vaec: error: -n 1e9: not a whole number .*; see vaec sample --help$" "" -- sample "$work/r-none" -n 1e9
 expect "an unknown option" 2 "^vaec: error: vaec \(training\) does not take these arguments: .*--frob; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --frob 3
 expect "eval: an option it does not take" 2 "^vaec: error: vaec eval does not take these arguments: .*--set.*; see vaec eval --help$" "" -- eval "$work/r-none" --data "$work/tiny.csv" --set epochs=5
+expect "train: --epochs 2000000000" 2 "^vaec: error: --epochs 2000000000: at most 1,000,000,000, as in the model's train \{ \} block$" "" -- "$model" --data "$work/tiny.csv" --epochs 2000000000
 expect "an option given twice" 2 "^vaec: error: --epochs given 2 times; give it once; see vaec --help$" "" -- "$model" --data "$work/tiny.csv" --epochs 1 --epochs 2
 # An empty value would be taken by CLI11 as "not given", and the default would run in silence.
 for opt in --lr --epochs --batch --samples --seed --threads --out --data; do
