@@ -232,6 +232,23 @@ void checker::check_train(const std::vector<const ast::train_block*>& blocks) {
     double* fields[] = {&t.lr, &t.beta1, &t.beta2, &t.eps};
     if (auto v = adam_argument(i, e->value)) *fields[i] = *v;
   }
+  // The IWAE bound weighs log p(x, z) − log q(z | x) per sample: no KL term, so nothing for
+  // β, its warm-up or free bits to act on (the parameters are the same bits with or without).
+  if (t.objective == objective_kind::iwae)
+    for (const char* key : {"beta", "kl_warmup", "kl_cycle", "free_bits"}) {
+      const auto it = seen.find(key);
+      if (it == seen.end()) continue;
+      const bool is_default = std::string_view(key) == "beta" ? t.beta == 1
+                              : std::string_view(key) == "kl_warmup" ? t.kl_warmup == 0
+                              : std::string_view(key) == "kl_cycle"  ? t.kl_cycle == 0
+                                                                     : t.free_bits == 0;
+      if (!is_default)
+        diags_.warning(diagnostic_kind::setting_has_no_effect, span_of(it->second->value),
+                       fmt::format("{} has no effect under objective = iwae: the IWAE bound weighs log p(x, z) − log "
+                                   "q(z | x) per sample, with no KL term to weigh; remove it, or train with objective = "
+                                   "elbo",
+                                   key));
+    }
   // Cyclical annealing ramps β over the first kl_warmup epochs of every cycle.
   if (auto it = seen.find("kl_cycle"); it != seen.end() && t.kl_cycle > 0) {
     if (t.kl_warmup <= 0)

@@ -611,6 +611,24 @@ BOOST_AUTO_TEST_CASE(train_seed_is_read_exactly) {
   }
 }
 
+// Under objective = iwae there is no KL term: β, its warm-up and free bits change nothing
+// (a run's parameters are the same bits with beta = 1 and beta = 5), and check says so.
+BOOST_AUTO_TEST_CASE(kl_settings_under_iwae_are_flagged) {
+  const auto flagged = [](const std::string& train) {
+    auto r = run(gaussian(normal_q, train));
+    std::vector<std::string> keys;
+    for (const auto& d : r.diags->all())
+      if (d.level == vaec::severity::warning && d.kind == vaec::diagnostic_kind::setting_has_no_effect)
+        keys.push_back(d.message.substr(0, d.message.find(' ')));
+    return keys;
+  };
+  BOOST_TEST(flagged("train { objective = iwae samples = 5 beta = 5 free_bits = 0.5 kl_warmup = 2 kl_cycle = 4 }") ==
+                 std::vector<std::string>({"beta", "kl_warmup", "kl_cycle", "free_bits"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(flagged("train { objective = iwae samples = 5 beta = 1 free_bits = 0 }").empty());
+  BOOST_TEST(flagged("train { objective = elbo beta = 5 free_bits = 0.5 }").empty());
+}
+
 BOOST_AUTO_TEST_CASE(train_rejects_negative_numbers) {
   // Each setting's smallest legal value is accepted; a negative one is not.
   const std::vector<std::string> bad = {
