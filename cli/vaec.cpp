@@ -75,6 +75,16 @@ vaec::rt::data_splits load_data_noting(const std::string& data) {
   return vaec::rt::load_data(data);
 }
 
+// A run folder's summary.json as a JSON object; nothing when it is missing or is not one (a
+// run that died before writing it, a file changed by hand).
+std::optional<nlohmann::json> read_summary(const vaec::rt::run_folder& folder) {
+  if (const auto text = folder.read("summary.json")) {
+    auto parsed = nlohmann::json::parse(*text, nullptr, false);
+    if (parsed.is_object()) return parsed;
+  }
+  return std::nullopt;
+}
+
 struct loaded {
   std::string text;  // the exact source
   vaec::checked_model model;
@@ -565,11 +575,9 @@ int run_train(const train_cli& c) {
         if (!header && !line.empty()) ++finished;
     }
     std::size_t counted = 0;
-    if (const auto text = folder->read("summary.json")) {
-      const auto summary = nlohmann::json::parse(*text, nullptr, false);
-      if (summary.is_object() && summary.contains("epochs_completed") && summary["epochs_completed"].is_number_unsigned())
-        counted = summary["epochs_completed"].get<std::size_t>();
-    }
+    if (const auto summary = read_summary(*folder);
+        summary && summary->contains("epochs_completed") && summary->at("epochs_completed").is_number_unsigned())
+      counted = summary->at("epochs_completed").get<std::size_t>();
     finished = std::max(finished, counted);
     if (finished >= 2 || counted >= 1)
       throw vaec::rt::run_folder_error(fmt::format(
@@ -679,10 +687,7 @@ int run_train(const train_cli& c) {
   auto write_status = [&](const char* status, const std::string& reason) {
     nlohmann::json summary = summary_base;
     summary["epochs_completed"] = 0;
-    if (auto text = folder->read("summary.json")) {
-      auto parsed = nlohmann::json::parse(*text, nullptr, false);
-      if (parsed.is_object()) summary = std::move(parsed);
-    }
+    if (auto parsed = read_summary(*folder)) summary = std::move(*parsed);
     summary["status"] = status;
     if (reason.empty()) summary.erase("stop_reason");
     else summary["stop_reason"] = reason;
@@ -978,9 +983,9 @@ int run_eval(const eval_cli& c) {
   // summary.json still saying in_progress while this command holds the run's lock: no process
   // trains it any more — it was killed (kill -9, the out-of-memory killer) or its machine
   // stopped, with no chance to say so.
-  if (const auto text = folder.read("summary.json")) {
-    const auto summary = nlohmann::json::parse(*text, nullptr, false);
-    if (summary.is_object() && summary.value("status", "") == "in_progress")
+  {
+    const auto summary = read_summary(folder);
+    if (summary && summary->value("status", "") == "in_progress")
       fmt::print(out, "note: this run did not finish: its summary.json says in_progress, but no vaec process is training "
                       "it (it was killed, or its machine stopped); these are the figures of its checkpoint after {} of "
                       "{} epochs; `{}` continues it\n",

@@ -566,6 +566,9 @@ train_result train(const model_binding& b, const data_splits& data, const train_
     train_set = &*own_train;
     valid_set = &*own_valid;
   }
+  // An example of train_set (its index there) as its row in the caller's training data, for
+  // messages: the same index without a validation split.
+  const auto training_row = [&](std::uint32_t k) { return train_rows.empty() ? k : train_rows[k]; };
   if (o.binarize_mode == binarize::fixed) {
     if (!own_train) own_train = data.train;
     train_set = &*own_train;
@@ -944,7 +947,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
           for (int j = 0; j < m; ++j) {
             if (std::isfinite(each[static_cast<std::size_t>(j)]) || bad++ > 0) continue;
             const std::uint32_t k = perm[from + sh.from + static_cast<std::size_t>(j)];
-            first_row = train_rows.empty() ? k : train_rows[k];
+            first_row = training_row(k);
           }
           if (bad > 0)
             examples = fmt::format(" {} of this step's {} examples {} a non-finite ELBO{} the training data's example {} "
@@ -1066,7 +1069,7 @@ train_result train(const model_binding& b, const data_splits& data, const train_
                 " This step's lowest ELBO, {:.3g}, is the training data's example {} (counting from 0), against a median "
                 "of {:.3g} over its {} examples: if that example is unlike the rest of the data (an outlier, a corrupt "
                 "row), remove it from the data.",
-                worst, train_rows.empty() ? k : train_rows[k], median, m);
+                worst, training_row(k), median, m);
           }
         }
         throw on_every_rank(train_error(fmt::format("training stopped at epoch {}, step {} (step {} overall): {}; "
